@@ -1,0 +1,47 @@
+/*
+ * capture.h - reading packets with libpcap.
+ *
+ * Role: the first stage.  Opens capture files (pcap and pcapng, or "-" for
+ * standard input) with nanosecond timestamps, applies an optional BPF
+ * expression, and hands out one packet at a time with its time in
+ * microseconds.  Errors come back as negative codes with libpcap's text in
+ * the caller's buffer; nothing here prints or exits.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef CAPTURE_H
+#define CAPTURE_H
+
+#include <pcap/pcap.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct capture {
+    pcap_t *pcap;
+    int linktype;
+    const char *source; /* the path or interface name, borrowed */
+};
+
+struct capture_packet {
+    const uint8_t *data; /* borrowed until the next capture_next() */
+    size_t caplen;
+    size_t wirelen;
+    int64_t ts_us;
+};
+
+/* Opens a file; 0 on success, else SMTPSCOPE_ERR_* with err filled. */
+int capture_open_offline(struct capture *c, const char *path, char *err, size_t errlen);
+/* Compiles and installs a BPF expression on c. */
+int capture_set_filter(struct capture *c, const char *expr, char *err, size_t errlen);
+/*
+ * Reads the next packet: 1 with *pkt filled, 0 at the end of the input,
+ * or SMTPSCOPE_ERR_INPUT_DAMAGED with err filled (a truncated or corrupt
+ * file: the packets before it were good).
+ */
+int capture_next(struct capture *c, struct capture_packet *pkt, char *err, size_t errlen);
+void capture_close(struct capture *c);
+/* The link type's name ("EN10MB") for reports. */
+const char *capture_linktype_name(int linktype);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * decode.h - link-layer and IP decoding with checked reads.
+ *
+ * Role: between capture and the libnids glue.  Strips the link layer of
+ * every supported capture type itself (libnids knows only a few and
+ * mishandles VLAN stacks), validates the IP header against the captured
+ * length, and says what the packet is, so that everything not analysed is
+ * counted rather than silently lost.  It reads the frame only through
+ * length-checked accessors and never writes to it.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef DECODE_H
+#define DECODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DECODE_RESULT_MAP(XX)                                                  \
+    XX(IPV4, "ipv4")                                                           \
+    XX(IPV6, "ipv6")                                                           \
+    XX(NON_IP, "non_ip")                                                       \
+    XX(TRUNCATED, "truncated")                                                 \
+    XX(MALFORMED, "malformed")
+
+enum decode_result {
+#define XX(id, str) DECODE_##id,
+    DECODE_RESULT_MAP(XX)
+#undef XX
+    DECODE_RESULT_COUNT
+};
+
+struct decoded {
+    const uint8_t *ip;   /* start of the IP header, borrowed from the frame */
+    size_t ip_len;       /* the IP total length, all of it captured */
+    uint8_t ip_proto;    /* IPPROTO_TCP etc. */
+    bool is_fragment;    /* any IPv4 fragment */
+    bool has_ports;      /* TCP header present: ports below are valid */
+    uint16_t sport;
+    uint16_t dport;
+};
+
+/* True when decode_frame() knows this pcap link type (DLT_*). */
+bool decode_linktype_supported(int linktype);
+
+/*
+ * Decodes frame[0..caplen) of the given link type.  On DECODE_IPV4 *out
+ * describes the IP packet; out->ip borrows from frame.  DECODE_TRUNCATED
+ * means the snaplen cut the IP packet short.
+ */
+enum decode_result decode_frame(int linktype, const uint8_t *frame, size_t caplen,
+                                 struct decoded *out);
+
+const char *decode_result_name(enum decode_result r);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * escape.h - the only way wire bytes reach JSON or a terminal.
+ *
+ * Role: writers hold text copied from the wire (bounded, never escaped).
+ * These functions append it to an output buffer escaped for its target:
+ * JSON strings are valid UTF-8 with every control character escaped and
+ * each invalid byte replaced by U+FFFD; terminal text is printable ASCII
+ * only, everything else shown as \xNN.  Both cut the input at max bytes.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef ESCAPE_H
+#define ESCAPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "span.h"
+
+/* Appends s as a quoted JSON string.  Returns false if out is full. */
+bool escape_json(struct capbuf *out, struct span s, size_t max);
+/* Appends s for a terminal: printable ASCII as is, the rest as \xNN. */
+bool escape_terminal(struct capbuf *out, struct span s, size_t max);
+/* Appends a NUL-terminated string that is not from the wire. */
+bool out_str(struct capbuf *out, const char *s);
+/* Appends printf-formatted text that is not from the wire. */
+bool out_fmt(struct capbuf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends us/1000 as a decimal with exactly three decimals ("2.700"). */
+bool out_ms(struct capbuf *out, long long us);
+
+#endif

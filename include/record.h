@@ -1,0 +1,138 @@
+/*
+ * record.h - the finished account of one SMTP session, as writers see it.
+ *
+ * Role: the session module fills a struct session_record while the session
+ * runs and hands it, read-only, to the output sink once the session ends.
+ * Writers see only this header and escape.h.  Every string here is a copy
+ * of wire bytes into the record's own arena, bounded in length but NOT
+ * escaped: writers must pass it through escape.h before printing it.
+ * Times are integer microseconds since the Unix epoch, from packet
+ * timestamps; -1 means "not seen".
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef RECORD_H
+#define RECORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "smtp_limits.h"
+#include "smtp_parse.h"
+#include "span.h"
+#include "verdict.h"
+
+#define RECORD_KIND_MAP(XX)                                                    \
+    XX(COMMAND, "command")                                                     \
+    XX(MESSAGE, "<message>")                                                   \
+    XX(AUTH_LINE, "<auth>")                                                    \
+    XX(UNSOLICITED, "unsolicited")                                             \
+    XX(GREETING, "greeting")
+
+enum record_kind {
+#define XX(id, str) RECORD_KIND_##id,
+    RECORD_KIND_MAP(XX)
+#undef XX
+};
+
+/* A piece of text held in the record's arena. */
+struct record_text {
+    uint32_t off;
+    uint32_t len;
+};
+
+/* One command (or message, or AUTH line) and the reply it got. */
+struct record_exchange {
+    uint8_t kind;    /* enum record_kind */
+    uint8_t verb;    /* enum smtp_verb */
+    uint16_t code;   /* reply code; 0 when no reply came */
+    uint16_t n_lines; /* lines of the reply */
+    uint16_t anomalies; /* smtp_line_anomaly bits of command and reply */
+    bool bdat_last;     /* a BDAT ... LAST chunk */
+    struct smtp_enhanced enhanced;
+    struct record_text verb_text; /* the verb as sent, for unknown verbs */
+    struct record_text arg;
+    struct record_text text; /* first reply line's text */
+    int64_t cmd_us;          /* segment that completed the command */
+    int64_t reply_first_us;  /* first byte of the reply */
+    int64_t reply_last_us;   /* segment that completed the last line */
+    uint64_t size;           /* message octets, or BDAT chunk size */
+};
+
+#define RECORD_END_MAP(XX)                                                     \
+    XX(OPEN, "open")                                                           \
+    XX(FIN, "fin")                                                             \
+    XX(RST, "rst")                                                             \
+    XX(END_OF_INPUT, "end_of_input")                                           \
+    XX(IDLE, "idle_timeout")                                                   \
+    XX(EVICTED, "evicted")                                                     \
+    XX(PORT_REUSED, "port_reused")                                             \
+    XX(STOPPED, "capture_stopped")
+
+enum record_end {
+#define XX(id, str) RECORD_END_##id,
+    RECORD_END_MAP(XX)
+#undef XX
+};
+
+#define RECORD_TLS_MAP(XX)                                                     \
+    XX(NONE, "")                                                               \
+    XX(STARTTLS, "starttls")                                                   \
+    XX(IMPLICIT, "implicit")
+
+enum record_tls {
+#define XX(id, str) RECORD_TLS_##id,
+    RECORD_TLS_MAP(XX)
+#undef XX
+};
+
+enum record_side { RECORD_SIDE_NONE = 0, RECORD_SIDE_CLIENT, RECORD_SIDE_SERVER };
+
+struct record_endpoint {
+    uint8_t family; /* 4 or 6 */
+    uint8_t addr[16];
+    uint16_t port;
+};
+
+struct session_record {
+    uint64_t id;
+    struct record_endpoint client;
+    struct record_endpoint server;
+    int64_t syn_us;      /* first SYN; -1 if not captured */
+    int64_t synack_us;   /* first SYN/ACK */
+    int64_t est_us;      /* client's handshake ACK */
+    int64_t last_us;     /* last packet of the session seen */
+    bool has_greeting;
+    struct record_exchange greeting;
+    struct record_exchange *exchanges;
+    uint32_t n_exchanges;
+    uint32_t n_exchanges_dropped;
+    struct record_text extensions[SMTP_REPLY_LINES_KEEP];
+    uint32_t n_extensions;
+    uint32_t messages_attempted;
+    uint32_t messages_accepted;
+    uint64_t message_bytes;
+    uint64_t bytes[2];     /* payload octets per smtp_dir */
+    uint8_t tls;           /* enum record_tls */
+    uint8_t end;           /* enum record_end */
+    uint8_t closer;        /* enum record_side: first FIN or RST */
+    uint8_t label;         /* enum verdict_label */
+    uint64_t flags;        /* VERDICT_FLAG_BIT()s */
+    struct record_text auth_mechanism;
+    struct record_text auth_user;
+    uint16_t auth_code;    /* final reply to AUTH, 0 if none */
+    const uint8_t *arena;  /* text storage; spans above index into it */
+    uint32_t arena_len;
+};
+
+/* The text t as a span into r's arena. */
+static inline struct span record_span(const struct session_record *r, struct record_text t)
+{
+    return span_make(r->arena + t.off, t.len);
+}
+
+const char *record_kind_name(enum record_kind kind);
+const char *record_end_name(enum record_end end);
+const char *record_tls_name(enum record_tls tls);
+
+#endif

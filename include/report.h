@@ -1,0 +1,71 @@
+/*
+ * report.h - run-wide totals: what the summary writers print.
+ *
+ * Role: the analysis stage's running tally over finished session records
+ * (labels, flags, reply codes, latency distributions) plus the input and
+ * coverage counters main.c gathers.  Filled by stats_add() one record at a
+ * time, so memory is fixed however long the input.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef REPORT_H
+#define REPORT_H
+
+#include <stdint.h>
+
+#include "decode.h"
+#include "record.h"
+#include "smtp_parse.h"
+#include "timing.h"
+#include "verdict.h"
+
+struct run_stats {
+    uint64_t n_sessions;
+    uint64_t n_messages_attempted;
+    uint64_t n_messages_accepted;
+    uint64_t n_exchanges;
+    uint64_t labels[VERDICT_LABEL_COUNT];
+    uint64_t flags[VERDICT_FLAG_COUNT];
+    uint64_t reply_codes[1000];
+    struct latency_hist connect;
+    struct latency_hist banner;
+    struct latency_hist message;          /* end of data to its reply */
+    struct latency_hist by_verb[SMTP_VERB_COUNT];
+};
+
+/* Input and coverage counters, and the run's identity. */
+struct run_input {
+    const char *source;        /* file name as given; not from the wire */
+    const char *linktype_name;
+    uint64_t n_packets;
+    uint64_t n_bytes;          /* captured bytes */
+    int64_t first_us;          /* -1 when no packet */
+    int64_t last_us;
+    uint64_t by_decode[DECODE_RESULT_COUNT];
+    uint64_t n_not_tcp;        /* IPv4 but not TCP */
+    uint64_t n_other_ports;    /* TCP on ports we do not analyse */
+    uint64_t n_fragments;
+    uint64_t n_established;
+    uint64_t n_unattached_packets;
+    uint64_t n_unattached_flows;
+    uint64_t n_evicted;
+    uint64_t n_idle;
+    uint64_t n_port_reused;
+    uint64_t n_open_at_end;
+    uint64_t n_session_failed;
+    uint64_t n_out_of_order;
+    uint64_t n_tcp_header_invalid;   /* libnids: bad checksum or header */
+    uint64_t n_queue_pruned;         /* libnids dropped queued segments */
+    uint64_t n_ip_warnings;
+    const char *error;               /* input error text, or NULL */
+};
+
+struct run_report {
+    const struct run_stats *stats;
+    const struct run_input *input;
+};
+
+void stats_init(struct run_stats *st);
+void stats_add(struct run_stats *st, const struct session_record *r);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * session.h - the SMTP session state machine and the table of sessions.
+ *
+ * Role: owns one parser per direction for every open session, pairs replies
+ * with commands (FIFO, so PIPELINING works), follows the protocol phase
+ * (greeting, commands, transaction, content, TLS), times every exchange
+ * from the packet timestamps it is given, and when the session ends decides
+ * its close label and hands the finished record to the sink.  It knows
+ * nothing of pcap, libnids or output formats: the TCP glue calls in with
+ * bytes, a direction and a time; the sink receives records.
+ *
+ * Output order: records leave in session id order (ids follow the order in
+ * which connections were established).  A finished record waits while an
+ * older session is still open, up to order_window records; past that the
+ * oldest waiting record is written early and counted as out of order.
+ *
+ * RFC 5321 3 (procedures), 4.2 and 4.3 (replies and sequencing), RFC 2920
+ * (pipelining), RFC 3030 (BDAT), RFC 3207 (STARTTLS), RFC 4954 (AUTH).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+#include "smtp_parse.h"
+
+#define SESSION_STATE_MAP(XX)                                                  \
+    XX(GREETING_WAIT, "greeting_wait")                                         \
+    XX(COMMANDS, "commands")                                                   \
+    XX(TRANSACTION, "transaction")                                             \
+    XX(CONTENT, "content")                                                     \
+    XX(TLS, "tls")                                                             \
+    XX(ENDED, "ended")
+
+enum session_state {
+#define XX(id, str) SESSION_##id,
+    SESSION_STATE_MAP(XX)
+#undef XX
+};
+
+struct session;
+
+/* Receives each finished record once; r is valid only during the call. */
+struct session_sink {
+    void (*emit)(void *ctx, const struct session_record *r);
+    void *ctx;
+};
+
+struct session_config {
+    const uint16_t *implicit_tls_ports; /* server ports opaque from the start */
+    size_t n_implicit_tls_ports;
+    int64_t idle_timeout_us;      /* 0: sessions never go idle */
+    int64_t idle_timeout_data_us; /* while message content is due */
+    size_t order_window;          /* 0: write records as they finish */
+    size_t glue_size;             /* bytes reserved per session for the caller */
+};
+
+struct session_table_stats {
+    uint64_t n_opened;
+    uint64_t n_emitted;
+    uint64_t n_open;
+    uint64_t n_out_of_order;
+    uint64_t n_alloc_failed;
+};
+
+struct session_table {
+    struct session_config cfg;
+    struct session_sink sink;
+    uint64_t next_id;
+    struct session *by_age_head;  /* open sessions, oldest id first */
+    struct session *by_age_tail;
+    struct session *idle_head;    /* open sessions, least recently active first */
+    struct session *idle_tail;
+    struct session **finished;    /* min-heap on id, capacity order_window */
+    size_t n_finished;
+    struct session_table_stats stats;
+};
+
+/* Prepares t; returns false when memory for the order window is lacking. */
+bool session_table_init(struct session_table *t, const struct session_config *cfg,
+                        struct session_sink sink);
+/* Emits every finished record still waiting, in id order. */
+void session_table_flush(struct session_table *t);
+/* Frees t.  Open sessions must have been ended first. */
+void session_table_free(struct session_table *t);
+
+/*
+ * Opens a session for an established connection.  Times may be -1 when
+ * not seen.  Returns NULL when memory runs out (counted in stats).  The
+ * session belongs to the table; the caller keeps the pointer until it
+ * calls session_end().
+ */
+struct session *session_open(struct session_table *t, const struct record_endpoint *client,
+                             const struct record_endpoint *server, int64_t syn_us,
+                             int64_t synack_us, int64_t est_us);
+
+/* The cfg.glue_size bytes reserved for the caller in s (zeroed at open). */
+void *session_glue(struct session *s);
+
+/* The record so far (read-only view for the caller). */
+const struct session_record *session_record_view(const struct session *s);
+
+/*
+ * Feeds bytes that arrived in direction dir.  buf[0..held) are bytes this
+ * function declined last time (the caller kept them), buf[held..len) are
+ * new, all from the packet stamped now_us.  Returns how many bytes of buf
+ * were consumed; the caller must keep the rest and offer them first next
+ * time.  The rest is always shorter than SMTP_LINE_CAP.  buf is borrowed
+ * for the call only.
+ */
+size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir dir,
+                    const uint8_t *buf, size_t len, size_t held, int64_t now_us);
+
+/* TCP facts seen by the glue: FIN or RST sent by side dir. */
+void session_note_fin(struct session *s, enum smtp_dir dir, int64_t now_us);
+void session_note_rst(struct session *s, enum smtp_dir dir, int64_t now_us, bool had_payload);
+/* Any packet of the session, for the idle clock. */
+void session_note_activity(struct session_table *t, struct session *s, int64_t now_us);
+
+/* Why and how a session ended, as the glue knows it. */
+struct session_end {
+    enum record_end reason;
+    const uint8_t *tail[2]; /* bytes still held per direction, or NULL */
+    size_t tail_len[2];
+    bool gap[2];            /* bytes of this direction never delivered */
+    int64_t now_us;
+};
+
+/*
+ * Ends s: parses the held tails as unterminated lines, classifies the
+ * close and queues the record for output.  s must not be used afterwards.
+ */
+void session_end(struct session_table *t, struct session *s, const struct session_end *end);
+
+/*
+ * The least recently active session if it has been idle past its timeout
+ * at now_us, else NULL.  The caller ends it (reason RECORD_END_IDLE).
+ */
+struct session *session_idle_candidate(struct session_table *t, int64_t now_us);
+
+/* The oldest open session, or NULL: for ending everything at exit. */
+struct session *session_oldest_open(struct session_table *t);
+
+const char *session_state_name(enum session_state state);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * smtp_limits.h - every numeric cap in smtpscope, with its reason.
+ *
+ * The capture is hostile input: each buffer, table and counter that wire
+ * bytes can grow has its maximum here, so the bounds are reviewed in one
+ * place and documented in docs/security.md.  The RFC 5321 sizes are anomaly
+ * thresholds (lines over them are flagged, not cut); the hard caps bound
+ * memory.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef SMTP_LIMITS_H
+#define SMTP_LIMITS_H
+
+/* RFC 5321 4.5.3.1.4: a command line is at most 512 octets with CRLF. */
+#define SMTP_RFC_COMMAND_LINE_MAX 512
+/* RFC 5321 4.5.3.1.5: a reply line is at most 512 octets with CRLF. */
+#define SMTP_RFC_REPLY_LINE_MAX 512
+/* RFC 5321 4.5.3.1.6: a text line (message content) is 1000 octets. */
+#define SMTP_RFC_TEXT_LINE_MAX 1000
+
+/*
+ * Hard cap on one command or reply line.  A longer line is cut here,
+ * reported truncated, and the rest is skipped up to the next LF, so the
+ * bytes held back per direction never exceed this.  It is well above the
+ * RFC size because real AUTH GSSAPI and XOAUTH2 tokens run to a few KB.
+ */
+#define SMTP_LINE_CAP 8192
+
+/* Characters of a command argument or reply text copied into a record. */
+#define SMTP_ARG_KEEP 512
+#define SMTP_TEXT_KEEP 512
+/* Verb text kept for an unknown command (real verbs are at most 8). */
+#define SMTP_VERB_KEEP 16
+/* Lines of a multi-line reply whose text is kept (EHLO keywords). */
+#define SMTP_REPLY_LINES_KEEP 32
+
+/* Exchanges kept per session; later ones are counted, not stored. */
+#define SESSION_EXCHANGES_KEEP 2048
+/* Bytes of copied wire text one session may hold in its record. */
+#define SESSION_TEXT_ARENA_MAX (256 * 1024)
+/* Commands awaiting replies beyond the kept exchanges, counted only. */
+#define SESSION_PENDING_UNSTORED_MAX 1000000
+
+/* libnids stream table size (hash buckets); pool is 3/4 of it. */
+#define STREAM_TABLE_DEFAULT 65536
+#define STREAM_TABLE_MAX (1 << 22)
+
+/* Fixed tables keyed by TCP 4-tuple: handshake times, unattached flows. */
+#define FLOWTAB_SLOTS_DEFAULT 65536
+
+/* Finished records waiting for an older open session before output. */
+#define ORDER_WINDOW_DEFAULT 4096
+
+/* Idle timeouts, RFC 5321 4.5.3.2: the server gives up after 5 minutes
+ * awaiting a command, 10 minutes awaiting the end of message data. */
+#define SESSION_IDLE_TIMEOUT_US (300LL * 1000000)
+#define SESSION_IDLE_TIMEOUT_DATA_US (600LL * 1000000)
+
+/* Snapshot length for live capture and the largest frame we accept. */
+#define CAPTURE_SNAPLEN 262144
+
+/* Diagnostics of one kind printed before they are only counted. */
+#define DIAG_SHOW_MAX 5
+
+#endif

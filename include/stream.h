@@ -1,0 +1,69 @@
+/*
+ * stream.h - the libnids glue: IP packets in, session events out.
+ *
+ * Role: the only module that touches libnids and its globals.  It feeds
+ * IPv4 packets to libnids through a raw-IP handle of its own, opens a
+ * session when a connection to an SMTP port is established, passes each
+ * direction's reassembled bytes to the session with the packet time, and
+ * ends sessions on FIN, RST, eviction, idleness, port reuse and exit.  It
+ * also counts what libnids never attached (flows with no SYN captured) and
+ * every libnids warning, so nothing unanalysed goes unreported.
+ *
+ * libnids is a process-wide singleton: one stream_init() per process.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef STREAM_H
+#define STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+#include "session.h"
+
+struct stream_config {
+    int max_streams;         /* libnids hash size */
+    bool verify_checksums;
+    const uint16_t *ports;   /* server ports that make a session */
+    size_t n_ports;
+};
+
+#define STREAM_WARN_COUNT 10
+
+struct stream_stats {
+    uint64_t n_established;     /* connections to SMTP ports */
+    uint64_t n_not_smtp;        /* established, but no SMTP server port */
+    uint64_t n_closed;          /* FIN handshake completed */
+    uint64_t n_reset;
+    uint64_t n_evicted;         /* stream table full */
+    uint64_t n_idle;            /* ended by the idle timeout */
+    uint64_t n_port_reused;
+    uint64_t n_open_at_end;     /* still open when input ended */
+    uint64_t n_session_failed;  /* no memory for a session */
+    uint64_t n_unattached_packets; /* payload on SMTP ports, no stream */
+    uint64_t n_unattached_flows;
+    uint64_t n_syn_retransmits;
+    uint64_t warnings[STREAM_WARN_COUNT]; /* by libnids NIDS_WARN_* errnum */
+};
+
+/* Starts libnids.  0 on success, else SMTPSCOPE_ERR_* with err filled. */
+int stream_init(const struct stream_config *cfg, struct session_table *table, char *err,
+                size_t errlen);
+
+/*
+ * Feeds one whole IPv4 packet ip[0..len) captured at now_us.  Sessions idle
+ * past their timeout are ended first.  ip is borrowed for the call.
+ */
+void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us);
+
+/* Ends every open session with reason (END_OF_INPUT or STOPPED), in id
+ * order, then shuts libnids down. */
+void stream_finish(enum record_end reason, int64_t now_us);
+
+void stream_get_stats(struct stream_stats *out);
+/* libnids' text for a warning errnum. */
+const char *stream_warning_name(int errnum);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * writer.h - output writers: JSON Lines and the human summary.
+ *
+ * Role: the last stage.  A writer receives each finished session record
+ * and, at the end, the run report.  Writers see only record.h, report.h
+ * and escape.h: every wire string goes through escape.h.  Each writes to
+ * a FILE it does not own and reports write failures through *failed.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef WRITER_H
+#define WRITER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "record.h"
+#include "report.h"
+#include "span.h"
+
+struct writer {
+    void (*session)(struct writer *w, const struct session_record *r);
+    void (*summary)(struct writer *w, const struct run_report *rep);
+    FILE *out;
+    struct capbuf line; /* reused for every record: no per-record malloc */
+    bool failed;
+    void *priv;         /* writer-private state, freed by writer_free */
+};
+
+/* JSON Lines: one object per session, then one summary object. */
+void writer_jsonl_init(struct writer *w, FILE *out);
+/* Human summary; sessions are tallied, only abnormal ones are listed. */
+void writer_text_init(struct writer *w, FILE *out);
+void writer_free(struct writer *w);
+
+/* Shared by writers: emits w->line to w->out and empties it. */
+void writer_flush_line(struct writer *w);
+
+#endif

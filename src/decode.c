@@ -1,0 +1,225 @@
+/*
+ * decode.c - link-layer stripping and IPv4 header checks (see decode.h).
+ *
+ * Supported link types: Ethernet with any stack of 802.1Q / 802.1ad tags,
+ * Linux cooked v1 and v2, BSD NULL and LOOP, raw IP (DLT_RAW and the
+ * LINKTYPE_IPV4/IPV6 values).  Every read goes through a cursor that checks
+ * the remaining length first (tcpdump's GET idea, without longjmp).
+ *
+ * RFC 791 (IPv4 header), RFC 793 (TCP header), IEEE 802.1Q.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "decode.h"
+
+#include <pcap/dlt.h>
+#include <string.h>
+
+#ifndef DLT_LINUX_SLL2
+#define DLT_LINUX_SLL2 276
+#endif
+#ifndef DLT_IPV4
+#define DLT_IPV4 228
+#endif
+#ifndef DLT_IPV6
+#define DLT_IPV6 229
+#endif
+
+#define ETHERTYPE_IPV4 0x0800
+#define ETHERTYPE_IPV6 0x86DD
+#define ETHERTYPE_VLAN 0x8100
+#define ETHERTYPE_QINQ 0x88A8
+#define ETHERTYPE_QINQ_OLD 0x9100
+#define VLAN_TAGS_MAX 8
+
+static const char *const result_names[] = {
+#define XX(id, str) str,
+    DECODE_RESULT_MAP(XX)
+#undef XX
+};
+
+const char *decode_result_name(enum decode_result r)
+{
+    return (unsigned)r < DECODE_RESULT_COUNT ? result_names[r] : "?";
+}
+
+/* A read cursor over the captured bytes. */
+struct cursor {
+    const uint8_t *p;
+    size_t left;
+};
+
+static bool cur_skip(struct cursor *c, size_t n)
+{
+    if (c->left < n) {
+        return false;
+    }
+    c->p += n;
+    c->left -= n;
+    return true;
+}
+
+static bool cur_be16_at(const struct cursor *c, size_t off, uint16_t *v)
+{
+    if (c->left < 2 || c->left - 2 < off) {
+        return false;
+    }
+    *v = (uint16_t)(c->p[off] << 8 | c->p[off + 1]);
+    return true;
+}
+
+bool decode_linktype_supported(int linktype)
+{
+    switch (linktype) {
+    case DLT_EN10MB:
+    case DLT_LINUX_SLL:
+    case DLT_LINUX_SLL2:
+    case DLT_NULL:
+    case DLT_LOOP:
+    case DLT_RAW:
+    case DLT_IPV4:
+    case DLT_IPV6:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Maps an ethertype to a result; NON_IP for anything not IP. */
+static enum decode_result by_ethertype(uint16_t type)
+{
+    if (type == ETHERTYPE_IPV4) {
+        return DECODE_IPV4;
+    }
+    if (type == ETHERTYPE_IPV6) {
+        return DECODE_IPV6;
+    }
+    return DECODE_NON_IP;
+}
+
+static enum decode_result strip_ethernet(struct cursor *c)
+{
+    uint16_t type;
+    if (!cur_be16_at(c, 12, &type) || !cur_skip(c, 14)) {
+        return DECODE_TRUNCATED;
+    }
+    for (int tags = 0; type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ ||
+                       type == ETHERTYPE_QINQ_OLD; tags++) {
+        if (tags == VLAN_TAGS_MAX) {
+            return DECODE_MALFORMED;
+        }
+        if (!cur_be16_at(c, 2, &type) || !cur_skip(c, 4)) {
+            return DECODE_TRUNCATED;
+        }
+    }
+    return by_ethertype(type);
+}
+
+/* BSD AF values for IPv6 differ by OS: 24 (NetBSD/OpenBSD), 28, 30, 10. */
+static enum decode_result by_af(uint32_t af)
+{
+    if (af == 2) {
+        return DECODE_IPV4;
+    }
+    if (af == 24 || af == 28 || af == 30 || af == 10) {
+        return DECODE_IPV6;
+    }
+    return DECODE_NON_IP;
+}
+
+static enum decode_result strip_null(struct cursor *c, bool network_order)
+{
+    if (c->left < 4) {
+        return DECODE_TRUNCATED;
+    }
+    uint32_t be = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 |
+                  (uint32_t)c->p[2] << 8 | c->p[3];
+    uint32_t le = (uint32_t)c->p[3] << 24 | (uint32_t)c->p[2] << 16 |
+                  (uint32_t)c->p[1] << 8 | c->p[0];
+    cur_skip(c, 4);
+    if (network_order) {
+        return by_af(be);
+    }
+    /* DLT_NULL is in the capturing host's order: accept either. */
+    enum decode_result r = by_af(le);
+    return r != DECODE_NON_IP ? r : by_af(be);
+}
+
+static enum decode_result strip_raw(struct cursor *c)
+{
+    if (c->left < 1) {
+        return DECODE_TRUNCATED;
+    }
+    uint8_t version = c->p[0] >> 4;
+    return version == 4 ? DECODE_IPV4 : version == 6 ? DECODE_IPV6 : DECODE_NON_IP;
+}
+
+static enum decode_result strip_link(int linktype, struct cursor *c)
+{
+    uint16_t type;
+    switch (linktype) {
+    case DLT_EN10MB:
+        return strip_ethernet(c);
+    case DLT_LINUX_SLL:
+        if (!cur_be16_at(c, 14, &type) || !cur_skip(c, 16)) {
+            return DECODE_TRUNCATED;
+        }
+        return by_ethertype(type);
+    case DLT_LINUX_SLL2:
+        if (!cur_be16_at(c, 0, &type) || !cur_skip(c, 20)) {
+            return DECODE_TRUNCATED;
+        }
+        return by_ethertype(type);
+    case DLT_NULL:
+        return strip_null(c, false);
+    case DLT_LOOP:
+        return strip_null(c, true);
+    case DLT_RAW:
+    case DLT_IPV4:
+    case DLT_IPV6:
+        return strip_raw(c);
+    default:
+        return DECODE_NON_IP;
+    }
+}
+
+static enum decode_result check_ipv4(struct cursor *c, struct decoded *out)
+{
+    if (c->left < 20) {
+        return DECODE_TRUNCATED;
+    }
+    const uint8_t *ip = c->p;
+    size_t hlen = (size_t)(ip[0] & 0x0F) * 4;
+    size_t total = (size_t)(ip[2] << 8 | ip[3]);
+    if ((ip[0] >> 4) != 4 || hlen < 20 || total < hlen) {
+        return DECODE_MALFORMED;
+    }
+    if (c->left < total) {
+        return DECODE_TRUNCATED;
+    }
+    /* At this point: a whole IPv4 packet of total bytes is captured. */
+    uint16_t frag = (uint16_t)((ip[6] & 0x3F) << 8 | ip[7]);
+    out->ip = ip;
+    out->ip_len = total;
+    out->ip_proto = ip[9];
+    out->is_fragment = frag != 0;
+    out->has_ports = false;
+    if (out->ip_proto == 6 && (frag & 0x1FFF) == 0 && total - hlen >= 20) {
+        out->sport = (uint16_t)(ip[hlen] << 8 | ip[hlen + 1]);
+        out->dport = (uint16_t)(ip[hlen + 2] << 8 | ip[hlen + 3]);
+        out->has_ports = true;
+    }
+    return DECODE_IPV4;
+}
+
+enum decode_result decode_frame(int linktype, const uint8_t *frame, size_t caplen,
+                                struct decoded *out)
+{
+    struct cursor c = {frame, caplen};
+    memset(out, 0, sizeof(*out));
+    enum decode_result r = strip_link(linktype, &c);
+    if (r != DECODE_IPV4) {
+        return r;
+    }
+    return check_ipv4(&c, out);
+}

@@ -1,0 +1,407 @@
+/*
+ * out_jsonl.c - JSON Lines writer (docs/json-schema.md is its contract).
+ *
+ * One object per session, keys in a fixed order, no wall-clock values, so
+ * the same capture always gives the same bytes (the golden tests rely on
+ * it).  Every string from the wire goes through escape_json().
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "escape.h"
+#include "smtp_limits.h"
+#include "timing.h"
+#include "writer.h"
+
+#define LINE_MAX_BYTES ((size_t)64 << 20)
+
+void writer_flush_line(struct writer *w)
+{
+    if (w->line.len > 0 && fwrite(w->line.data, 1, w->line.len, w->out) != w->line.len) {
+        w->failed = true;
+    }
+    w->line.len = 0;
+}
+
+void writer_free(struct writer *w)
+{
+    capbuf_free(&w->line);
+    free(w->priv);
+    w->priv = NULL;
+}
+
+static void put_ms_or_null(struct capbuf *o, int64_t us)
+{
+    if (us < 0) {
+        out_str(o, "null");
+    } else {
+        out_ms(o, us);
+    }
+}
+
+static void put_time(struct capbuf *o, int64_t us)
+{
+    if (us < 0) {
+        out_str(o, "null");
+        return;
+    }
+    out_fmt(o, "%lld.%06lld", (long long)(us / 1000000), (long long)(us % 1000000));
+}
+
+static void put_text(struct capbuf *o, const struct session_record *r, struct record_text t)
+{
+    escape_json(o, record_span(r, t), SMTP_TEXT_KEEP);
+}
+
+static void put_endpoint(struct capbuf *o, const struct record_endpoint *e)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(e->family == 6 ? AF_INET6 : AF_INET, e->addr, ip, sizeof(ip));
+    out_fmt(o, "{\"ip\":\"%s\",\"port\":%u}", ip, e->port);
+}
+
+static void put_enhanced(struct capbuf *o, const struct smtp_enhanced *e)
+{
+    if (e->klass == 0) {
+        out_str(o, "null");
+    } else {
+        out_fmt(o, "\"%u.%u.%u\"", e->klass, e->subject, e->detail);
+    }
+}
+
+static void put_anomalies(struct capbuf *o, uint16_t bits)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {
+#define XX(id, bit, str) {SMTP_ANOM_##id, str},
+        SMTP_LINE_ANOMALY_MAP(XX)
+#undef XX
+    };
+    bool first = true;
+    out_str(o, "[");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (bits & names[i].bit) {
+            out_fmt(o, "%s\"%s\"", first ? "" : ",", names[i].name);
+            first = false;
+        }
+    }
+    out_str(o, "]");
+}
+
+static void put_cmd(struct capbuf *o, const struct session_record *r,
+                    const struct record_exchange *x)
+{
+    if (x->kind == RECORD_KIND_MESSAGE || x->kind == RECORD_KIND_AUTH_LINE) {
+        out_fmt(o, "\"%s\"", record_kind_name((enum record_kind)x->kind));
+        return;
+    }
+    if (x->kind == RECORD_KIND_UNSOLICITED) {
+        out_str(o, "null");
+        return;
+    }
+    if (x->verb != SMTP_VERB_UNKNOWN) {
+        out_fmt(o, "\"%s\"", smtp_verb_name((enum smtp_verb)x->verb));
+        return;
+    }
+    /* Unknown verb: upper-cased as the schema says, then escaped. */
+    uint8_t upper[SMTP_VERB_KEEP];
+    struct span v = record_span(r, x->verb_text);
+    size_t n = v.len < sizeof(upper) ? v.len : sizeof(upper);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = v.ptr[i];
+        upper[i] = (c >= 'a' && c <= 'z') ? (uint8_t)(c - 32) : c;
+    }
+    escape_json(o, span_make(upper, n), sizeof(upper));
+}
+
+static void put_reply_fields(struct capbuf *o, const struct session_record *r,
+                             const struct record_exchange *x)
+{
+    if (x->code == 0) {
+        out_str(o, "\"code\":null,\"enhanced\":null,\"text\":null,\"lines\":0");
+        return;
+    }
+    out_fmt(o, "\"code\":%u,\"enhanced\":", x->code);
+    put_enhanced(o, &x->enhanced);
+    out_str(o, ",\"text\":");
+    put_text(o, r, x->text);
+    out_fmt(o, ",\"lines\":%u", x->n_lines);
+}
+
+static void put_exchange(struct capbuf *o, const struct session_record *r,
+                         const struct record_exchange *x, int64_t start_us)
+{
+    out_str(o, "{\"cmd\":");
+    put_cmd(o, r, x);
+    out_str(o, ",\"arg\":");
+    if (x->kind == RECORD_KIND_COMMAND && x->arg.len > 0) {
+        escape_json(o, record_span(r, x->arg), SMTP_ARG_KEEP);
+    } else {
+        out_str(o, "null");
+    }
+    out_str(o, ",");
+    put_reply_fields(o, r, x);
+    int64_t at = x->cmd_us >= 0 ? x->cmd_us : x->reply_first_us;
+    out_str(o, ",\"latency_ms\":");
+    put_ms_or_null(o, timing_delta_us(x->cmd_us, x->reply_first_us));
+    out_str(o, ",\"complete_ms\":");
+    put_ms_or_null(o, timing_delta_us(x->cmd_us, x->reply_last_us));
+    out_str(o, ",\"t_ms\":");
+    put_ms_or_null(o, timing_delta_us(start_us, at));
+    out_fmt(o, ",\"unsolicited\":%s", x->kind == RECORD_KIND_UNSOLICITED ? "true" : "false");
+    if (x->kind == RECORD_KIND_MESSAGE || (x->kind == RECORD_KIND_COMMAND &&
+                                           x->verb == SMTP_VERB_BDAT)) {
+        out_fmt(o, ",\"size\":%llu", (unsigned long long)x->size);
+    }
+    if (x->anomalies != 0) {
+        out_str(o, ",\"anomalies\":");
+        put_anomalies(o, x->anomalies);
+    }
+    out_str(o, "}");
+}
+
+static void put_greeting(struct capbuf *o, const struct session_record *r)
+{
+    if (!r->has_greeting) {
+        out_str(o, "null");
+        return;
+    }
+    out_str(o, "{");
+    put_reply_fields(o, r, &r->greeting);
+    out_str(o, "}");
+}
+
+static void put_flags(struct capbuf *o, uint64_t flags)
+{
+    bool first = true;
+    out_str(o, "[");
+    for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
+        if (flags & VERDICT_FLAG_BIT(f)) {
+            out_fmt(o, "%s\"%s\"", first ? "" : ",", verdict_flag_info((enum verdict_flag)f)->name);
+            first = false;
+        }
+    }
+    out_str(o, "]");
+}
+
+static void put_auth(struct capbuf *o, const struct session_record *r)
+{
+    if (r->auth_mechanism.len == 0) {
+        out_str(o, "null");
+        return;
+    }
+    out_str(o, "{\"mechanism\":");
+    put_text(o, r, r->auth_mechanism);
+    out_str(o, ",\"user\":");
+    if (r->auth_user.len > 0) {
+        put_text(o, r, r->auth_user);
+    } else {
+        out_str(o, "null");
+    }
+    out_str(o, ",\"code\":");
+    if (r->auth_code != 0) {
+        out_fmt(o, "%u", r->auth_code);
+    } else {
+        out_str(o, "null");
+    }
+    out_str(o, "}");
+}
+
+static void put_extensions(struct capbuf *o, const struct session_record *r)
+{
+    out_str(o, "[");
+    for (uint32_t i = 0; i < r->n_extensions; i++) {
+        if (i > 0) {
+            out_str(o, ",");
+        }
+        put_text(o, r, r->extensions[i]);
+    }
+    out_str(o, "]");
+}
+
+static const char *closer_name(uint8_t side)
+{
+    return side == RECORD_SIDE_CLIENT ? "\"client\"" : side == RECORD_SIDE_SERVER ? "\"server\""
+                                                                                   : "null";
+}
+
+static void jsonl_session(struct writer *w, const struct session_record *r)
+{
+    struct capbuf *o = &w->line;
+    int64_t start_us = r->syn_us >= 0 ? r->syn_us : r->est_us;
+    out_fmt(o, "{\"type\":\"session\",\"id\":%llu,\"client\":", (unsigned long long)r->id);
+    put_endpoint(o, &r->client);
+    out_str(o, ",\"server\":");
+    put_endpoint(o, &r->server);
+    out_str(o, ",\"start\":");
+    put_time(o, start_us);
+    out_str(o, ",\"end\":");
+    put_time(o, r->last_us);
+    out_str(o, ",\"connect_ms\":");
+    put_ms_or_null(o, timing_delta_us(r->syn_us, r->synack_us));
+    out_str(o, ",\"banner_ms\":");
+    put_ms_or_null(o, r->has_greeting ? timing_delta_us(r->est_us, r->greeting.reply_first_us) : -1);
+    out_str(o, ",\"greeting\":");
+    put_greeting(o, r);
+    out_str(o, ",\"exchanges\":[");
+    for (uint32_t i = 0; i < r->n_exchanges; i++) {
+        if (i > 0) {
+            out_str(o, ",");
+        }
+        put_exchange(o, r, &r->exchanges[i], start_us);
+    }
+    out_fmt(o, "],\"exchanges_dropped\":%u", r->n_exchanges_dropped);
+    out_fmt(o, ",\"messages_attempted\":%u,\"messages_accepted\":%u", r->messages_attempted,
+            r->messages_accepted);
+    out_fmt(o, ",\"message_bytes\":%llu", (unsigned long long)r->message_bytes);
+    out_str(o, ",\"tls\":");
+    if (r->tls == RECORD_TLS_NONE) {
+        out_str(o, "null");
+    } else {
+        out_fmt(o, "\"%s\"", record_tls_name((enum record_tls)r->tls));
+    }
+    out_str(o, ",\"auth\":");
+    put_auth(o, r);
+    out_str(o, ",\"extensions\":");
+    put_extensions(o, r);
+    out_fmt(o, ",\"close\":\"%s\",\"flags\":", verdict_label_info((enum verdict_label)r->label)->name);
+    put_flags(o, r->flags);
+    out_fmt(o, ",\"closer\":%s,\"end_reason\":\"%s\"", closer_name(r->closer),
+            record_end_name((enum record_end)r->end));
+    out_fmt(o, ",\"bytes\":{\"client\":%llu,\"server\":%llu}}\n",
+            (unsigned long long)r->bytes[SMTP_DIR_CLIENT],
+            (unsigned long long)r->bytes[SMTP_DIR_SERVER]);
+    writer_flush_line(w);
+}
+
+static void put_hist(struct capbuf *o, const struct latency_hist *h)
+{
+    out_fmt(o, "{\"n\":%llu", (unsigned long long)h->n);
+    if (h->n == 0) {
+        out_str(o, "}");
+        return;
+    }
+    static const struct {
+        const char *name;
+        double q;
+    } qs[] = {{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}};
+    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+        out_fmt(o, ",\"%s_ms\":", qs[i].name);
+        out_ms(o, latency_quantile(h, qs[i].q));
+    }
+    out_str(o, ",\"min_ms\":");
+    out_ms(o, h->min_us);
+    out_str(o, ",\"max_ms\":");
+    out_ms(o, h->max_us);
+    out_str(o, "}");
+}
+
+static void put_counts(struct capbuf *o, const struct run_stats *st)
+{
+    out_str(o, ",\"labels\":{");
+    for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
+        out_fmt(o, "%s\"%s\":%llu", l ? "," : "", verdict_label_info((enum verdict_label)l)->name,
+                (unsigned long long)st->labels[l]);
+    }
+    out_str(o, "},\"flags\":{");
+    bool first = true;
+    for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
+        if (st->flags[f] > 0) {
+            out_fmt(o, "%s\"%s\":%llu", first ? "" : ",",
+                    verdict_flag_info((enum verdict_flag)f)->name,
+                    (unsigned long long)st->flags[f]);
+            first = false;
+        }
+    }
+    out_str(o, "},\"reply_codes\":{");
+    first = true;
+    for (int c = 0; c < 1000; c++) {
+        if (st->reply_codes[c] > 0) {
+            out_fmt(o, "%s\"%d\":%llu", first ? "" : ",", c, (unsigned long long)st->reply_codes[c]);
+            first = false;
+        }
+    }
+    out_str(o, "}");
+}
+
+static void put_latencies(struct capbuf *o, const struct run_stats *st)
+{
+    out_str(o, ",\"connect\":");
+    put_hist(o, &st->connect);
+    out_str(o, ",\"banner\":");
+    put_hist(o, &st->banner);
+    out_str(o, ",\"end_of_data\":");
+    put_hist(o, &st->message);
+    out_str(o, ",\"reply_latency\":{");
+    bool first = true;
+    for (int v = 1; v < SMTP_VERB_COUNT; v++) {
+        if (st->by_verb[v].n == 0) {
+            continue;
+        }
+        out_fmt(o, "%s\"%s\":", first ? "" : ",", smtp_verb_name((enum smtp_verb)v));
+        put_hist(o, &st->by_verb[v]);
+        first = false;
+    }
+    out_str(o, "}");
+}
+
+static void put_coverage(struct capbuf *o, const struct run_input *in)
+{
+    out_fmt(o, ",\"not_analysed\":{\"non_ip\":%llu,\"ipv6\":%llu,\"truncated\":%llu,"
+               "\"malformed\":%llu,\"not_tcp\":%llu,\"other_ports\":%llu,"
+               "\"unattached_packets\":%llu,\"unattached_flows\":%llu,\"evicted\":%llu,"
+               "\"tcp_header_invalid\":%llu,\"queue_pruned\":%llu,\"session_failed\":%llu}",
+            (unsigned long long)in->by_decode[DECODE_NON_IP],
+            (unsigned long long)in->by_decode[DECODE_IPV6],
+            (unsigned long long)in->by_decode[DECODE_TRUNCATED],
+            (unsigned long long)in->by_decode[DECODE_MALFORMED],
+            (unsigned long long)in->n_not_tcp, (unsigned long long)in->n_other_ports,
+            (unsigned long long)in->n_unattached_packets,
+            (unsigned long long)in->n_unattached_flows, (unsigned long long)in->n_evicted,
+            (unsigned long long)in->n_tcp_header_invalid, (unsigned long long)in->n_queue_pruned,
+            (unsigned long long)in->n_session_failed);
+    out_fmt(o, ",\"ended_idle\":%llu,\"port_reused\":%llu,\"open_at_end\":%llu,"
+               "\"records_out_of_order\":%llu",
+            (unsigned long long)in->n_idle, (unsigned long long)in->n_port_reused,
+            (unsigned long long)in->n_open_at_end, (unsigned long long)in->n_out_of_order);
+}
+
+static void jsonl_summary(struct writer *w, const struct run_report *rep)
+{
+    struct capbuf *o = &w->line;
+    const struct run_stats *st = rep->stats;
+    const struct run_input *in = rep->input;
+    out_fmt(o, "{\"type\":\"summary\",\"packets\":%llu,\"bytes\":%llu,\"first\":",
+            (unsigned long long)in->n_packets, (unsigned long long)in->n_bytes);
+    put_time(o, in->first_us);
+    out_str(o, ",\"last\":");
+    put_time(o, in->last_us);
+    out_fmt(o, ",\"sessions\":%llu,\"messages_attempted\":%llu,\"messages_accepted\":%llu",
+            (unsigned long long)st->n_sessions, (unsigned long long)st->n_messages_attempted,
+            (unsigned long long)st->n_messages_accepted);
+    put_counts(o, st);
+    put_latencies(o, st);
+    put_coverage(o, in);
+    out_str(o, ",\"input_error\":");
+    if (in->error != NULL) {
+        escape_json(o, span_make(in->error, strlen(in->error)), 512);
+    } else {
+        out_str(o, "null");
+    }
+    out_str(o, "}\n");
+    writer_flush_line(w);
+}
+
+void writer_jsonl_init(struct writer *w, FILE *out)
+{
+    memset(w, 0, sizeof(*w));
+    w->out = out;
+    w->session = jsonl_session;
+    w->summary = jsonl_summary;
+    capbuf_init(&w->line, LINE_MAX_BYTES);
+}

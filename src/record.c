@@ -1,0 +1,42 @@
+/*
+ * record.c - printable names for record enums (see record.h).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "record.h"
+
+static const char *const kind_names[] = {
+#define XX(id, str) str,
+    RECORD_KIND_MAP(XX)
+#undef XX
+};
+
+static const char *const end_names[] = {
+#define XX(id, str) str,
+    RECORD_END_MAP(XX)
+#undef XX
+};
+
+static const char *const tls_names[] = {
+#define XX(id, str) str,
+    RECORD_TLS_MAP(XX)
+#undef XX
+};
+
+#define NAME_OF(table, i)                                                      \
+    ((unsigned)(i) < sizeof(table) / sizeof(table[0]) ? table[i] : "?")
+
+const char *record_kind_name(enum record_kind kind)
+{
+    return NAME_OF(kind_names, kind);
+}
+
+const char *record_end_name(enum record_end end)
+{
+    return NAME_OF(end_names, end);
+}
+
+const char *record_tls_name(enum record_tls tls)
+{
+    return NAME_OF(tls_names, tls);
+}

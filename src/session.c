@@ -1,0 +1,1096 @@
+/*
+ * session.c - SMTP session state machine, exchange timing and close facts.
+ *
+ * Role: between the TCP glue and the output sink.  The glue feeds each
+ * direction's bytes with the packet time; this file runs the parser loop,
+ * pairs replies with the oldest unanswered command (the exchange list is
+ * itself the FIFO of RFC 2920 pipelining), switches parser framing on 354,
+ * BDAT and STARTTLS, and records facts for the verdict.  It never touches
+ * pcap, libnids or writers, and copies only bounded text out of the wire
+ * buffers it borrows.
+ *
+ * Timing rule (docs/timing.md): a line's time is the time of the packet
+ * that brought its first byte; bytes held over from an earlier call carry
+ * the time they first arrived (held_since_us).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "session.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtp_limits.h"
+
+enum auth_mech { AUTH_MECH_NONE = 0, AUTH_MECH_PLAIN, AUTH_MECH_LOGIN, AUTH_MECH_CRAM, AUTH_MECH_OTHER };
+
+/* A reply being assembled from its lines. */
+struct reply_acc {
+    bool active;
+    uint16_t code;
+    uint16_t n_lines;
+    uint16_t anomalies;
+    struct smtp_enhanced enhanced;
+    struct record_text text;
+    int64_t first_us;
+};
+
+struct session {
+    struct session_record rec;
+    enum session_state state;
+    struct smtp_parser parser[2];
+    int64_t held_since_us[2];
+    struct capbuf arena;
+    uint32_t exchanges_cap;
+    uint32_t next_unanswered;     /* index of the oldest exchange without reply */
+    uint32_t n_pending_unstored;  /* commands beyond the kept exchanges */
+    uint32_t bdat_index;          /* exchange of the chunk being received */
+    bool bdat_in_message;         /* a BDAT chunk of this message was seen */
+    bool bdat_index_valid;
+    bool in_txn;
+    bool auth_pending;            /* last AUTH reply was 334 */
+    uint8_t auth_mech;
+    uint8_t auth_lines;
+    bool saw_221;
+    bool collecting_ehlo;
+    uint64_t content_bytes;       /* of the message being received */
+    struct reply_acc reply;
+    struct verdict_facts facts;
+    struct session *age_prev, *age_next;
+    struct session *idle_prev, *idle_next;
+    max_align_t glue[];
+};
+
+static const char *const state_names[] = {
+#define XX(id, str) str,
+    SESSION_STATE_MAP(XX)
+#undef XX
+};
+
+const char *session_state_name(enum session_state state)
+{
+    unsigned n = sizeof(state_names) / sizeof(state_names[0]);
+    return (unsigned)state < n ? state_names[state] : "?";
+}
+
+/* The one place the protocol phase changes. */
+static void session_set_state(struct session *s, enum session_state to)
+{
+    assert(s->state != SESSION_ENDED);
+    s->state = to;
+}
+
+static void set_flag(struct session *s, enum verdict_flag f)
+{
+    s->rec.flags |= VERDICT_FLAG_BIT(f);
+}
+
+/* ---- lists ------------------------------------------------------------ */
+
+static void age_unlink(struct session_table *t, struct session *s)
+{
+    if (s->age_prev) {
+        s->age_prev->age_next = s->age_next;
+    } else {
+        t->by_age_head = s->age_next;
+    }
+    if (s->age_next) {
+        s->age_next->age_prev = s->age_prev;
+    } else {
+        t->by_age_tail = s->age_prev;
+    }
+    s->age_prev = s->age_next = NULL;
+}
+
+static void idle_unlink(struct session_table *t, struct session *s)
+{
+    if (s->idle_prev) {
+        s->idle_prev->idle_next = s->idle_next;
+    } else {
+        t->idle_head = s->idle_next;
+    }
+    if (s->idle_next) {
+        s->idle_next->idle_prev = s->idle_prev;
+    } else {
+        t->idle_tail = s->idle_prev;
+    }
+    s->idle_prev = s->idle_next = NULL;
+}
+
+static void idle_append(struct session_table *t, struct session *s)
+{
+    s->idle_prev = t->idle_tail;
+    s->idle_next = NULL;
+    if (t->idle_tail) {
+        t->idle_tail->idle_next = s;
+    } else {
+        t->idle_head = s;
+    }
+    t->idle_tail = s;
+}
+
+/* ---- output order: a min-heap of finished sessions on id ---------------- */
+
+static void heap_swap(struct session **h, size_t a, size_t b)
+{
+    struct session *tmp = h[a];
+    h[a] = h[b];
+    h[b] = tmp;
+}
+
+static void heap_push(struct session_table *t, struct session *s)
+{
+    size_t i = t->n_finished++;
+    t->finished[i] = s;
+    while (i > 0 && t->finished[(i - 1) / 2]->rec.id > t->finished[i]->rec.id) {
+        heap_swap(t->finished, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static struct session *heap_pop(struct session_table *t)
+{
+    struct session *top = t->finished[0];
+    size_t n = --t->n_finished;
+    size_t i = 0;
+    t->finished[0] = t->finished[n];
+    for (;;) {
+        size_t l = 2 * i + 1;
+        size_t m = i;
+        if (l < n && t->finished[l]->rec.id < t->finished[m]->rec.id) {
+            m = l;
+        }
+        if (l + 1 < n && t->finished[l + 1]->rec.id < t->finished[m]->rec.id) {
+            m = l + 1;
+        }
+        if (m == i) {
+            break;
+        }
+        heap_swap(t->finished, i, m);
+        i = m;
+    }
+    return top;
+}
+
+static void session_free(struct session *s)
+{
+    capbuf_free(&s->arena);
+    free(s->rec.exchanges);
+    free(s);
+}
+
+static void emit_and_free(struct session_table *t, struct session *s)
+{
+    s->rec.arena = s->arena.data;
+    s->rec.arena_len = (uint32_t)s->arena.len;
+    t->sink.emit(t->sink.ctx, &s->rec);
+    t->stats.n_emitted++;
+    session_free(s);
+}
+
+/* Writes every finished record no open session precedes. */
+static void drain_ready(struct session_table *t)
+{
+    while (t->n_finished > 0) {
+        uint64_t top = t->finished[0]->rec.id;
+        if (t->by_age_head != NULL && t->by_age_head->rec.id < top) {
+            break;
+        }
+        emit_and_free(t, heap_pop(t));
+    }
+}
+
+bool session_table_init(struct session_table *t, const struct session_config *cfg,
+                        struct session_sink sink)
+{
+    memset(t, 0, sizeof(*t));
+    t->cfg = *cfg;
+    t->sink = sink;
+    t->next_id = 1;
+    if (cfg->order_window > 0) {
+        t->finished = calloc(cfg->order_window, sizeof(*t->finished));
+        if (t->finished == NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void session_table_flush(struct session_table *t)
+{
+    while (t->n_finished > 0) {
+        emit_and_free(t, heap_pop(t));
+    }
+}
+
+void session_table_free(struct session_table *t)
+{
+    session_table_flush(t);
+    while (t->by_age_head != NULL) {
+        struct session *s = t->by_age_head;
+        age_unlink(t, s);
+        session_free(s);
+    }
+    free(t->finished);
+    t->finished = NULL;
+}
+
+/* ---- text storage -------------------------------------------------------- */
+
+/* Well-formed UTF-8 (RFC 3629): no overlongs, surrogates or > U+10FFFF. */
+static bool utf8_valid(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        size_t need;
+        uint8_t lo = 0x80;
+        uint8_t hi = 0xBF;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return false;
+        }
+        if (n - i <= need || p[i + 1] < lo || p[i + 1] > hi) {
+            return false;
+        }
+        for (size_t k = 2; k <= need; k++) {
+            if (p[i + k] < 0x80 || p[i + k] > 0xBF) {
+                return false;
+            }
+        }
+        i += need + 1;
+    }
+    return true;
+}
+
+/* Copies up to keep bytes of sp into the arena. */
+static struct record_text keep_text(struct session *s, struct span sp, size_t keep)
+{
+    struct record_text t = {0, 0};
+    size_t n = sp.len < keep ? sp.len : keep;
+    if (n == 0) {
+        return t;
+    }
+    if (!utf8_valid(sp.ptr, n)) {
+        set_flag(s, VERDICT_FLAG_INVALID_UTF8);
+    }
+    t.off = (uint32_t)s->arena.len;
+    if (!capbuf_append(&s->arena, sp.ptr, n)) {
+        set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
+        t.off = 0;
+        return t;
+    }
+    t.len = (uint32_t)n;
+    return t;
+}
+
+/* ---- exchanges ---------------------------------------------------------- */
+
+/* Appends an empty exchange; NULL when the kept list is full. */
+static struct record_exchange *add_exchange(struct session *s, enum record_kind kind)
+{
+    if (s->rec.n_exchanges >= SESSION_EXCHANGES_KEEP) {
+        s->rec.n_exchanges_dropped++;
+        set_flag(s, VERDICT_FLAG_TOO_MANY_COMMANDS);
+        return NULL;
+    }
+    if (s->rec.n_exchanges == s->exchanges_cap) {
+        uint32_t cap = s->exchanges_cap ? s->exchanges_cap * 2 : 8;
+        if (cap > SESSION_EXCHANGES_KEEP) {
+            cap = SESSION_EXCHANGES_KEEP;
+        }
+        struct record_exchange *grown = realloc(s->rec.exchanges, cap * sizeof(*grown));
+        if (grown == NULL) {
+            s->rec.n_exchanges_dropped++;
+            return NULL;
+        }
+        s->rec.exchanges = grown;
+        s->exchanges_cap = cap;
+    }
+    struct record_exchange *x = &s->rec.exchanges[s->rec.n_exchanges++];
+    memset(x, 0, sizeof(*x));
+    x->kind = (uint8_t)kind;
+    x->cmd_us = -1;
+    x->reply_first_us = -1;
+    x->reply_last_us = -1;
+    return x;
+}
+
+/* Adds a command-like exchange that awaits a reply. */
+static struct record_exchange *add_pending(struct session *s, enum record_kind kind)
+{
+    struct record_exchange *x = add_exchange(s, kind);
+    if (x == NULL && s->n_pending_unstored < SESSION_PENDING_UNSTORED_MAX) {
+        s->n_pending_unstored++;
+    }
+    return x;
+}
+
+static void note_line_anomalies(struct session *s, uint32_t a)
+{
+    static const struct {
+        uint32_t bit;
+        enum verdict_flag flag;
+    } map[] = {
+        {SMTP_ANOM_BARE_LF, VERDICT_FLAG_BARE_LF},
+        {SMTP_ANOM_LONG_LINE, VERDICT_FLAG_LONG_LINE},
+        {SMTP_ANOM_TRUNCATED, VERDICT_FLAG_LINE_TRUNCATED},
+        {SMTP_ANOM_CONT_MISMATCH, VERDICT_FLAG_CONTINUATION_MISMATCH},
+        {SMTP_ANOM_BAD_REPLY, VERDICT_FLAG_MALFORMED_REPLY},
+        {SMTP_ANOM_NUL_BYTE, VERDICT_FLAG_NUL_BYTE},
+        {SMTP_ANOM_BDAT_BAD_SIZE, VERDICT_FLAG_BDAT_BAD_SIZE},
+        {SMTP_ANOM_BARE_LF_IN_DATA, VERDICT_FLAG_BARE_LF_IN_DATA},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+        if (a & map[i].bit) {
+            set_flag(s, map[i].flag);
+        }
+    }
+}
+
+/* ---- AUTH (RFC 4954): keep the mechanism and user, never secrets ------- */
+
+static int b64_value(uint8_t c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '+') {
+        return 62;
+    }
+    if (c == '/') {
+        return 63;
+    }
+    return -1;
+}
+
+/* Decodes base64 into out (cap bytes); returns the length or -1. */
+static long b64_decode(struct span in, uint8_t *out, size_t cap)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < in.len; i++) {
+        uint8_t c = in.ptr[i];
+        if (c == '=') {
+            break;
+        }
+        int v = b64_value(c);
+        if (v < 0) {
+            return -1;
+        }
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == cap) {
+                return -1;
+            }
+            out[n++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (long)n;
+}
+
+/* Takes the user name out of one decoded client AUTH response. */
+static void auth_take_user(struct session *s, struct span b64)
+{
+    uint8_t buf[SMTP_ARG_KEEP];
+    long n = b64_decode(b64, buf, sizeof(buf));
+    if (n <= 0 || s->rec.auth_user.len > 0) {
+        return;
+    }
+    struct span user = span_make(buf, 0);
+    if (s->auth_mech == AUTH_MECH_PLAIN) {
+        /* authzid NUL authcid NUL passwd (RFC 4616 2) */
+        const uint8_t *nul1 = memchr(buf, 0, (size_t)n);
+        if (nul1 == NULL) {
+            return;
+        }
+        const uint8_t *authcid = nul1 + 1;
+        const uint8_t *nul2 = memchr(authcid, 0, (size_t)(buf + n - authcid));
+        if (nul2 == NULL) {
+            return;
+        }
+        user = span_make(authcid, (size_t)(nul2 - authcid));
+    } else if (s->auth_mech == AUTH_MECH_LOGIN) {
+        user = span_make(buf, (size_t)n);
+    } else if (s->auth_mech == AUTH_MECH_CRAM) {
+        const uint8_t *sp = memchr(buf, ' ', (size_t)n);
+        user = span_make(buf, sp ? (size_t)(sp - buf) : 0);
+    }
+    s->rec.auth_user = keep_text(s, user, SMTP_ARG_KEEP);
+    memset(buf, 0, sizeof(buf));
+}
+
+static uint8_t auth_mech_of(struct span m)
+{
+    static const struct {
+        const char *name;
+        uint8_t mech;
+    } names[] = {{"PLAIN", AUTH_MECH_PLAIN}, {"LOGIN", AUTH_MECH_LOGIN},
+                 {"CRAM-MD5", AUTH_MECH_CRAM}};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t len = strlen(names[i].name);
+        if (m.len != len) {
+            continue;
+        }
+        size_t k = 0;
+        while (k < len && (m.ptr[k] & ~0x20) == (uint8_t)names[i].name[k]) {
+            k++;
+        }
+        if (k == len) {
+            return names[i].mech;
+        }
+    }
+    return AUTH_MECH_OTHER;
+}
+
+/* AUTH mechanism [initial-response]: only the mechanism is kept as arg. */
+static void on_auth_command(struct session *s, struct record_exchange *x, struct span arg)
+{
+    size_t mlen = 0;
+    while (mlen < arg.len && arg.ptr[mlen] != ' ') {
+        mlen++;
+    }
+    struct span mech = span_make(arg.ptr, mlen);
+    s->auth_mech = auth_mech_of(mech);
+    s->auth_lines = 0;
+    s->rec.auth_mechanism = keep_text(s, mech, SMTP_VERB_KEEP * 2);
+    if (x != NULL) {
+        x->arg = s->rec.auth_mechanism;
+    }
+    if (mlen + 1 < arg.len) {
+        struct span initial = span_make(arg.ptr + mlen + 1, arg.len - mlen - 1);
+        if (s->auth_mech == AUTH_MECH_PLAIN || s->auth_mech == AUTH_MECH_LOGIN) {
+            auth_take_user(s, initial);
+        }
+        s->auth_lines = 1;
+    }
+}
+
+static void on_auth_line(struct session *s, struct span line)
+{
+    bool user_line = (s->auth_mech == AUTH_MECH_LOGIN && s->auth_lines == 0) ||
+                     (s->auth_mech == AUTH_MECH_PLAIN && s->auth_lines == 0) ||
+                     (s->auth_mech == AUTH_MECH_CRAM && s->auth_lines == 0);
+    if (user_line) {
+        auth_take_user(s, line);
+    }
+    s->auth_lines++;
+}
+
+/* ---- client events ------------------------------------------------------- */
+
+static void on_command(struct session *s, const struct smtp_event *ev, int64_t line_us,
+                       int64_t now_us)
+{
+    if (!s->rec.has_greeting) {
+        set_flag(s, VERDICT_FLAG_CLIENT_BEFORE_GREETING);
+    }
+    note_line_anomalies(s, ev->anomalies);
+    (void)line_us;
+    if (s->auth_pending) {
+        s->auth_pending = false;
+        struct record_exchange *x = add_pending(s, RECORD_KIND_AUTH_LINE);
+        if (x != NULL) {
+            x->cmd_us = now_us;
+            x->anomalies = (uint16_t)ev->anomalies;
+        }
+        on_auth_line(s, span_make(ev->u.command.verb_text.ptr,
+                                  ev->u.command.verb_text.len));
+        return;
+    }
+    enum smtp_verb verb = ev->u.command.verb;
+    struct record_exchange *x = add_pending(s, RECORD_KIND_COMMAND);
+    if (x != NULL) {
+        x->verb = (uint8_t)verb;
+        x->cmd_us = now_us;
+        x->anomalies = (uint16_t)ev->anomalies;
+        if (verb == SMTP_VERB_UNKNOWN) {
+            x->verb_text = keep_text(s, ev->u.command.verb_text, SMTP_VERB_KEEP);
+        }
+        if (verb != SMTP_VERB_AUTH) {
+            x->arg = keep_text(s, ev->u.command.arg, SMTP_ARG_KEEP);
+        }
+    }
+    switch (verb) {
+    case SMTP_VERB_MAIL:
+        s->facts.n_mail_tried++;
+        break;
+    case SMTP_VERB_QUIT:
+        s->facts.saw_quit = true;
+        break;
+    case SMTP_VERB_AUTH:
+        on_auth_command(s, x, ev->u.command.arg);
+        break;
+    case SMTP_VERB_BDAT:
+        s->bdat_index_valid = x != NULL;
+        s->bdat_index = s->rec.n_exchanges - 1;
+        if (x != NULL) {
+            x->size = ev->u.command.bdat_size;
+            x->bdat_last = ev->u.command.bdat_last;
+        }
+        if (!(ev->anomalies & SMTP_ANOM_BDAT_BAD_SIZE) && !s->bdat_in_message) {
+            s->bdat_in_message = true;
+            s->rec.messages_attempted++;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* CRLF.CRLF seen, or the server cut the content short. */
+static void finish_content(struct session *s, int64_t now_us)
+{
+    struct record_exchange *x = add_pending(s, RECORD_KIND_MESSAGE);
+    if (x != NULL) {
+        x->cmd_us = now_us;
+        x->size = s->content_bytes;
+    }
+    s->rec.message_bytes += s->content_bytes;
+    s->content_bytes = 0;
+    session_set_state(s, SESSION_TRANSACTION);
+}
+
+static void on_client_event(struct session *s, const struct smtp_event *ev, int64_t line_us,
+                            int64_t now_us)
+{
+    if (s->saw_221 && ev->type != SMTP_EV_SKIPPED) {
+        set_flag(s, VERDICT_FLAG_DATA_AFTER_221);
+        if (s->facts.quit_answered_221) {
+            s->facts.client_data_after_221 = true;
+        }
+    }
+    switch (ev->type) {
+    case SMTP_EV_COMMAND:
+        on_command(s, ev, line_us, now_us);
+        break;
+    case SMTP_EV_DATA_BYTES:
+        s->content_bytes += ev->u.data.n_bytes;
+        note_line_anomalies(s, ev->anomalies);
+        break;
+    case SMTP_EV_DATA_END:
+        /* The final "." CRLF is framing, not content. */
+        s->content_bytes += ev->u.data.n_bytes >= 3 ? ev->u.data.n_bytes - 3 : 0;
+        note_line_anomalies(s, ev->anomalies);
+        finish_content(s, now_us);
+        break;
+    case SMTP_EV_BDAT_BYTES:
+        s->rec.message_bytes += ev->u.data.n_bytes;
+        break;
+    case SMTP_EV_BDAT_END:
+        s->rec.message_bytes += ev->u.data.n_bytes;
+        if (s->bdat_index_valid && s->bdat_index < s->rec.n_exchanges) {
+            s->rec.exchanges[s->bdat_index].cmd_us = now_us;
+        }
+        if (ev->u.data.bdat_last) {
+            s->bdat_in_message = false;
+        }
+        break;
+    case SMTP_EV_NONE:
+    case SMTP_EV_REPLY:
+    case SMTP_EV_OPAQUE_BYTES:
+    case SMTP_EV_SKIPPED:
+        break;
+    }
+}
+
+/* ---- server events ------------------------------------------------------- */
+
+static void apply_reply(struct record_exchange *x, const struct reply_acc *r, int64_t now_us)
+{
+    x->code = r->code;
+    x->n_lines = r->n_lines;
+    x->anomalies |= r->anomalies;
+    x->enhanced = r->enhanced;
+    x->text = r->text;
+    x->reply_first_us = r->first_us;
+    x->reply_last_us = now_us;
+}
+
+static void on_221(struct session *s, enum smtp_verb verb, enum record_kind kind)
+{
+    if (s->saw_221) {
+        return;
+    }
+    s->saw_221 = true;
+    if (kind == RECORD_KIND_COMMAND && verb == SMTP_VERB_QUIT) {
+        s->facts.quit_answered_221 = true;
+    } else if (s->in_txn) {
+        s->facts.saw_221_not_quit_in_txn = true;
+    } else {
+        s->facts.saw_221_not_quit_no_txn = true;
+    }
+}
+
+static void end_transaction(struct session *s)
+{
+    s->in_txn = false;
+    s->bdat_in_message = false;
+    if (s->state == SESSION_TRANSACTION || s->state == SESSION_CONTENT) {
+        session_set_state(s, SESSION_COMMANDS);
+    }
+}
+
+static void start_tls(struct session *s, enum record_tls how)
+{
+    s->rec.tls = (uint8_t)how;
+    smtp_parser_set_mode(&s->parser[SMTP_DIR_CLIENT], SMTP_MODE_OPAQUE);
+    smtp_parser_set_mode(&s->parser[SMTP_DIR_SERVER], SMTP_MODE_OPAQUE);
+    session_set_state(s, SESSION_TLS);
+}
+
+/* What a complete reply means for the exchange it answers. */
+static void on_answer(struct session *s, enum record_kind kind, enum smtp_verb verb,
+                      uint16_t code)
+{
+    bool ok = code >= 200 && code < 300;
+    if (kind == RECORD_KIND_MESSAGE) {
+        if (ok) {
+            s->rec.messages_accepted++;
+        }
+        end_transaction(s);
+        return;
+    }
+    if (kind == RECORD_KIND_AUTH_LINE || (kind == RECORD_KIND_COMMAND && verb == SMTP_VERB_AUTH)) {
+        s->auth_pending = code == 334;
+        if (code != 334) {
+            s->rec.auth_code = code;
+        }
+        return;
+    }
+    if (kind != RECORD_KIND_COMMAND) {
+        return;
+    }
+    switch (verb) {
+    case SMTP_VERB_MAIL:
+        if (ok) {
+            s->in_txn = true;
+            session_set_state(s, SESSION_TRANSACTION);
+        }
+        break;
+    case SMTP_VERB_DATA:
+        if (code == 354) {
+            s->rec.messages_attempted++;
+            s->content_bytes = 0;
+            smtp_parser_set_mode(&s->parser[SMTP_DIR_CLIENT], SMTP_MODE_DATA);
+            session_set_state(s, SESSION_CONTENT);
+        }
+        break;
+    case SMTP_VERB_BDAT:
+        break;
+    case SMTP_VERB_RSET:
+    case SMTP_VERB_HELO:
+    case SMTP_VERB_EHLO:
+    case SMTP_VERB_LHLO:
+        if (ok) {
+            end_transaction(s);
+        }
+        break;
+    case SMTP_VERB_STARTTLS:
+        if (code == 220) {
+            start_tls(s, RECORD_TLS_STARTTLS);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* The BDAT LAST reply closes the message (RFC 3030 2). */
+static void on_bdat_answer(struct session *s, uint16_t code, bool is_last_chunk)
+{
+    if (!is_last_chunk) {
+        return;
+    }
+    if (code >= 200 && code < 300) {
+        s->rec.messages_accepted++;
+    }
+    end_transaction(s);
+}
+
+static void on_greeting(struct session *s, const struct reply_acc *r, int64_t now_us)
+{
+    struct record_exchange *g = &s->rec.greeting;
+    memset(g, 0, sizeof(*g));
+    g->kind = RECORD_KIND_GREETING;
+    g->cmd_us = -1;
+    apply_reply(g, r, now_us);
+    s->rec.has_greeting = true;
+    if (r->code != 220) {
+        set_flag(s, VERDICT_FLAG_GREETING_REFUSED);
+    }
+    if (r->code == 421) {
+        s->facts.saw_421 = true;
+    }
+    if (r->code == 221) {
+        on_221(s, SMTP_VERB_UNKNOWN, RECORD_KIND_GREETING);
+    }
+    if (s->state == SESSION_GREETING_WAIT) {
+        session_set_state(s, SESSION_COMMANDS);
+    }
+}
+
+static void on_unsolicited(struct session *s, const struct reply_acc *r, int64_t now_us)
+{
+    struct record_exchange *x = add_exchange(s, RECORD_KIND_UNSOLICITED);
+    if (x != NULL) {
+        apply_reply(x, r, now_us);
+    }
+    s->next_unanswered = s->rec.n_exchanges;
+    set_flag(s, VERDICT_FLAG_UNSOLICITED_REPLY);
+    if (r->code == 221) {
+        on_221(s, SMTP_VERB_UNKNOWN, RECORD_KIND_UNSOLICITED);
+    }
+}
+
+static void on_reply_complete(struct session *s, int64_t now_us)
+{
+    struct reply_acc r = s->reply;
+    memset(&s->reply, 0, sizeof(s->reply));
+    if (s->saw_221) {
+        set_flag(s, VERDICT_FLAG_REPLY_AFTER_221);
+    }
+    if (r.code == 421) {
+        s->facts.saw_421 = true;
+    }
+    if (r.code == 0) {
+        return; /* a line that is no reply: flagged, never paired */
+    }
+    if (!s->rec.has_greeting) {
+        on_greeting(s, &r, now_us);
+        return;
+    }
+    if (s->state == SESSION_CONTENT) {
+        /* The server spoke before CRLF.CRLF: it ended the content. */
+        set_flag(s, VERDICT_FLAG_DATA_ENDED_BY_SERVER);
+        smtp_parser_set_mode(&s->parser[SMTP_DIR_CLIENT], SMTP_MODE_LINE);
+        finish_content(s, now_us);
+    }
+    if (s->next_unanswered < s->rec.n_exchanges) {
+        struct record_exchange *x = &s->rec.exchanges[s->next_unanswered++];
+        apply_reply(x, &r, now_us);
+        enum record_kind kind = (enum record_kind)x->kind;
+        enum smtp_verb verb = (enum smtp_verb)x->verb;
+        if (r.code == 221) {
+            on_221(s, verb, kind);
+        }
+        if (kind == RECORD_KIND_COMMAND && verb == SMTP_VERB_BDAT) {
+            on_bdat_answer(s, r.code, x->bdat_last);
+        }
+        on_answer(s, kind, verb, r.code);
+        return;
+    }
+    if (s->n_pending_unstored > 0) {
+        s->n_pending_unstored--;
+        return;
+    }
+    on_unsolicited(s, &r, now_us);
+}
+
+static void on_reply_line(struct session *s, const struct smtp_event *ev, int64_t line_us,
+                          int64_t now_us)
+{
+    struct reply_acc *r = &s->reply;
+    note_line_anomalies(s, ev->anomalies);
+    if (!r->active) {
+        r->active = true;
+        r->code = ev->u.reply.code;
+        r->enhanced = ev->u.reply.enhanced;
+        r->first_us = line_us;
+        r->text = keep_text(s, ev->u.reply.text, SMTP_TEXT_KEEP);
+        s->collecting_ehlo = false;
+        if (s->next_unanswered < s->rec.n_exchanges) {
+            const struct record_exchange *x = &s->rec.exchanges[s->next_unanswered];
+            s->collecting_ehlo = x->kind == RECORD_KIND_COMMAND &&
+                                 (x->verb == SMTP_VERB_EHLO || x->verb == SMTP_VERB_LHLO) &&
+                                 ev->u.reply.code == 250;
+        }
+        if (s->collecting_ehlo) {
+            s->rec.n_extensions = 0;
+        }
+    } else if (s->collecting_ehlo && s->rec.n_extensions < SMTP_REPLY_LINES_KEEP) {
+        s->rec.extensions[s->rec.n_extensions++] =
+            keep_text(s, ev->u.reply.text, SMTP_TEXT_KEEP);
+    }
+    r->n_lines++;
+    r->anomalies |= (uint16_t)ev->anomalies;
+    if (ev->u.reply.is_last) {
+        on_reply_complete(s, now_us);
+    }
+}
+
+static void on_server_event(struct session *s, const struct smtp_event *ev, int64_t line_us,
+                            int64_t now_us)
+{
+    switch (ev->type) {
+    case SMTP_EV_REPLY:
+        on_reply_line(s, ev, line_us, now_us);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- feeding --------------------------------------------------------------- */
+
+static bool looks_like_reply(const uint8_t *p, size_t n)
+{
+    return n >= 4 && p[0] >= '2' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&
+           p[2] >= '0' && p[2] <= '9' && (p[3] == ' ' || p[3] == '-');
+}
+
+size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir dir,
+                    const uint8_t *buf, size_t len, size_t held, int64_t now_us)
+{
+    size_t off = 0;
+    struct smtp_event ev;
+    if (held == 0) {
+        s->held_since_us[dir] = now_us;
+    }
+    if (dir == SMTP_DIR_SERVER && s->rec.tls == RECORD_TLS_IMPLICIT &&
+        s->rec.bytes[SMTP_DIR_SERVER] == 0 && looks_like_reply(buf, len)) {
+        set_flag(s, VERDICT_FLAG_PLAINTEXT_ON_TLS_PORT);
+    }
+    s->rec.bytes[dir] += len - held;
+    session_note_activity(t, s, now_us);
+    for (;;) {
+        size_t used = smtp_parse(&s->parser[dir], buf + off, len - off, &ev);
+        if (ev.type == SMTP_EV_NONE) {
+            break;
+        }
+        int64_t line_us = off < held ? s->held_since_us[dir] : now_us;
+        off += used;
+        if (dir == SMTP_DIR_CLIENT) {
+            on_client_event(s, &ev, line_us, now_us);
+        } else {
+            on_server_event(s, &ev, line_us, now_us);
+        }
+    }
+    if (off >= held && off < len) {
+        s->held_since_us[dir] = now_us;
+    }
+    return off;
+}
+
+/* ---- TCP facts, idleness, end ------------------------------------------- */
+
+static void note_closer(struct session *s, enum smtp_dir dir)
+{
+    if (s->rec.closer == RECORD_SIDE_NONE) {
+        s->rec.closer = dir == SMTP_DIR_CLIENT ? RECORD_SIDE_CLIENT : RECORD_SIDE_SERVER;
+    }
+}
+
+void session_note_fin(struct session *s, enum smtp_dir dir, int64_t now_us)
+{
+    s->facts.saw_fin = true;
+    note_closer(s, dir);
+    if (now_us > s->rec.last_us) {
+        s->rec.last_us = now_us;
+    }
+}
+
+void session_note_rst(struct session *s, enum smtp_dir dir, int64_t now_us, bool had_payload)
+{
+    s->facts.saw_rst = true;
+    note_closer(s, dir);
+    if (had_payload) {
+        set_flag(s, VERDICT_FLAG_RST_PAYLOAD_LOST);
+    }
+    if (now_us > s->rec.last_us) {
+        s->rec.last_us = now_us;
+    }
+}
+
+void session_note_activity(struct session_table *t, struct session *s, int64_t now_us)
+{
+    if (now_us > s->rec.last_us) {
+        s->rec.last_us = now_us;
+    }
+    if (t->idle_tail != s) {
+        idle_unlink(t, s);
+        idle_append(t, s);
+    }
+}
+
+static int64_t idle_limit_us(const struct session_table *t, const struct session *s)
+{
+    if (s->state == SESSION_CONTENT ||
+        s->parser[SMTP_DIR_CLIENT].mode == SMTP_MODE_BDAT) {
+        return t->cfg.idle_timeout_data_us;
+    }
+    return t->cfg.idle_timeout_us;
+}
+
+struct session *session_idle_candidate(struct session_table *t, int64_t now_us)
+{
+    struct session *s = t->idle_head;
+    if (s == NULL) {
+        return NULL;
+    }
+    int64_t limit = idle_limit_us(t, s);
+    if (limit <= 0 || now_us - s->rec.last_us <= limit) {
+        return NULL;
+    }
+    return s;
+}
+
+struct session *session_oldest_open(struct session_table *t)
+{
+    return t->by_age_head;
+}
+
+static void finish_tail(struct session *s, enum smtp_dir dir, const struct session_end *end)
+{
+    struct smtp_event ev;
+    size_t len = end->tail[dir] ? end->tail_len[dir] : 0;
+    size_t used = smtp_parse_finish(&s->parser[dir], end->tail[dir], len, &ev);
+    (void)used;
+    if (ev.type == SMTP_EV_NONE) {
+        return;
+    }
+    if (dir == SMTP_DIR_CLIENT) {
+        on_client_event(s, &ev, s->held_since_us[dir], s->held_since_us[dir]);
+    } else {
+        on_server_event(s, &ev, s->held_since_us[dir], s->held_since_us[dir]);
+        if (s->reply.active) {
+            on_reply_complete(s, s->held_since_us[dir]);
+        }
+    }
+}
+
+static void end_flags(struct session *s, const struct session_end *end)
+{
+    static const enum verdict_flag by_reason[] = {
+        [RECORD_END_IDLE] = VERDICT_FLAG_IDLE_TIMEOUT,
+        [RECORD_END_EVICTED] = VERDICT_FLAG_EVICTED,
+        [RECORD_END_PORT_REUSED] = VERDICT_FLAG_PORT_REUSED,
+        [RECORD_END_STOPPED] = VERDICT_FLAG_CAPTURE_STOPPED,
+    };
+    if (end->reason == RECORD_END_IDLE || end->reason == RECORD_END_EVICTED ||
+        end->reason == RECORD_END_PORT_REUSED || end->reason == RECORD_END_STOPPED) {
+        set_flag(s, by_reason[end->reason]);
+    }
+    if (end->gap[0] || end->gap[1]) {
+        set_flag(s, VERDICT_FLAG_STREAM_GAP);
+    }
+    if (s->facts.saw_rst && s->saw_221) {
+        set_flag(s, VERDICT_FLAG_RST_AFTER_221);
+    }
+    if (!s->rec.has_greeting && s->rec.tls != RECORD_TLS_IMPLICIT) {
+        set_flag(s, VERDICT_FLAG_NO_GREETING);
+    }
+}
+
+void session_end(struct session_table *t, struct session *s, const struct session_end *end)
+{
+    finish_tail(s, SMTP_DIR_CLIENT, end);
+    finish_tail(s, SMTP_DIR_SERVER, end);
+    if (end->now_us > s->rec.last_us && end->reason != RECORD_END_END_OF_INPUT &&
+        end->reason != RECORD_END_STOPPED && end->reason != RECORD_END_IDLE) {
+        s->rec.last_us = end->now_us;
+    }
+    s->rec.end = (uint8_t)end->reason;
+    s->facts.is_tls = s->rec.tls != RECORD_TLS_NONE;
+    s->facts.n_messages_accepted = s->rec.messages_accepted;
+    end_flags(s, end);
+    s->rec.label = (uint8_t)verdict_classify(&s->facts);
+    session_set_state(s, SESSION_ENDED);
+    idle_unlink(t, s);
+    t->stats.n_open--;
+    if (t->cfg.order_window == 0) {
+        age_unlink(t, s);
+        emit_and_free(t, s);
+        return;
+    }
+    if (t->n_finished == t->cfg.order_window) {
+        /* Window full: the oldest waiting record goes out early. */
+        emit_and_free(t, heap_pop(t));
+        t->stats.n_out_of_order++;
+    }
+    heap_push(t, s);
+    age_unlink(t, s);
+    drain_ready(t);
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+static bool is_implicit_tls_port(const struct session_config *cfg, uint16_t port)
+{
+    for (size_t i = 0; i < cfg->n_implicit_tls_ports; i++) {
+        if (cfg->implicit_tls_ports[i] == port) {
+            return true;
+        }
+    }
+    return false;
+}
+
+struct session *session_open(struct session_table *t, const struct record_endpoint *client,
+                             const struct record_endpoint *server, int64_t syn_us,
+                             int64_t synack_us, int64_t est_us)
+{
+    struct session *s = calloc(1, sizeof(*s) + t->cfg.glue_size);
+    if (s == NULL) {
+        t->stats.n_alloc_failed++;
+        return NULL;
+    }
+    s->rec.id = t->next_id++;
+    s->rec.client = *client;
+    s->rec.server = *server;
+    s->rec.syn_us = syn_us;
+    s->rec.synack_us = synack_us;
+    s->rec.est_us = est_us;
+    s->rec.last_us = est_us;
+    s->held_since_us[0] = s->held_since_us[1] = est_us;
+    capbuf_init(&s->arena, SESSION_TEXT_ARENA_MAX);
+    smtp_parser_init(&s->parser[SMTP_DIR_CLIENT], SMTP_DIR_CLIENT);
+    smtp_parser_init(&s->parser[SMTP_DIR_SERVER], SMTP_DIR_SERVER);
+    s->state = SESSION_GREETING_WAIT;
+    if (is_implicit_tls_port(&t->cfg, server->port)) {
+        start_tls(s, RECORD_TLS_IMPLICIT);
+    }
+    s->age_prev = t->by_age_tail;
+    if (t->by_age_tail) {
+        t->by_age_tail->age_next = s;
+    } else {
+        t->by_age_head = s;
+    }
+    t->by_age_tail = s;
+    idle_append(t, s);
+    t->stats.n_opened++;
+    t->stats.n_open++;
+    return s;
+}
+
+void *session_glue(struct session *s)
+{
+    return s->glue;
+}
+
+const struct session_record *session_record_view(const struct session *s)
+{
+    return &s->rec;
+}

@@ -1,0 +1,469 @@
+/*
+ * smtp_parse.c - pure incremental SMTP parser: bytes in, events out.
+ *
+ * Role: turns one direction of a reassembled SMTP stream into command,
+ * reply and content events.  It never allocates, never does I/O and keeps
+ * all its state in struct smtp_parser, so the fuzzers and unit tests drive
+ * it directly.  Lines are found with memchr and the scan position is
+ * remembered between calls (picohttpparser's last_len), so a line dripped
+ * in one byte at a time still costs linear time.
+ *
+ * RFC 5321 2.3.8 (CRLF lines), 4.1.1.4 (DATA and the CRLF.CRLF end),
+ * 4.2 (reply lines, multi-line replies), 4.5.2 (dot-stuffing),
+ * 4.5.3.1 (line sizes); RFC 3030 2 (BDAT chunks); RFC 3463 / RFC 2034
+ * (enhanced status codes).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "smtp_parse.h"
+
+#include <string.h>
+
+#include "smtp_limits.h"
+
+/* End-of-data matcher: where we are relative to CRLF "." CRLF. */
+enum eod_state {
+    EOD_LINE_START = 0, /* just after CRLF (or at the start of content) */
+    EOD_MID,            /* inside a line */
+    EOD_CR,             /* inside a line, last byte was CR */
+    EOD_DOT,            /* line began with "." */
+    EOD_DOT_CR          /* line is "." CR so far */
+};
+
+static const char *const verb_names[] = {
+#define XX(name, str) str,
+    SMTP_VERB_MAP(XX)
+#undef XX
+};
+
+static const char *const event_names[] = {
+#define XX(name, str) str,
+    SMTP_EVENT_MAP(XX)
+#undef XX
+};
+
+static const char *const mode_names[] = {
+#define XX(name, str) str,
+    SMTP_MODE_MAP(XX)
+#undef XX
+};
+
+const char *smtp_verb_name(enum smtp_verb verb)
+{
+    return (unsigned)verb < SMTP_VERB_COUNT ? verb_names[verb] : "";
+}
+
+const char *smtp_event_name(enum smtp_event_type type)
+{
+    unsigned n = sizeof(event_names) / sizeof(event_names[0]);
+    return (unsigned)type < n ? event_names[type] : "?";
+}
+
+const char *smtp_mode_name(enum smtp_mode mode)
+{
+    unsigned n = sizeof(mode_names) / sizeof(mode_names[0]);
+    return (unsigned)mode < n ? mode_names[mode] : "?";
+}
+
+static uint8_t ascii_upper(uint8_t c)
+{
+    return (c >= 'a' && c <= 'z') ? (uint8_t)(c - 'a' + 'A') : c;
+}
+
+enum smtp_verb smtp_verb_lookup(const uint8_t *s, size_t len)
+{
+    if (len == 0 || len > 8) {
+        return SMTP_VERB_UNKNOWN;
+    }
+    for (unsigned v = 1; v < SMTP_VERB_COUNT; v++) {
+        const char *name = verb_names[v];
+        if (strlen(name) != len) {
+            continue;
+        }
+        size_t i = 0;
+        while (i < len && ascii_upper(s[i]) == (uint8_t)name[i]) {
+            i++;
+        }
+        if (i == len) {
+            return (enum smtp_verb)v;
+        }
+    }
+    return SMTP_VERB_UNKNOWN;
+}
+
+void smtp_parser_init(struct smtp_parser *p, enum smtp_dir dir)
+{
+    memset(p, 0, sizeof(*p));
+    p->dir = dir;
+    p->mode = SMTP_MODE_LINE;
+}
+
+void smtp_parser_set_mode(struct smtp_parser *p, enum smtp_mode mode)
+{
+    p->mode = mode;
+    p->scanned = 0;
+    p->skipping = false;
+    p->eod_state = EOD_LINE_START;
+    if (mode != SMTP_MODE_BDAT) {
+        p->bdat_left = 0;
+        p->bdat_last = false;
+    }
+}
+
+static bool is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Reads 1 to 3 digits at s[*i]; returns false if there are none. */
+static bool read_small_number(const uint8_t *s, size_t len, size_t *i, uint16_t *out)
+{
+    size_t start = *i;
+    uint16_t v = 0;
+    while (*i < len && *i - start < 3 && is_digit(s[*i])) {
+        v = (uint16_t)(v * 10 + (s[*i] - '0'));
+        (*i)++;
+    }
+    *out = v;
+    return *i > start;
+}
+
+/*
+ * RFC 3463 status-code = class "." subject "." detail, class 2, 4 or 5,
+ * subject and detail 1-3 digits, followed by a space or the line's end.
+ * RFC 2034 3 requires the class to match the reply's first digit.
+ */
+static size_t parse_enhanced(const uint8_t *s, size_t len, uint16_t code,
+                             struct smtp_enhanced *out)
+{
+    size_t i = 0;
+    uint16_t klass;
+    uint16_t subject;
+    uint16_t detail;
+    memset(out, 0, sizeof(*out));
+    if (len < 5 || !(s[0] == '2' || s[0] == '4' || s[0] == '5') || s[1] != '.') {
+        return 0;
+    }
+    klass = (uint16_t)(s[0] - '0');
+    if (klass != code / 100) {
+        return 0;
+    }
+    i = 2;
+    if (!read_small_number(s, len, &i, &subject) || i >= len || s[i] != '.') {
+        return 0;
+    }
+    i++;
+    if (!read_small_number(s, len, &i, &detail)) {
+        return 0;
+    }
+    if (i < len && s[i] != ' ') {
+        return 0;
+    }
+    out->klass = (uint8_t)klass;
+    out->subject = subject;
+    out->detail = detail;
+    return i < len ? i + 1 : i;
+}
+
+static void parse_reply_line(struct smtp_parser *p, const uint8_t *s, size_t n,
+                             struct smtp_event *ev)
+{
+    ev->type = SMTP_EV_REPLY;
+    if (n < 3 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) ||
+        (n > 3 && s[3] != ' ' && s[3] != '-')) {
+        ev->anomalies |= SMTP_ANOM_BAD_REPLY;
+        ev->u.reply.code = 0;
+        ev->u.reply.is_last = true;
+        ev->u.reply.text = span_make(s, n);
+        p->open_reply = 0;
+        return;
+    }
+    uint16_t code = (uint16_t)((s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0'));
+    bool is_last = (n == 3 || s[3] == ' ');
+    if (p->open_reply != 0 && p->open_reply != code) {
+        ev->anomalies |= SMTP_ANOM_CONT_MISMATCH;
+    }
+    p->open_reply = is_last ? 0 : code;
+    ev->u.reply.code = code;
+    ev->u.reply.is_last = is_last;
+    const uint8_t *text = n > 4 ? s + 4 : s + n;
+    size_t text_len = n > 4 ? n - 4 : 0;
+    size_t skip = parse_enhanced(text, text_len, code, &ev->u.reply.enhanced);
+    ev->u.reply.text = span_make(text + skip, text_len - skip);
+}
+
+/* "BDAT" SP chunk-size [SP "LAST"], RFC 3030 2. */
+static bool parse_bdat_arg(const uint8_t *s, size_t n, uint64_t *size, bool *last)
+{
+    size_t i = 0;
+    uint64_t v = 0;
+    while (i < n && is_digit(s[i])) {
+        uint64_t digit = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - digit) / 10) {
+            return false;
+        }
+        v = v * 10 + digit;
+        i++;
+    }
+    if (i == 0 || i > 20) {
+        return false;
+    }
+    *size = v;
+    *last = false;
+    if (i == n) {
+        return true;
+    }
+    if (n - i == 5 && s[i] == ' ' && ascii_upper(s[i + 1]) == 'L' &&
+        ascii_upper(s[i + 2]) == 'A' && ascii_upper(s[i + 3]) == 'S' &&
+        ascii_upper(s[i + 4]) == 'T') {
+        *last = true;
+        return true;
+    }
+    return false;
+}
+
+static void parse_command_line(struct smtp_parser *p, const uint8_t *s, size_t n,
+                               struct smtp_event *ev)
+{
+    size_t verb_len = 0;
+    while (verb_len < n && s[verb_len] != ' ') {
+        verb_len++;
+    }
+    ev->type = SMTP_EV_COMMAND;
+    ev->u.command.verb = smtp_verb_lookup(s, verb_len);
+    ev->u.command.verb_text = span_make(s, verb_len);
+    if (verb_len < n) {
+        ev->u.command.arg = span_make(s + verb_len + 1, n - verb_len - 1);
+    } else {
+        ev->u.command.arg = span_make(s + n, 0);
+    }
+    if (ev->u.command.verb != SMTP_VERB_BDAT || (ev->anomalies & SMTP_ANOM_TRUNCATED)) {
+        return;
+    }
+    if (!parse_bdat_arg(ev->u.command.arg.ptr, ev->u.command.arg.len,
+                        &ev->u.command.bdat_size, &ev->u.command.bdat_last)) {
+        ev->anomalies |= SMTP_ANOM_BDAT_BAD_SIZE;
+        return;
+    }
+    /* The chunk follows the command at once, reply or not (RFC 3030 2). */
+    smtp_parser_set_mode(p, SMTP_MODE_BDAT);
+    p->bdat_left = ev->u.command.bdat_size;
+    p->bdat_last = ev->u.command.bdat_last;
+}
+
+/* Fills *ev for the line buf[0..content_len) whose wire size is wire_len. */
+static void emit_line(struct smtp_parser *p, const uint8_t *buf, size_t content_len,
+                      size_t wire_len, uint32_t anomalies, struct smtp_event *ev)
+{
+    size_t limit = p->dir == SMTP_DIR_CLIENT ? SMTP_RFC_COMMAND_LINE_MAX
+                                             : SMTP_RFC_REPLY_LINE_MAX;
+    if (wire_len > limit) {
+        anomalies |= SMTP_ANOM_LONG_LINE;
+    }
+    if (content_len > SMTP_LINE_CAP) {
+        content_len = SMTP_LINE_CAP;
+        anomalies |= SMTP_ANOM_TRUNCATED;
+    }
+    if (content_len > 0 && memchr(buf, '\0', content_len) != NULL) {
+        anomalies |= SMTP_ANOM_NUL_BYTE;
+    }
+    ev->anomalies = anomalies;
+    ev->line_len = wire_len;
+    if (p->dir == SMTP_DIR_CLIENT) {
+        parse_command_line(p, buf, content_len, ev);
+    } else {
+        parse_reply_line(p, buf, content_len, ev);
+    }
+}
+
+static size_t parse_skip(struct smtp_parser *p, const uint8_t *buf, size_t len,
+                         struct smtp_event *ev)
+{
+    const uint8_t *nl = memchr(buf, '\n', len);
+    size_t used = nl ? (size_t)(nl - buf) + 1 : len;
+    if (nl) {
+        p->skipping = false;
+    }
+    ev->type = SMTP_EV_SKIPPED;
+    ev->line_len = used;
+    ev->u.data.n_bytes = used;
+    return used;
+}
+
+static size_t parse_line(struct smtp_parser *p, const uint8_t *buf, size_t len,
+                         struct smtp_event *ev)
+{
+    if (p->skipping) {
+        return parse_skip(p, buf, len, ev);
+    }
+    size_t from = p->scanned < len ? p->scanned : len;
+    const uint8_t *nl = memchr(buf + from, '\n', len - from);
+    if (nl == NULL) {
+        if (len < SMTP_LINE_CAP) {
+            p->scanned = len;
+            return 0;
+        }
+        /* No LF within the cap: report the cut line, drop the rest. */
+        p->scanned = 0;
+        p->skipping = true;
+        emit_line(p, buf, SMTP_LINE_CAP, SMTP_LINE_CAP,
+                  SMTP_ANOM_TRUNCATED | SMTP_ANOM_LONG_LINE, ev);
+        return SMTP_LINE_CAP;
+    }
+    size_t lf = (size_t)(nl - buf);
+    size_t content = lf;
+    uint32_t anomalies = 0;
+    p->scanned = 0;
+    if (content > 0 && buf[content - 1] == '\r') {
+        content--;
+    } else {
+        anomalies |= SMTP_ANOM_BARE_LF;
+    }
+    emit_line(p, buf, content, lf + 1, anomalies, ev);
+    return lf + 1;
+}
+
+/*
+ * Streams message content until CRLF "." CRLF.  Inside a line only the LF
+ * matters, so memchr jumps from line end to line end; the few bytes around
+ * each line start go through the state switch.
+ */
+static size_t parse_data(struct smtp_parser *p, const uint8_t *buf, size_t len,
+                         struct smtp_event *ev)
+{
+    size_t i = 0;
+    uint8_t st = p->eod_state;
+    uint32_t stuffed = 0;
+    uint32_t anomalies = 0;
+    if (len == 0) {
+        return 0;
+    }
+    while (i < len) {
+        if (st == EOD_MID) {
+            const uint8_t *nl = memchr(buf + i, '\n', len - i);
+            if (nl == NULL) {
+                st = buf[len - 1] == '\r' ? EOD_CR : EOD_MID;
+                i = len;
+                break;
+            }
+            size_t j = (size_t)(nl - buf);
+            if (j > i && buf[j - 1] == '\r') {
+                st = EOD_LINE_START;
+            } else {
+                anomalies |= SMTP_ANOM_BARE_LF_IN_DATA;
+            }
+            i = j + 1;
+            continue;
+        }
+        uint8_t c = buf[i++];
+        switch (st) {
+        case EOD_LINE_START:
+            st = c == '.' ? EOD_DOT : c == '\r' ? EOD_CR : EOD_MID;
+            if (c == '\n') {
+                anomalies |= SMTP_ANOM_BARE_LF_IN_DATA;
+            }
+            break;
+        case EOD_CR:
+            st = c == '\n' ? EOD_LINE_START : c == '\r' ? EOD_CR : EOD_MID;
+            break;
+        case EOD_DOT:
+            if (c == '\r') {
+                st = EOD_DOT_CR;
+            } else {
+                stuffed++;
+                st = EOD_MID;
+                if (c == '\n') {
+                    anomalies |= SMTP_ANOM_BARE_LF_IN_DATA;
+                }
+            }
+            break;
+        case EOD_DOT_CR:
+            if (c == '\n') {
+                p->eod_state = EOD_LINE_START;
+                p->mode = SMTP_MODE_LINE;
+                ev->type = SMTP_EV_DATA_END;
+                ev->anomalies = anomalies;
+                ev->line_len = i;
+                ev->u.data.n_bytes = i;
+                ev->u.data.n_dot_stuffed = stuffed;
+                return i;
+            }
+            stuffed++;
+            st = c == '\r' ? EOD_CR : EOD_MID;
+            break;
+        default:
+            st = EOD_MID;
+            break;
+        }
+    }
+    p->eod_state = st;
+    ev->type = SMTP_EV_DATA_BYTES;
+    ev->anomalies = anomalies;
+    ev->line_len = i;
+    ev->u.data.n_bytes = i;
+    ev->u.data.n_dot_stuffed = stuffed;
+    return i;
+}
+
+static size_t parse_bdat(struct smtp_parser *p, size_t len, struct smtp_event *ev)
+{
+    uint64_t n = p->bdat_left < len ? p->bdat_left : len;
+    if (n == 0 && p->bdat_left > 0) {
+        return 0;
+    }
+    p->bdat_left -= n;
+    ev->u.data.n_bytes = n;
+    ev->line_len = (size_t)n;
+    if (p->bdat_left > 0) {
+        ev->type = SMTP_EV_BDAT_BYTES;
+        return (size_t)n;
+    }
+    ev->type = SMTP_EV_BDAT_END;
+    ev->u.data.bdat_last = p->bdat_last;
+    smtp_parser_set_mode(p, SMTP_MODE_LINE);
+    return (size_t)n;
+}
+
+size_t smtp_parse(struct smtp_parser *p, const uint8_t *buf, size_t len,
+                  struct smtp_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    switch (p->mode) {
+    case SMTP_MODE_LINE:
+        if (len == 0) {
+            return 0;
+        }
+        return parse_line(p, buf, len, ev);
+    case SMTP_MODE_DATA:
+        return parse_data(p, buf, len, ev);
+    case SMTP_MODE_BDAT:
+        return parse_bdat(p, len, ev);
+    case SMTP_MODE_OPAQUE:
+        if (len == 0) {
+            return 0;
+        }
+        ev->type = SMTP_EV_OPAQUE_BYTES;
+        ev->line_len = len;
+        ev->u.data.n_bytes = len;
+        return len;
+    }
+    return 0;
+}
+
+size_t smtp_parse_finish(struct smtp_parser *p, const uint8_t *buf, size_t len,
+                         struct smtp_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    if (len == 0) {
+        return 0;
+    }
+    if (p->mode != SMTP_MODE_LINE) {
+        return smtp_parse(p, buf, len, ev);
+    }
+    if (p->skipping) {
+        return parse_skip(p, buf, len, ev);
+    }
+    p->scanned = 0;
+    emit_line(p, buf, len, len, SMTP_ANOM_UNTERMINATED, ev);
+    return len;
+}

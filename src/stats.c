@@ -1,0 +1,69 @@
+/*
+ * stats.c - the running tally over finished session records (report.h).
+ *
+ * Latency definitions are in docs/timing.md: connect is SYN to SYN/ACK,
+ * banner is the client's handshake ACK to the greeting's first byte, a
+ * reply latency is the command's completing segment to the reply's first
+ * byte.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "report.h"
+
+#include <string.h>
+
+void stats_init(struct run_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    latency_init(&st->connect);
+    latency_init(&st->banner);
+    latency_init(&st->message);
+    for (int v = 0; v < SMTP_VERB_COUNT; v++) {
+        latency_init(&st->by_verb[v]);
+    }
+}
+
+static void count_code(struct run_stats *st, uint16_t code)
+{
+    if (code > 0 && code < 1000) {
+        st->reply_codes[code]++;
+    }
+}
+
+static void add_exchange(struct run_stats *st, const struct record_exchange *x)
+{
+    count_code(st, x->code);
+    if (x->code == 0) {
+        return;
+    }
+    int64_t lat = timing_delta_us(x->cmd_us, x->reply_first_us);
+    if (x->kind == RECORD_KIND_COMMAND && x->verb < SMTP_VERB_COUNT) {
+        latency_add(&st->by_verb[x->verb], lat);
+    } else if (x->kind == RECORD_KIND_MESSAGE) {
+        latency_add(&st->message, lat);
+    }
+}
+
+void stats_add(struct run_stats *st, const struct session_record *r)
+{
+    st->n_sessions++;
+    st->n_messages_attempted += r->messages_attempted;
+    st->n_messages_accepted += r->messages_accepted;
+    st->n_exchanges += r->n_exchanges;
+    if (r->label < VERDICT_LABEL_COUNT) {
+        st->labels[r->label]++;
+    }
+    for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
+        if (r->flags & VERDICT_FLAG_BIT(f)) {
+            st->flags[f]++;
+        }
+    }
+    latency_add(&st->connect, timing_delta_us(r->syn_us, r->synack_us));
+    if (r->has_greeting) {
+        count_code(st, r->greeting.code);
+        latency_add(&st->banner, timing_delta_us(r->est_us, r->greeting.reply_first_us));
+    }
+    for (uint32_t i = 0; i < r->n_exchanges; i++) {
+        add_exchange(st, &r->exchanges[i]);
+    }
+}

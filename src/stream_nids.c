@@ -1,0 +1,486 @@
+/*
+ * stream_nids.c - libnids glue (see stream.h); the only file with <nids.h>.
+ *
+ * libnids facts this file is built on (libnids 1.26):
+ * - It is fed through a DLT_RAW pcap_open_dead handle we own, so it never
+ *   opens devices, never filters and never sees a link layer.
+ * - It reads only ts.tv_sec, so we keep our own microsecond clock, set
+ *   before each packet, and never use a_tcp->ts or nids_last_pcap_header.
+ * - Our IP hook runs before libnids' TCP processing of the same packet:
+ *   there we record SYN and SYN/ACK times, FIN/RST senders, the highest
+ *   sequence number sent (to find holes never filled), and handle a new
+ *   SYN on a 4-tuple still in use (libnids would ignore it).
+ * - tcp_flow_timeout 0 turns off libnids' silent free of old streams.
+ * - Data sent by the client arrives in a_tcp->server and vice versa;
+ *   nids_discard(n) keeps all but the first n bytes for the next call.
+ * - nids_free_tcp_stream() is safe outside TCP callbacks only.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "stream.h"
+
+#include <arpa/inet.h>
+#include <nids.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowtab.h"
+#include "smtp_limits.h"
+#include "smtpscope.h"
+
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+
+/* Per-session TCP bookkeeping, kept in the session's glue area. */
+struct stream_glue {
+    struct tcp_stream *tcp;
+    uint32_t next_seq[2];   /* first byte's sequence number, per sender */
+    uint32_t seq_high[2];   /* highest sequence number sent + length */
+    uint64_t delivered[2];  /* bytes libnids handed over, per sender */
+};
+
+/* libnids is a singleton; this is its one context. */
+static struct {
+    struct stream_config cfg;
+    struct session_table *table;
+    pcap_t *raw_handle;
+    int64_t now_us;
+    enum record_end exit_reason;
+    struct flowtab handshakes;
+    struct flowtab unattached;
+    struct stream_stats stats;
+} g_stream;
+
+/* libnids checksum control: one entry matching every address. */
+static struct nids_chksum_ctl g_no_checksums = {0, 0, NIDS_DONT_CHKSUM, 0};
+
+static bool is_smtp_port(uint16_t port)
+{
+    for (size_t i = 0; i < g_stream.cfg.n_ports; i++) {
+        if (g_stream.cfg.ports[i] == port) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool seq_after(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) > 0;
+}
+
+static void endpoint_from(struct record_endpoint *e, uint32_t addr, uint16_t port)
+{
+    memset(e, 0, sizeof(*e));
+    e->family = 4;
+    memcpy(e->addr, &addr, 4);
+    e->port = port;
+}
+
+/* ---- ending sessions ----------------------------------------------------- */
+
+static void collect_tail(struct session_end *end, enum smtp_dir dir, struct half_stream *h)
+{
+    if (h->data != NULL && h->count - h->offset > 0) {
+        end->tail[dir] = (const uint8_t *)h->data;
+        end->tail_len[dir] = (size_t)(h->count - h->offset);
+    }
+}
+
+static void end_session(struct session *s, enum record_end reason)
+{
+    struct stream_glue *glue = session_glue(s);
+    struct tcp_stream *a = glue->tcp;
+    struct session_end end;
+    memset(&end, 0, sizeof(end));
+    end.reason = reason;
+    end.now_us = g_stream.now_us;
+    collect_tail(&end, SMTP_DIR_CLIENT, &a->server);
+    collect_tail(&end, SMTP_DIR_SERVER, &a->client);
+    for (int d = 0; d < 2; d++) {
+        uint32_t delivered_end = glue->next_seq[d] + (uint32_t)glue->delivered[d];
+        end.gap[d] = seq_after(glue->seq_high[d], delivered_end);
+    }
+    a->user = NULL;
+    session_end(g_stream.table, s, &end);
+}
+
+/* Ends a session outside libnids callbacks and frees its stream. */
+static void end_and_free(struct session *s, enum record_end reason)
+{
+    struct tcp_stream *a = ((struct stream_glue *)session_glue(s))->tcp;
+    end_session(s, reason);
+    nids_free_tcp_stream(a);
+}
+
+static void sweep_idle(void)
+{
+    struct session *s;
+    while ((s = session_idle_candidate(g_stream.table, g_stream.now_us)) != NULL) {
+        g_stream.stats.n_idle++;
+        end_and_free(s, RECORD_END_IDLE);
+    }
+}
+
+/* ---- TCP callback ----------------------------------------------------------- */
+
+static void on_established(struct tcp_stream *a, void **param)
+{
+    *param = NULL;
+    if (!is_smtp_port(a->addr.dest)) {
+        g_stream.stats.n_not_smtp++;
+        return; /* collecting nothing: libnids drops the stream */
+    }
+    struct flow_key key = {a->addr.saddr, a->addr.daddr, a->addr.source, a->addr.dest};
+    struct flow_entry *hs = flowtab_find(&g_stream.handshakes, &key);
+    int64_t syn_us = hs ? hs->first_us : -1;
+    int64_t synack_us = hs ? hs->second_us : -1;
+    if (hs != NULL) {
+        flowtab_remove(&g_stream.handshakes, hs);
+    }
+    struct record_endpoint client;
+    struct record_endpoint server;
+    endpoint_from(&client, a->addr.saddr, a->addr.source);
+    endpoint_from(&server, a->addr.daddr, a->addr.dest);
+    struct session *s =
+        session_open(g_stream.table, &client, &server, syn_us, synack_us, g_stream.now_us);
+    if (s == NULL) {
+        g_stream.stats.n_session_failed++;
+        return;
+    }
+    struct stream_glue *glue = session_glue(s);
+    glue->tcp = a;
+    glue->next_seq[SMTP_DIR_CLIENT] = a->client.first_data_seq;
+    glue->next_seq[SMTP_DIR_SERVER] = a->server.first_data_seq;
+    glue->seq_high[SMTP_DIR_CLIENT] = a->client.first_data_seq;
+    glue->seq_high[SMTP_DIR_SERVER] = a->server.first_data_seq;
+    g_stream.stats.n_established++;
+    a->client.collect++;
+    a->server.collect++;
+    a->user = s;
+    *param = s;
+}
+
+static void on_data(struct tcp_stream *a, struct session *s)
+{
+    struct half_stream *h;
+    enum smtp_dir dir;
+    if (a->server.count_new > 0) {
+        h = &a->server;
+        dir = SMTP_DIR_CLIENT;
+    } else if (a->client.count_new > 0) {
+        h = &a->client;
+        dir = SMTP_DIR_SERVER;
+    } else {
+        return; /* urgent data only */
+    }
+    size_t avail = (size_t)(h->count - h->offset);
+    size_t fresh = (size_t)h->count_new;
+    size_t held = avail - fresh;
+    struct stream_glue *glue = session_glue(s);
+    glue->delivered[dir] += fresh;
+    size_t used = session_feed(g_stream.table, s, dir, (const uint8_t *)h->data, avail, held,
+                               g_stream.now_us);
+    if (used < avail) {
+        nids_discard(a, (int)used);
+    }
+}
+
+static void on_tcp(struct tcp_stream *a, void **param)
+{
+    struct session *s = a->user;
+    switch (a->nids_state) {
+    case NIDS_JUST_EST:
+        on_established(a, param);
+        return;
+    case NIDS_DATA:
+        if (s != NULL) {
+            on_data(a, s);
+        }
+        return;
+    case NIDS_CLOSE:
+    case NIDS_RESET:
+    case NIDS_TIMED_OUT:
+    case NIDS_EXITING:
+        break;
+    default:
+        return;
+    }
+    if (s == NULL) {
+        return;
+    }
+    enum record_end reason = g_stream.exit_reason;
+    if (a->nids_state == NIDS_CLOSE) {
+        g_stream.stats.n_closed++;
+        reason = RECORD_END_FIN;
+    } else if (a->nids_state == NIDS_RESET) {
+        g_stream.stats.n_reset++;
+        reason = RECORD_END_RST;
+    } else if (a->nids_state == NIDS_TIMED_OUT) {
+        g_stream.stats.n_evicted++;
+        reason = RECORD_END_EVICTED;
+    } else {
+        g_stream.stats.n_open_at_end++;
+    }
+    end_session(s, reason);
+}
+
+/* ---- IP hook: runs before libnids' own TCP processing ----------------- */
+
+struct tcp_view {
+    uint32_t src;
+    uint32_t dst;
+    uint16_t sport;
+    uint16_t dport;
+    uint32_t seq;
+    uint8_t flags;
+    size_t payload;
+};
+
+static bool view_tcp(const uint8_t *ip, size_t len, struct tcp_view *v)
+{
+    if (len < 20 || ip[9] != 6) {
+        return false;
+    }
+    size_t hl = (size_t)(ip[0] & 0x0F) * 4;
+    size_t total = (size_t)(ip[2] << 8 | ip[3]);
+    if (total > len || hl < 20 || total < hl + 20 || ((ip[6] & 0x3F) | ip[7]) != 0) {
+        return false;
+    }
+    /* At this point: a whole, unfragmented TCP/IPv4 header is present. */
+    const uint8_t *th = ip + hl;
+    size_t thl = (size_t)(th[12] >> 4) * 4;
+    if (thl < 20 || total - hl < thl) {
+        return false;
+    }
+    memcpy(&v->src, ip + 12, 4);
+    memcpy(&v->dst, ip + 16, 4);
+    v->sport = (uint16_t)(th[0] << 8 | th[1]);
+    v->dport = (uint16_t)(th[2] << 8 | th[3]);
+    v->seq = (uint32_t)th[4] << 24 | (uint32_t)th[5] << 16 | (uint32_t)th[6] << 8 | th[7];
+    v->flags = th[13];
+    v->payload = total - hl - thl;
+    return true;
+}
+
+static struct tcp_stream *find_stream(const struct tcp_view *v, bool *from_client)
+{
+    struct tuple4 t = {v->sport, v->dport, v->src, v->dst};
+    struct tcp_stream *a = nids_find_tcp_stream(&t);
+    if (a != NULL) {
+        *from_client = true;
+        return a;
+    }
+    struct tuple4 r = {v->dport, v->sport, v->dst, v->src};
+    *from_client = false;
+    return nids_find_tcp_stream(&r);
+}
+
+static void on_syn(const struct tcp_view *v)
+{
+    struct tuple4 t = {v->sport, v->dport, v->src, v->dst};
+    struct tcp_stream *a = nids_find_tcp_stream(&t);
+    if (a != NULL && a->client.first_data_seq != v->seq + 1) {
+        /* A new connection on a 4-tuple libnids still holds. */
+        struct session *s = a->user;
+        g_stream.stats.n_port_reused++;
+        if (s != NULL) {
+            end_session(s, RECORD_END_PORT_REUSED);
+        }
+        nids_free_tcp_stream(a);
+    } else if (a != NULL) {
+        g_stream.stats.n_syn_retransmits++;
+        return;
+    }
+    struct flow_key key = {v->src, v->dst, v->sport, v->dport};
+    bool created;
+    struct flow_entry *e = flowtab_upsert(&g_stream.handshakes, &key, &created);
+    if (created || a != NULL) {
+        e->first_us = g_stream.now_us;
+        e->second_us = -1;
+    } else {
+        g_stream.stats.n_syn_retransmits++;
+    }
+}
+
+static void on_synack(const struct tcp_view *v)
+{
+    struct flow_key key = {v->dst, v->src, v->dport, v->sport};
+    struct flow_entry *e = flowtab_find(&g_stream.handshakes, &key);
+    if (e != NULL && e->second_us < 0) {
+        e->second_us = g_stream.now_us;
+    }
+}
+
+static void count_unattached(const struct tcp_view *v)
+{
+    bool server_is_dst = is_smtp_port(v->dport);
+    if (!server_is_dst && !is_smtp_port(v->sport)) {
+        return;
+    }
+    g_stream.stats.n_unattached_packets++;
+    struct flow_key key = server_is_dst ? (struct flow_key){v->src, v->dst, v->sport, v->dport}
+                                        : (struct flow_key){v->dst, v->src, v->dport, v->sport};
+    bool created;
+    struct flow_entry *e = flowtab_upsert(&g_stream.unattached, &key, &created);
+    if (created) {
+        e->first_us = g_stream.now_us;
+        g_stream.stats.n_unattached_flows++;
+    }
+}
+
+static void on_segment(const struct tcp_view *v)
+{
+    bool from_client;
+    struct tcp_stream *a = find_stream(v, &from_client);
+    if (a == NULL) {
+        if (v->payload > 0) {
+            count_unattached(v);
+        }
+        return;
+    }
+    struct session *s = a->user;
+    if (s == NULL) {
+        return;
+    }
+    enum smtp_dir dir = from_client ? SMTP_DIR_CLIENT : SMTP_DIR_SERVER;
+    struct stream_glue *glue = session_glue(s);
+    uint32_t end_seq = v->seq + (uint32_t)v->payload;
+    if (v->payload > 0 && seq_after(end_seq, glue->seq_high[dir])) {
+        glue->seq_high[dir] = end_seq;
+    }
+    if (v->flags & TCP_FLAG_RST) {
+        session_note_rst(s, dir, g_stream.now_us, v->payload > 0);
+    } else if (v->flags & TCP_FLAG_FIN) {
+        session_note_fin(s, dir, g_stream.now_us);
+    } else {
+        session_note_activity(g_stream.table, s, g_stream.now_us);
+    }
+}
+
+static void on_ip(struct ip *packet, int skblen)
+{
+    const uint8_t *ip = (const uint8_t *)packet;
+    size_t len = (size_t)(ip[2] << 8 | ip[3]);
+    struct tcp_view v;
+    (void)skblen; /* libnids passes an inflated size; the header is truth */
+    if (!view_tcp(ip, len, &v)) {
+        return;
+    }
+    uint8_t f = v.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST);
+    if (f == TCP_FLAG_SYN) {
+        on_syn(&v);
+    } else if (f == (TCP_FLAG_SYN | TCP_FLAG_ACK)) {
+        on_synack(&v);
+    } else if (v.payload > 0 || (v.flags & (TCP_FLAG_FIN | TCP_FLAG_RST))) {
+        on_segment(&v);
+    }
+}
+
+/* ---- libnids plumbing ----------------------------------------------------- */
+
+static void on_nids_warning(int type, int errnum, struct ip *iph, void *data)
+{
+    (void)type;
+    (void)iph;
+    (void)data;
+    if (errnum >= 0 && errnum < STREAM_WARN_COUNT) {
+        g_stream.stats.warnings[errnum]++;
+    }
+}
+
+static void on_nids_no_mem(char *where)
+{
+    fprintf(stderr, "smtpscope: out of memory in libnids (%s)\n", where);
+    abort();
+}
+
+const char *stream_warning_name(int errnum)
+{
+    static const char *const names[STREAM_WARN_COUNT] = {
+        "undefined", "ip_oversized", "ip_invalid_fragment_list", "ip_overlap",
+        "ip_or_tcp_header_invalid", "ip_source_route", "tcp_too_many_streams",
+        "tcp_header_invalid", "tcp_queue_pruned", "tcp_bad_flags"};
+    return errnum >= 0 && errnum < STREAM_WARN_COUNT ? names[errnum] : "?";
+}
+
+int stream_init(const struct stream_config *cfg, struct session_table *table, char *err,
+                size_t errlen)
+{
+    memset(&g_stream, 0, sizeof(g_stream));
+    g_stream.cfg = *cfg;
+    g_stream.table = table;
+    g_stream.exit_reason = RECORD_END_END_OF_INPUT;
+    if (!flowtab_init(&g_stream.handshakes, FLOWTAB_SLOTS_DEFAULT) ||
+        !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT)) {
+        snprintf(err, errlen, "out of memory for flow tables");
+        return SMTPSCOPE_ERR_INTERNAL;
+    }
+    g_stream.raw_handle = pcap_open_dead(DLT_RAW, 65535);
+    if (g_stream.raw_handle == NULL) {
+        snprintf(err, errlen, "cannot create a raw-IP handle for libnids");
+        return SMTPSCOPE_ERR_INTERNAL;
+    }
+    nids_params.pcap_desc = g_stream.raw_handle;
+    nids_params.device = NULL;
+    nids_params.filename = NULL;
+    nids_params.pcap_filter = NULL;
+    nids_params.n_tcp_streams = cfg->max_streams;
+    nids_params.scan_num_hosts = 0;
+    nids_params.tcp_workarounds = 0;
+    nids_params.tcp_flow_timeout = 0;
+    nids_params.multiproc = 0;
+    nids_params.one_loop_less = 0;
+    nids_params.dev_addon = 0;
+    nids_params.syslog = on_nids_warning;
+    nids_params.no_mem = on_nids_no_mem;
+    if (!nids_init()) {
+        snprintf(err, errlen, "libnids: %s", nids_errbuf);
+        return SMTPSCOPE_ERR_INTERNAL;
+    }
+    /* nids_init() clears callback lists: register after it. */
+    if (!cfg->verify_checksums) {
+        nids_register_chksum_ctl(&g_no_checksums, 1);
+    }
+    nids_register_ip(on_ip);
+    nids_register_tcp(on_tcp);
+    return SMTPSCOPE_OK;
+}
+
+void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us)
+{
+    struct pcap_pkthdr hdr;
+    g_stream.now_us = now_us;
+    sweep_idle();
+    hdr.ts.tv_sec = (time_t)(now_us / 1000000);
+    hdr.ts.tv_usec = (suseconds_t)(now_us % 1000000);
+    hdr.caplen = (bpf_u_int32)len;
+    hdr.len = (bpf_u_int32)len;
+    nids_pcap_handler(NULL, &hdr, (u_char *)ip);
+}
+
+void stream_finish(enum record_end reason, int64_t now_us)
+{
+    struct session *s;
+    g_stream.now_us = now_us;
+    g_stream.exit_reason = reason;
+    /* End sessions in id order ourselves: libnids' exit order is random. */
+    while ((s = session_oldest_open(g_stream.table)) != NULL) {
+        g_stream.stats.n_open_at_end++;
+        end_and_free(s, reason);
+    }
+    nids_exit();
+    pcap_close(g_stream.raw_handle);
+    g_stream.raw_handle = NULL;
+    nids_params.pcap_desc = NULL;
+    flowtab_free(&g_stream.handshakes);
+    flowtab_free(&g_stream.unattached);
+}
+
+void stream_get_stats(struct stream_stats *out)
+{
+    *out = g_stream.stats;
+}

@@ -1,0 +1,88 @@
+/*
+ * timing.c - log-linear latency histograms (see timing.h).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "timing.h"
+
+#include <string.h>
+
+void latency_init(struct latency_hist *h)
+{
+    memset(h, 0, sizeof(*h));
+}
+
+/* Group g holds [2^(g+7), 2^(g+8)) for g >= 1; group 0 holds [0, 256). */
+static void bin_of(uint64_t v, unsigned *group, unsigned *sub)
+{
+    if (v < TIMING_SUB) {
+        *group = 0;
+        *sub = (unsigned)v;
+        return;
+    }
+    unsigned top = 63 - (unsigned)__builtin_clzll(v); /* >= 8 */
+    unsigned shift = top - (TIMING_SUB_BITS - 1);
+    *group = shift;
+    *sub = (unsigned)(v >> shift);
+    if (*group >= TIMING_GROUPS) {
+        *group = TIMING_GROUPS - 1;
+        *sub = TIMING_SUB - 1;
+    }
+}
+
+static uint64_t bin_value(unsigned group, unsigned sub)
+{
+    return group == 0 ? sub : (uint64_t)sub << group;
+}
+
+void latency_add(struct latency_hist *h, int64_t us)
+{
+    unsigned group;
+    unsigned sub;
+    if (us < 0) {
+        return;
+    }
+    bin_of((uint64_t)us, &group, &sub);
+    h->bins[group][sub]++;
+    if (h->n == 0 || us < h->min_us) {
+        h->min_us = us;
+    }
+    if (h->n == 0 || us > h->max_us) {
+        h->max_us = us;
+    }
+    h->n++;
+    h->sum_us += us;
+}
+
+int64_t latency_quantile(const struct latency_hist *h, double q)
+{
+    if (h->n == 0) {
+        return 0;
+    }
+    uint64_t rank = (uint64_t)(q * (double)h->n + 0.999999);
+    if (rank < 1) {
+        rank = 1;
+    }
+    uint64_t seen = 0;
+    for (unsigned g = 0; g < TIMING_GROUPS; g++) {
+        for (unsigned s = 0; s < TIMING_SUB; s++) {
+            seen += h->bins[g][s];
+            if (seen >= rank) {
+                int64_t v = (int64_t)bin_value(g, s);
+                if (v < h->min_us) {
+                    v = h->min_us;
+                }
+                return v > h->max_us ? h->max_us : v;
+            }
+        }
+    }
+    return h->max_us;
+}
+
+int64_t timing_delta_us(int64_t from_us, int64_t to_us)
+{
+    if (from_us < 0 || to_us < 0 || to_us < from_us) {
+        return -1;
+    }
+    return to_us - from_us;
+}
