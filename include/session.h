@@ -116,6 +116,15 @@ const struct session_record *session_record_view(const struct session *s);
 size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir dir,
                     const uint8_t *buf, size_t len, size_t held, int64_t now_us);
 
+/*
+ * After a client DATA or STARTTLS, session_feed() stops consuming client
+ * bytes until that command's reply decides their framing (354: content,
+ * 220: TLS, anything else: commands).  Once such a reply has been fed,
+ * this returns true, once: the caller then offers the client bytes it
+ * holds again (all of them counted as held), at the current time.
+ */
+bool session_client_resume(struct session *s);
+
 /* TCP facts seen by the glue: FIN or RST sent by side dir. */
 void session_note_fin(struct session *s, enum smtp_dir dir, int64_t now_us);
 void session_note_rst(struct session *s, enum smtp_dir dir, int64_t now_us, bool had_payload);

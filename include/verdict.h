@@ -105,6 +105,13 @@
        "treat early talkers as spam bots, unless both sides use "             \
        "PIPE_CONNECT.",                                                        \
        "Check the client software; a legitimate MTA waits for the banner.")    \
+    XX(CLIENT_DID_NOT_WAIT, "client_did_not_wait", "warning", "354,220",       \
+       "The client sent more before the server answered DATA or STARTTLS. "   \
+       "RFC 2920 3.1 makes a client wait for these replies; bytes sent "      \
+       "ahead of a STARTTLS reply are the pattern of command injection "      \
+       "(CVE-2011-0411).",                                                     \
+       "Check the client software; on a server, make sure input buffered "    \
+       "before TLS starts is discarded.")                                      \
     XX(NO_GREETING, "no_greeting", "warning", "220",                           \
        "The server never sent a greeting (220) on this connection.",           \
        "Check the server process and anything in front of it (proxy, "        \

@@ -54,6 +54,10 @@ struct session {
     uint8_t auth_lines;
     bool saw_221;
     bool collecting_ehlo;
+    bool client_waits;            /* DATA or STARTTLS awaits its reply */
+    bool client_resume;           /* held client bytes may be parsed now */
+    bool content_early;           /* content began before the 354 came */
+    uint32_t wait_index;          /* the exchange the client waits on */
     uint64_t content_bytes;       /* of the message being received */
     struct reply_acc reply;
     struct verdict_facts facts;
@@ -536,10 +540,20 @@ static void on_command(struct session *s, const struct smtp_event *ev, int64_t l
     }
     switch (verb) {
     case SMTP_VERB_MAIL:
+        /* A transaction attempt, whatever the server then says. */
         s->facts.n_mail_tried++;
+        s->rec.messages_attempted++;
         break;
     case SMTP_VERB_QUIT:
         s->facts.saw_quit = true;
+        break;
+    case SMTP_VERB_DATA:
+    case SMTP_VERB_STARTTLS:
+        /* Their reply decides how the next client bytes are framed. */
+        if (x != NULL && s->state != SESSION_TLS) {
+            s->client_waits = true;
+            s->wait_index = s->rec.n_exchanges - 1;
+        }
         break;
     case SMTP_VERB_AUTH:
         on_auth_command(s, x, ev->u.command.arg);
@@ -551,14 +565,20 @@ static void on_command(struct session *s, const struct smtp_event *ev, int64_t l
             x->size = ev->u.command.bdat_size;
             x->bdat_last = ev->u.command.bdat_last;
         }
-        if (!(ev->anomalies & SMTP_ANOM_BDAT_BAD_SIZE) && !s->bdat_in_message) {
+        if (!(ev->anomalies & SMTP_ANOM_BDAT_BAD_SIZE)) {
             s->bdat_in_message = true;
-            s->rec.messages_attempted++;
         }
         break;
     default:
         break;
     }
+}
+
+static void begin_content(struct session *s)
+{
+    s->content_bytes = 0;
+    smtp_parser_set_mode(&s->parser[SMTP_DIR_CLIENT], SMTP_MODE_DATA);
+    session_set_state(s, SESSION_CONTENT);
 }
 
 /* CRLF.CRLF seen, or the server cut the content short. */
@@ -692,12 +712,10 @@ static void on_answer(struct session *s, enum record_kind kind, enum smtp_verb v
         }
         break;
     case SMTP_VERB_DATA:
-        if (code == 354) {
-            s->rec.messages_attempted++;
-            s->content_bytes = 0;
-            smtp_parser_set_mode(&s->parser[SMTP_DIR_CLIENT], SMTP_MODE_DATA);
-            session_set_state(s, SESSION_CONTENT);
+        if (code == 354 && !s->content_early) {
+            begin_content(s);
         }
+        s->content_early = false;
         break;
     case SMTP_VERB_BDAT:
         break;
@@ -783,15 +801,21 @@ static void on_reply_complete(struct session *s, int64_t now_us)
         on_greeting(s, &r, now_us);
         return;
     }
-    if (s->state == SESSION_CONTENT) {
+    if (s->state == SESSION_CONTENT && s->next_unanswered >= s->rec.n_exchanges &&
+        s->n_pending_unstored == 0) {
         /* The server spoke before CRLF.CRLF: it ended the content. */
         set_flag(s, VERDICT_FLAG_DATA_ENDED_BY_SERVER);
         smtp_parser_set_mode(&s->parser[SMTP_DIR_CLIENT], SMTP_MODE_LINE);
         finish_content(s, now_us);
     }
     if (s->next_unanswered < s->rec.n_exchanges) {
-        struct record_exchange *x = &s->rec.exchanges[s->next_unanswered++];
+        uint32_t index = s->next_unanswered++;
+        struct record_exchange *x = &s->rec.exchanges[index];
         apply_reply(x, &r, now_us);
+        if (s->client_waits && index == s->wait_index) {
+            s->client_waits = false;
+            s->client_resume = true;
+        }
         enum record_kind kind = (enum record_kind)x->kind;
         enum smtp_verb verb = (enum smtp_verb)x->verb;
         if (r.code == 221) {
@@ -862,6 +886,33 @@ static bool looks_like_reply(const uint8_t *p, size_t n)
            p[2] >= '0' && p[2] <= '9' && (p[3] == ' ' || p[3] == '-');
 }
 
+/*
+ * Called with client bytes waiting behind a DATA or STARTTLS that has no
+ * reply yet.  They stay held, unless holding them would pass the line cap:
+ * then the client clearly did not wait, and the likely answer is assumed.
+ */
+static bool client_may_go_on(struct session *s, size_t waiting)
+{
+    set_flag(s, VERDICT_FLAG_CLIENT_DID_NOT_WAIT);
+    if (waiting < SMTP_LINE_CAP) {
+        return false;
+    }
+    s->client_waits = false;
+    if (s->wait_index < s->rec.n_exchanges &&
+        s->rec.exchanges[s->wait_index].verb == SMTP_VERB_DATA) {
+        begin_content(s);
+        s->content_early = true;
+    }
+    return true;
+}
+
+bool session_client_resume(struct session *s)
+{
+    bool resume = s->client_resume;
+    s->client_resume = false;
+    return resume;
+}
+
 size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir dir,
                     const uint8_t *buf, size_t len, size_t held, int64_t now_us)
 {
@@ -877,6 +928,9 @@ size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir di
     s->rec.bytes[dir] += len - held;
     session_note_activity(t, s, now_us);
     for (;;) {
+        if (dir == SMTP_DIR_CLIENT && s->client_waits && off < len && !client_may_go_on(s, len - off)) {
+            break;
+        }
         size_t used = smtp_parse(&s->parser[dir], buf + off, len - off, &ev);
         if (ev.type == SMTP_EV_NONE) {
             break;
@@ -963,12 +1017,18 @@ struct session *session_oldest_open(struct session_table *t)
     return t->by_age_head;
 }
 
-static void finish_tail(struct session *s, enum smtp_dir dir, const struct session_end *end)
+static void finish_tail(struct session_table *t, struct session *s, enum smtp_dir dir,
+                        const struct session_end *end)
 {
     struct smtp_event ev;
     size_t len = end->tail[dir] ? end->tail_len[dir] : 0;
-    size_t used = smtp_parse_finish(&s->parser[dir], end->tail[dir], len, &ev);
-    (void)used;
+    size_t off = 0;
+    if (len > 0) {
+        /* Whole lines held back (client waiting on a reply) parse as usual. */
+        s->client_waits = false;
+        off = session_feed(t, s, dir, end->tail[dir], len, len, s->held_since_us[dir]);
+    }
+    smtp_parse_finish(&s->parser[dir], end->tail[dir] + off, len - off, &ev);
     if (ev.type == SMTP_EV_NONE) {
         return;
     }
@@ -1007,8 +1067,8 @@ static void end_flags(struct session *s, const struct session_end *end)
 
 void session_end(struct session_table *t, struct session *s, const struct session_end *end)
 {
-    finish_tail(s, SMTP_DIR_CLIENT, end);
-    finish_tail(s, SMTP_DIR_SERVER, end);
+    finish_tail(t, s, SMTP_DIR_SERVER, end);
+    finish_tail(t, s, SMTP_DIR_CLIENT, end);
     if (end->now_us > s->rec.last_us && end->reason != RECORD_END_END_OF_INPUT &&
         end->reason != RECORD_END_STOPPED && end->reason != RECORD_END_IDLE) {
         s->rec.last_us = end->now_us;

@@ -40,6 +40,7 @@ struct stream_glue {
     uint32_t next_seq[2];   /* first byte's sequence number, per sender */
     uint32_t seq_high[2];   /* highest sequence number sent + length */
     uint64_t delivered[2];  /* bytes libnids handed over, per sender */
+    size_t ahead[2];        /* held bytes the session already consumed */
 };
 
 /* libnids is a singleton; this is its one context. */
@@ -82,11 +83,13 @@ static void endpoint_from(struct record_endpoint *e, uint32_t addr, uint16_t por
 
 /* ---- ending sessions ----------------------------------------------------- */
 
-static void collect_tail(struct session_end *end, enum smtp_dir dir, struct half_stream *h)
+static void collect_tail(struct session_end *end, enum smtp_dir dir, struct half_stream *h,
+                         size_t ahead)
 {
-    if (h->data != NULL && h->count - h->offset > 0) {
-        end->tail[dir] = (const uint8_t *)h->data;
-        end->tail_len[dir] = (size_t)(h->count - h->offset);
+    size_t avail = h->data != NULL ? (size_t)(h->count - h->offset) : 0;
+    if (avail > ahead) {
+        end->tail[dir] = (const uint8_t *)h->data + ahead;
+        end->tail_len[dir] = avail - ahead;
     }
 }
 
@@ -98,8 +101,8 @@ static void end_session(struct session *s, enum record_end reason)
     memset(&end, 0, sizeof(end));
     end.reason = reason;
     end.now_us = g_stream.now_us;
-    collect_tail(&end, SMTP_DIR_CLIENT, &a->server);
-    collect_tail(&end, SMTP_DIR_SERVER, &a->client);
+    collect_tail(&end, SMTP_DIR_CLIENT, &a->server, glue->ahead[SMTP_DIR_CLIENT]);
+    collect_tail(&end, SMTP_DIR_SERVER, &a->client, glue->ahead[SMTP_DIR_SERVER]);
     for (int d = 0; d < 2; d++) {
         uint32_t delivered_end = glue->next_seq[d] + (uint32_t)glue->delivered[d];
         end.gap[d] = seq_after(glue->seq_high[d], delivered_end);
@@ -164,6 +167,23 @@ static void on_established(struct tcp_stream *a, void **param)
     *param = s;
 }
 
+/* Client bytes held behind DATA/STARTTLS, parsed once the reply came. */
+static void resume_client(struct tcp_stream *a, struct session *s, struct stream_glue *glue)
+{
+    struct half_stream *h = &a->server;
+    while (session_client_resume(s) && h->data != NULL) {
+        size_t avail = (size_t)(h->count - h->offset);
+        size_t ahead = glue->ahead[SMTP_DIR_CLIENT];
+        if (avail <= ahead) {
+            return;
+        }
+        size_t left = avail - ahead;
+        glue->ahead[SMTP_DIR_CLIENT] += session_feed(g_stream.table, s, SMTP_DIR_CLIENT,
+                                                     (const uint8_t *)h->data + ahead, left,
+                                                     left, g_stream.now_us);
+    }
+}
+
 static void on_data(struct tcp_stream *a, struct session *s)
 {
     struct half_stream *h;
@@ -177,15 +197,20 @@ static void on_data(struct tcp_stream *a, struct session *s)
     } else {
         return; /* urgent data only */
     }
+    struct stream_glue *glue = session_glue(s);
     size_t avail = (size_t)(h->count - h->offset);
     size_t fresh = (size_t)h->count_new;
-    size_t held = avail - fresh;
-    struct stream_glue *glue = session_glue(s);
+    size_t ahead = glue->ahead[dir];
+    size_t held = avail - fresh - ahead;
     glue->delivered[dir] += fresh;
-    size_t used = session_feed(g_stream.table, s, dir, (const uint8_t *)h->data, avail, held,
-                               g_stream.now_us);
-    if (used < avail) {
-        nids_discard(a, (int)used);
+    size_t used = session_feed(g_stream.table, s, dir, (const uint8_t *)h->data + ahead,
+                               avail - ahead, held, g_stream.now_us);
+    glue->ahead[dir] = 0;
+    if (ahead + used < avail) {
+        nids_discard(a, (int)(ahead + used));
+    }
+    if (dir == SMTP_DIR_SERVER) {
+        resume_client(a, s, glue);
     }
 }
 
@@ -344,6 +369,9 @@ static void on_segment(const struct tcp_view *v)
     }
     struct session *s = a->user;
     if (s == NULL) {
+        if (v->payload > 0 && a->nids_state != NIDS_DATA) {
+            count_unattached(v); /* handshake never completed in the capture */
+        }
         return;
     }
     enum smtp_dir dir = from_client ? SMTP_DIR_CLIENT : SMTP_DIR_SERVER;

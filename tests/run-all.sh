@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# make check: every test level in turn (unit, golden, corpus, fuzz replay,
+# hostile inputs, live), the sanitizer builds included.  Each level prints
+# its own "N passed, N failed" line; this script adds them up and prints
+# the final one.  A level that cannot run here says so and counts nothing.
+set -u
+cd "$(dirname "$0")/.." || exit 2
+total_pass=0 total_fail=0
+failed_levels=""
+
+run_level() {
+    local name=$1
+    shift
+    local log
+    log=$(mktemp)
+    echo "=== $name"
+    "$@" 2>&1 | tee "$log"
+    local status=${PIPESTATUS[0]}
+    local line
+    line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+    local p f
+    p=$(sed -nE 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$line")
+    f=$(sed -nE 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
+    total_pass=$((total_pass + ${p:-0}))
+    total_fail=$((total_fail + ${f:-0}))
+    if [ "$status" -ne 0 ]; then
+        failed_levels="$failed_levels $name"
+        [ "${f:-0}" -gt 0 ] || total_fail=$((total_fail + 1))
+    fi
+    rm -f "$log"
+}
+
+run_level unit env CK_VERBOSITY=normal build/asan/unit
+run_level golden tests/golden/run.sh
+run_level golden-asan tests/golden/run.sh --binary build/asan/smtpscope
+run_level truth tests/golden/truth.sh
+run_level corpus tests/corpus/run.sh build/asan/smtpscope
+[ -x tests/fuzz/replay.sh ] && run_level fuzz-replay tests/fuzz/replay.sh
+[ -x tests/hostile/run.sh ] && run_level hostile tests/hostile/run.sh
+[ -x tests/live/run.sh ] && run_level live tests/live/run.sh
+
+echo
+if [ -n "$failed_levels" ]; then
+    echo "failed levels:$failed_levels"
+fi
+echo "check: $total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ] && [ -z "$failed_levels" ]
