@@ -25,6 +25,10 @@ bool escape_terminal(struct capbuf *out, struct span s, size_t max);
 bool out_str(struct capbuf *out, const char *s);
 /* Appends printf-formatted text that is not from the wire. */
 bool out_fmt(struct capbuf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends a string literal without measuring it. */
+#define OUT_LIT(out, lit) capbuf_append((out), (lit), sizeof(lit) - 1)
+/* Appends an unsigned decimal without printf. */
+bool out_u64(struct capbuf *out, unsigned long long v);
 /* Appends us/1000 as a decimal with exactly three decimals ("2.700"). */
 bool out_ms(struct capbuf *out, long long us);
 

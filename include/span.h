@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct span {
     const uint8_t *ptr;
@@ -41,7 +42,17 @@ void capbuf_init(struct capbuf *b, size_t max);
  * would pass the maximum or memory runs out.  Earlier pointers into
  * b->data are invalid after a successful append (the data may move).
  */
-bool capbuf_append(struct capbuf *b, const void *p, size_t len);
+bool capbuf_append_slow(struct capbuf *b, const void *p, size_t len);
+
+static inline bool capbuf_append(struct capbuf *b, const void *p, size_t len)
+{
+    if (len <= b->cap - b->len) {
+        __builtin_memcpy(b->data + b->len, p, len);
+        b->len += len;
+        return true;
+    }
+    return capbuf_append_slow(b, p, len);
+}
 void capbuf_free(struct capbuf *b);
 
 #endif

@@ -33,11 +33,24 @@ bool out_fmt(struct capbuf *out, const char *fmt, ...)
     return capbuf_append(out, tmp, len);
 }
 
+bool out_u64(struct capbuf *out, unsigned long long v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return capbuf_append(out, digits + sizeof(digits) - n, n);
+}
+
 bool out_ms(struct capbuf *out, long long us)
 {
-    const char *sign = us < 0 ? "-" : "";
     unsigned long long a = us < 0 ? 0ULL - (unsigned long long)us : (unsigned long long)us;
-    return out_fmt(out, "%s%llu.%03llu", sign, a / 1000, a % 1000);
+    char frac[4] = {'.', (char)('0' + a / 100 % 10), (char)('0' + a / 10 % 10),
+                    (char)('0' + a % 10)};
+    bool ok = us < 0 ? capbuf_append(out, "-", 1) : true;
+    return ok && out_u64(out, a / 1000) && capbuf_append(out, frac, sizeof(frac));
 }
 
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
@@ -74,30 +87,42 @@ static size_t utf8_seq_len(const uint8_t *p, size_t n)
     return need + 1;
 }
 
+/* Bytes that go into a JSON string as they are. */
+static bool json_plain(uint8_t c)
+{
+    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
 bool escape_json(struct capbuf *out, struct span s, size_t max)
 {
     size_t n = s.len < max ? s.len : max;
     bool ok = capbuf_append(out, "\"", 1);
     size_t i = 0;
     while (ok && i < n) {
+        size_t run = i;
+        while (run < n && json_plain(s.ptr[run])) {
+            run++;
+        }
+        if (run > i) {
+            ok = capbuf_append(out, s.ptr + i, run - i);
+            i = run;
+            continue;
+        }
         uint8_t c = s.ptr[i];
-        size_t run = utf8_seq_len(s.ptr + i, n - i);
-        if (run == 0) {
-            ok = out_str(out, "\\ufffd");
+        size_t seq = utf8_seq_len(s.ptr + i, n - i);
+        if (seq == 0) {
+            ok = OUT_LIT(out, "\\ufffd");
             i++;
-        } else if (run > 1) {
-            ok = capbuf_append(out, s.ptr + i, run);
-            i += run;
+        } else if (seq > 1) {
+            ok = capbuf_append(out, s.ptr + i, seq);
+            i += seq;
         } else if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
             ok = capbuf_append(out, esc, 2);
             i++;
-        } else if (c < 0x20 || c == 0x7F) {
+        } else {
             char esc[6] = {'\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 15]};
             ok = capbuf_append(out, esc, 6);
-            i++;
-        } else {
-            ok = capbuf_append(out, &c, 1);
             i++;
         }
     }

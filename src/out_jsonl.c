@@ -36,7 +36,7 @@ void writer_free(struct writer *w)
 static void put_ms_or_null(struct capbuf *o, int64_t us)
 {
     if (us < 0) {
-        out_str(o, "null");
+        OUT_LIT(o, "null");
     } else {
         out_ms(o, us);
     }
@@ -45,10 +45,17 @@ static void put_ms_or_null(struct capbuf *o, int64_t us)
 static void put_time(struct capbuf *o, int64_t us)
 {
     if (us < 0) {
-        out_str(o, "null");
+        OUT_LIT(o, "null");
         return;
     }
-    out_fmt(o, "%lld.%06lld", (long long)(us / 1000000), (long long)(us % 1000000));
+    char frac[7] = {'.'};
+    long long rest = us % 1000000;
+    for (int i = 6; i >= 1; i--) {
+        frac[i] = (char)('0' + rest % 10);
+        rest /= 10;
+    }
+    out_u64(o, (unsigned long long)(us / 1000000));
+    capbuf_append(o, frac, sizeof(frac));
 }
 
 static void put_text(struct capbuf *o, const struct session_record *r, struct record_text t)
@@ -56,20 +63,45 @@ static void put_text(struct capbuf *o, const struct session_record *r, struct re
     escape_json(o, record_span(r, t), SMTP_TEXT_KEEP);
 }
 
+/* Dotted quad without inet_ntop: this runs twice per record. */
+static void put_ipv4(struct capbuf *o, const uint8_t *a)
+{
+    for (int i = 0; i < 4; i++) {
+        if (i > 0) {
+            OUT_LIT(o, ".");
+        }
+        out_u64(o, a[i]);
+    }
+}
+
 static void put_endpoint(struct capbuf *o, const struct record_endpoint *e)
 {
-    char ip[INET6_ADDRSTRLEN] = "?";
-    inet_ntop(e->family == 6 ? AF_INET6 : AF_INET, e->addr, ip, sizeof(ip));
-    out_fmt(o, "{\"ip\":\"%s\",\"port\":%u}", ip, e->port);
+    OUT_LIT(o, "{\"ip\":\"");
+    if (e->family == 6) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET6, e->addr, ip, sizeof(ip));
+        out_str(o, ip);
+    } else {
+        put_ipv4(o, e->addr);
+    }
+    OUT_LIT(o, "\",\"port\":");
+    out_u64(o, e->port);
+    OUT_LIT(o, "}");
 }
 
 static void put_enhanced(struct capbuf *o, const struct smtp_enhanced *e)
 {
     if (e->klass == 0) {
-        out_str(o, "null");
-    } else {
-        out_fmt(o, "\"%u.%u.%u\"", e->klass, e->subject, e->detail);
+        OUT_LIT(o, "null");
+        return;
     }
+    OUT_LIT(o, "\"");
+    out_u64(o, e->klass);
+    OUT_LIT(o, ".");
+    out_u64(o, e->subject);
+    OUT_LIT(o, ".");
+    out_u64(o, e->detail);
+    OUT_LIT(o, "\"");
 }
 
 static void put_anomalies(struct capbuf *o, uint16_t bits)
@@ -105,7 +137,9 @@ static void put_cmd(struct capbuf *o, const struct session_record *r,
         return;
     }
     if (x->verb != SMTP_VERB_UNKNOWN) {
-        out_fmt(o, "\"%s\"", smtp_verb_name((enum smtp_verb)x->verb));
+        OUT_LIT(o, "\"");
+        out_str(o, smtp_verb_name((enum smtp_verb)x->verb));
+        OUT_LIT(o, "\"");
         return;
     }
     /* Unknown verb: upper-cased as the schema says, then escaped. */
@@ -123,46 +157,54 @@ static void put_reply_fields(struct capbuf *o, const struct session_record *r,
                              const struct record_exchange *x)
 {
     if (x->code == 0) {
-        out_str(o, "\"code\":null,\"enhanced\":null,\"text\":null,\"lines\":0");
+        OUT_LIT(o, "\"code\":null,\"enhanced\":null,\"text\":null,\"lines\":0");
         return;
     }
-    out_fmt(o, "\"code\":%u,\"enhanced\":", x->code);
+    OUT_LIT(o, "\"code\":");
+    out_u64(o, x->code);
+    OUT_LIT(o, ",\"enhanced\":");
     put_enhanced(o, &x->enhanced);
-    out_str(o, ",\"text\":");
+    OUT_LIT(o, ",\"text\":");
     put_text(o, r, x->text);
-    out_fmt(o, ",\"lines\":%u", x->n_lines);
+    OUT_LIT(o, ",\"lines\":");
+    out_u64(o, x->n_lines);
 }
 
 static void put_exchange(struct capbuf *o, const struct session_record *r,
                          const struct record_exchange *x, int64_t start_us)
 {
-    out_str(o, "{\"cmd\":");
+    OUT_LIT(o, "{\"cmd\":");
     put_cmd(o, r, x);
-    out_str(o, ",\"arg\":");
+    OUT_LIT(o, ",\"arg\":");
     if (x->kind == RECORD_KIND_COMMAND && x->arg.len > 0) {
         escape_json(o, record_span(r, x->arg), SMTP_ARG_KEEP);
     } else {
-        out_str(o, "null");
+        OUT_LIT(o, "null");
     }
-    out_str(o, ",");
+    OUT_LIT(o, ",");
     put_reply_fields(o, r, x);
     int64_t at = x->cmd_us >= 0 ? x->cmd_us : x->reply_first_us;
-    out_str(o, ",\"latency_ms\":");
+    OUT_LIT(o, ",\"latency_ms\":");
     put_ms_or_null(o, timing_delta_us(x->cmd_us, x->reply_first_us));
-    out_str(o, ",\"complete_ms\":");
+    OUT_LIT(o, ",\"complete_ms\":");
     put_ms_or_null(o, timing_delta_us(x->cmd_us, x->reply_last_us));
-    out_str(o, ",\"t_ms\":");
+    OUT_LIT(o, ",\"t_ms\":");
     put_ms_or_null(o, timing_delta_us(start_us, at));
-    out_fmt(o, ",\"unsolicited\":%s", x->kind == RECORD_KIND_UNSOLICITED ? "true" : "false");
+    if (x->kind == RECORD_KIND_UNSOLICITED) {
+        OUT_LIT(o, ",\"unsolicited\":true");
+    } else {
+        OUT_LIT(o, ",\"unsolicited\":false");
+    }
     if (x->kind == RECORD_KIND_MESSAGE || (x->kind == RECORD_KIND_COMMAND &&
                                            x->verb == SMTP_VERB_BDAT)) {
-        out_fmt(o, ",\"size\":%llu", (unsigned long long)x->size);
+        OUT_LIT(o, ",\"size\":");
+        out_u64(o, x->size);
     }
     if (x->anomalies != 0) {
-        out_str(o, ",\"anomalies\":");
+        OUT_LIT(o, ",\"anomalies\":");
         put_anomalies(o, x->anomalies);
     }
-    out_str(o, "}");
+    OUT_LIT(o, "}");
 }
 
 static void put_greeting(struct capbuf *o, const struct session_record *r)
@@ -182,7 +224,12 @@ static void put_flags(struct capbuf *o, uint64_t flags)
     out_str(o, "[");
     for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
         if (flags & VERDICT_FLAG_BIT(f)) {
-            out_fmt(o, "%s\"%s\"", first ? "" : ",", verdict_flag_info((enum verdict_flag)f)->name);
+            if (!first) {
+                OUT_LIT(o, ",");
+            }
+            OUT_LIT(o, "\"");
+            out_str(o, verdict_flag_info((enum verdict_flag)f)->name);
+            OUT_LIT(o, "\"");
             first = false;
         }
     }
@@ -230,52 +277,65 @@ static const char *closer_name(uint8_t side)
                                                                                    : "null";
 }
 
+static void put_key_u64(struct capbuf *o, const char *key, unsigned long long v)
+{
+    out_str(o, key);
+    out_u64(o, v);
+}
+
 static void jsonl_session(struct writer *w, const struct session_record *r)
 {
     struct capbuf *o = &w->line;
     int64_t start_us = r->syn_us >= 0 ? r->syn_us : r->est_us;
-    out_fmt(o, "{\"type\":\"session\",\"id\":%llu,\"client\":", (unsigned long long)r->id);
+    put_key_u64(o, "{\"type\":\"session\",\"id\":", r->id);
+    OUT_LIT(o, ",\"client\":");
     put_endpoint(o, &r->client);
-    out_str(o, ",\"server\":");
+    OUT_LIT(o, ",\"server\":");
     put_endpoint(o, &r->server);
-    out_str(o, ",\"start\":");
+    OUT_LIT(o, ",\"start\":");
     put_time(o, start_us);
-    out_str(o, ",\"end\":");
+    OUT_LIT(o, ",\"end\":");
     put_time(o, r->last_us);
-    out_str(o, ",\"connect_ms\":");
+    OUT_LIT(o, ",\"connect_ms\":");
     put_ms_or_null(o, timing_delta_us(r->syn_us, r->synack_us));
-    out_str(o, ",\"banner_ms\":");
+    OUT_LIT(o, ",\"banner_ms\":");
     put_ms_or_null(o, r->has_greeting ? timing_delta_us(r->est_us, r->greeting.reply_first_us) : -1);
-    out_str(o, ",\"greeting\":");
+    OUT_LIT(o, ",\"greeting\":");
     put_greeting(o, r);
-    out_str(o, ",\"exchanges\":[");
+    OUT_LIT(o, ",\"exchanges\":[");
     for (uint32_t i = 0; i < r->n_exchanges; i++) {
         if (i > 0) {
-            out_str(o, ",");
+            OUT_LIT(o, ",");
         }
         put_exchange(o, r, &r->exchanges[i], start_us);
     }
-    out_fmt(o, "],\"exchanges_dropped\":%u", r->n_exchanges_dropped);
-    out_fmt(o, ",\"messages_attempted\":%u,\"messages_accepted\":%u", r->messages_attempted,
-            r->messages_accepted);
-    out_fmt(o, ",\"message_bytes\":%llu", (unsigned long long)r->message_bytes);
-    out_str(o, ",\"tls\":");
+    put_key_u64(o, "],\"exchanges_dropped\":", r->n_exchanges_dropped);
+    put_key_u64(o, ",\"messages_attempted\":", r->messages_attempted);
+    put_key_u64(o, ",\"messages_accepted\":", r->messages_accepted);
+    put_key_u64(o, ",\"message_bytes\":", r->message_bytes);
+    OUT_LIT(o, ",\"tls\":");
     if (r->tls == RECORD_TLS_NONE) {
-        out_str(o, "null");
+        OUT_LIT(o, "null");
     } else {
-        out_fmt(o, "\"%s\"", record_tls_name((enum record_tls)r->tls));
+        OUT_LIT(o, "\"");
+        out_str(o, record_tls_name((enum record_tls)r->tls));
+        OUT_LIT(o, "\"");
     }
-    out_str(o, ",\"auth\":");
+    OUT_LIT(o, ",\"auth\":");
     put_auth(o, r);
-    out_str(o, ",\"extensions\":");
+    OUT_LIT(o, ",\"extensions\":");
     put_extensions(o, r);
-    out_fmt(o, ",\"close\":\"%s\",\"flags\":", verdict_label_info((enum verdict_label)r->label)->name);
+    OUT_LIT(o, ",\"close\":\"");
+    out_str(o, verdict_label_info((enum verdict_label)r->label)->name);
+    OUT_LIT(o, "\",\"flags\":");
     put_flags(o, r->flags);
-    out_fmt(o, ",\"closer\":%s,\"end_reason\":\"%s\"", closer_name(r->closer),
-            record_end_name((enum record_end)r->end));
-    out_fmt(o, ",\"bytes\":{\"client\":%llu,\"server\":%llu}}\n",
-            (unsigned long long)r->bytes[SMTP_DIR_CLIENT],
-            (unsigned long long)r->bytes[SMTP_DIR_SERVER]);
+    OUT_LIT(o, ",\"closer\":");
+    out_str(o, closer_name(r->closer));
+    OUT_LIT(o, ",\"end_reason\":\"");
+    out_str(o, record_end_name((enum record_end)r->end));
+    put_key_u64(o, "\",\"bytes\":{\"client\":", r->bytes[SMTP_DIR_CLIENT]);
+    put_key_u64(o, ",\"server\":", r->bytes[SMTP_DIR_SERVER]);
+    OUT_LIT(o, "}}\n");
     writer_flush_line(w);
 }
 

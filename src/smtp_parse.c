@@ -293,6 +293,7 @@ static size_t parse_skip(struct smtp_parser *p, const uint8_t *buf, size_t len,
 static size_t parse_line(struct smtp_parser *p, const uint8_t *buf, size_t len,
                          struct smtp_event *ev)
 {
+    memset(&ev->u, 0, sizeof(ev->u));
     if (p->skipping) {
         return parse_skip(p, buf, len, ev);
     }
@@ -323,23 +324,40 @@ static size_t parse_line(struct smtp_parser *p, const uint8_t *buf, size_t len,
     return lf + 1;
 }
 
+/* Emits the content event for buf[0..used). */
+static size_t data_event(struct smtp_parser *p, struct smtp_event *ev, uint8_t st,
+                         size_t used, uint32_t anomalies, bool is_end)
+{
+    p->eod_state = is_end ? EOD_LINE_START : st;
+    if (is_end) {
+        p->mode = SMTP_MODE_LINE;
+    }
+    ev->type = is_end ? SMTP_EV_DATA_END : SMTP_EV_DATA_BYTES;
+    ev->anomalies = anomalies;
+    ev->line_len = used;
+    ev->u.data.n_bytes = used;
+    ev->u.data.n_dot_stuffed = 0;
+    ev->u.data.bdat_last = false;
+    return used;
+}
+
 /*
- * Streams message content until CRLF "." CRLF.  Inside a line only the LF
- * matters, so memchr jumps from line end to line end; the few bytes around
- * each line start go through the state switch.
+ * Streams message content until CRLF "." CRLF.  Inside a line only its LF
+ * matters, so memchr jumps from line end to line end and most lines cost
+ * one call and two compares; a line that starts with "." goes through the
+ * state switch, which also carries a partial match across calls.
  */
 static size_t parse_data(struct smtp_parser *p, const uint8_t *buf, size_t len,
                          struct smtp_event *ev)
 {
     size_t i = 0;
     uint8_t st = p->eod_state;
-    uint32_t stuffed = 0;
     uint32_t anomalies = 0;
     if (len == 0) {
         return 0;
     }
     while (i < len) {
-        if (st == EOD_MID) {
+        if (st == EOD_MID || st == EOD_CR) {
             const uint8_t *nl = memchr(buf + i, '\n', len - i);
             if (nl == NULL) {
                 st = buf[len - 1] == '\r' ? EOD_CR : EOD_MID;
@@ -347,12 +365,16 @@ static size_t parse_data(struct smtp_parser *p, const uint8_t *buf, size_t len,
                 break;
             }
             size_t j = (size_t)(nl - buf);
-            if (j > i && buf[j - 1] == '\r') {
-                st = EOD_LINE_START;
-            } else {
-                anomalies |= SMTP_ANOM_BARE_LF_IN_DATA;
-            }
+            bool crlf = j > i ? buf[j - 1] == '\r' : st == EOD_CR;
             i = j + 1;
+            if (!crlf) {
+                anomalies |= SMTP_ANOM_BARE_LF_IN_DATA;
+                st = EOD_MID;
+            } else if (i < len && buf[i] != '.') {
+                st = EOD_MID; /* the usual line: not a dot line */
+            } else {
+                st = EOD_LINE_START;
+            }
             continue;
         }
         uint8_t c = buf[i++];
@@ -363,32 +385,16 @@ static size_t parse_data(struct smtp_parser *p, const uint8_t *buf, size_t len,
                 anomalies |= SMTP_ANOM_BARE_LF_IN_DATA;
             }
             break;
-        case EOD_CR:
-            st = c == '\n' ? EOD_LINE_START : c == '\r' ? EOD_CR : EOD_MID;
-            break;
         case EOD_DOT:
-            if (c == '\r') {
-                st = EOD_DOT_CR;
-            } else {
-                stuffed++;
-                st = EOD_MID;
-                if (c == '\n') {
-                    anomalies |= SMTP_ANOM_BARE_LF_IN_DATA;
-                }
+            st = c == '\r' ? EOD_DOT_CR : EOD_MID;
+            if (c == '\n') {
+                anomalies |= SMTP_ANOM_BARE_LF_IN_DATA;
             }
             break;
         case EOD_DOT_CR:
             if (c == '\n') {
-                p->eod_state = EOD_LINE_START;
-                p->mode = SMTP_MODE_LINE;
-                ev->type = SMTP_EV_DATA_END;
-                ev->anomalies = anomalies;
-                ev->line_len = i;
-                ev->u.data.n_bytes = i;
-                ev->u.data.n_dot_stuffed = stuffed;
-                return i;
+                return data_event(p, ev, st, i, anomalies, true);
             }
-            stuffed++;
             st = c == '\r' ? EOD_CR : EOD_MID;
             break;
         default:
@@ -396,13 +402,7 @@ static size_t parse_data(struct smtp_parser *p, const uint8_t *buf, size_t len,
             break;
         }
     }
-    p->eod_state = st;
-    ev->type = SMTP_EV_DATA_BYTES;
-    ev->anomalies = anomalies;
-    ev->line_len = i;
-    ev->u.data.n_bytes = i;
-    ev->u.data.n_dot_stuffed = stuffed;
-    return i;
+    return data_event(p, ev, st, i, anomalies, false);
 }
 
 static size_t parse_bdat(struct smtp_parser *p, size_t len, struct smtp_event *ev)
@@ -427,7 +427,11 @@ static size_t parse_bdat(struct smtp_parser *p, size_t len, struct smtp_event *e
 size_t smtp_parse(struct smtp_parser *p, const uint8_t *buf, size_t len,
                   struct smtp_event *ev)
 {
-    memset(ev, 0, sizeof(*ev));
+    /* Only the fields of the event's type are filled: no full memset on
+     * the content path, which runs once per segment. */
+    ev->type = SMTP_EV_NONE;
+    ev->anomalies = 0;
+    ev->line_len = 0;
     switch (p->mode) {
     case SMTP_MODE_LINE:
         if (len == 0) {

@@ -16,7 +16,7 @@ void capbuf_init(struct capbuf *b, size_t max)
     b->max = max;
 }
 
-bool capbuf_append(struct capbuf *b, const void *p, size_t len)
+bool capbuf_append_slow(struct capbuf *b, const void *p, size_t len)
 {
     if (len > b->max - b->len) {
         return false;

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "flowtab.h"
+#include "tuplemap.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
 
@@ -52,6 +53,7 @@ static struct {
     enum record_end exit_reason;
     struct flowtab handshakes;
     struct flowtab unattached;
+    struct tuplemap sessions; /* 4-tuple (client first) -> open session */
     struct stream_stats stats;
 } g_stream;
 
@@ -107,6 +109,8 @@ static void end_session(struct session *s, enum record_end reason)
         uint32_t delivered_end = glue->next_seq[d] + (uint32_t)glue->delivered[d];
         end.gap[d] = seq_after(glue->seq_high[d], delivered_end);
     }
+    struct flow_key key = {a->addr.saddr, a->addr.daddr, a->addr.source, a->addr.dest};
+    tuplemap_del(&g_stream.sessions, &key);
     a->user = NULL;
     session_end(g_stream.table, s, &end);
 }
@@ -160,6 +164,7 @@ static void on_established(struct tcp_stream *a, void **param)
     glue->next_seq[SMTP_DIR_SERVER] = a->server.first_data_seq;
     glue->seq_high[SMTP_DIR_CLIENT] = a->client.first_data_seq;
     glue->seq_high[SMTP_DIR_SERVER] = a->server.first_data_seq;
+    tuplemap_put(&g_stream.sessions, &key, s);
     g_stream.stats.n_established++;
     a->client.collect++;
     a->server.collect++;
@@ -291,19 +296,6 @@ static bool view_tcp(const uint8_t *ip, size_t len, struct tcp_view *v)
     return true;
 }
 
-static struct tcp_stream *find_stream(const struct tcp_view *v, bool *from_client)
-{
-    struct tuple4 t = {v->sport, v->dport, v->src, v->dst};
-    struct tcp_stream *a = nids_find_tcp_stream(&t);
-    if (a != NULL) {
-        *from_client = true;
-        return a;
-    }
-    struct tuple4 r = {v->dport, v->sport, v->dst, v->src};
-    *from_client = false;
-    return nids_find_tcp_stream(&r);
-}
-
 static void on_syn(const struct tcp_view *v)
 {
     struct tuple4 t = {v->sport, v->dport, v->src, v->dst};
@@ -357,24 +349,32 @@ static void count_unattached(const struct tcp_view *v)
     }
 }
 
+/* The session of a packet, and which side sent it; NULL if none. */
+static struct session *session_of(const struct tcp_view *v, enum smtp_dir *dir)
+{
+    struct flow_key as_client = {v->src, v->dst, v->sport, v->dport};
+    struct flow_key as_server = {v->dst, v->src, v->dport, v->sport};
+    bool client_first = is_smtp_port(v->dport);
+    struct session *s = tuplemap_get(&g_stream.sessions, client_first ? &as_client : &as_server);
+    if (s != NULL) {
+        *dir = client_first ? SMTP_DIR_CLIENT : SMTP_DIR_SERVER;
+        return s;
+    }
+    s = tuplemap_get(&g_stream.sessions, client_first ? &as_server : &as_client);
+    *dir = client_first ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
+    return s;
+}
+
 static void on_segment(const struct tcp_view *v)
 {
-    bool from_client;
-    struct tcp_stream *a = find_stream(v, &from_client);
-    if (a == NULL) {
-        if (v->payload > 0) {
-            count_unattached(v);
-        }
-        return;
-    }
-    struct session *s = a->user;
+    enum smtp_dir dir;
+    struct session *s = session_of(v, &dir);
     if (s == NULL) {
-        if (v->payload > 0 && a->nids_state != NIDS_DATA) {
-            count_unattached(v); /* handshake never completed in the capture */
+        if (v->payload > 0) {
+            count_unattached(v); /* no SYN, or no handshake, in the capture */
         }
         return;
     }
-    enum smtp_dir dir = from_client ? SMTP_DIR_CLIENT : SMTP_DIR_SERVER;
     struct stream_glue *glue = session_glue(s);
     uint32_t end_seq = v->seq + (uint32_t)v->payload;
     if (v->payload > 0 && seq_after(end_seq, glue->seq_high[dir])) {
@@ -384,8 +384,6 @@ static void on_segment(const struct tcp_view *v)
         session_note_rst(s, dir, g_stream.now_us, v->payload > 0);
     } else if (v->flags & TCP_FLAG_FIN) {
         session_note_fin(s, dir, g_stream.now_us);
-    } else {
-        session_note_activity(g_stream.table, s, g_stream.now_us);
     }
 }
 
@@ -443,7 +441,8 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
     g_stream.table = table;
     g_stream.exit_reason = RECORD_END_END_OF_INPUT;
     if (!flowtab_init(&g_stream.handshakes, FLOWTAB_SLOTS_DEFAULT) ||
-        !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT)) {
+        !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT) ||
+        !tuplemap_init(&g_stream.sessions, (size_t)cfg->max_streams)) {
         snprintf(err, errlen, "out of memory for flow tables");
         return SMTPSCOPE_ERR_INTERNAL;
     }
@@ -506,6 +505,7 @@ void stream_finish(enum record_end reason, int64_t now_us)
     nids_params.pcap_desc = NULL;
     flowtab_free(&g_stream.handshakes);
     flowtab_free(&g_stream.unattached);
+    tuplemap_free(&g_stream.sessions);
 }
 
 void stream_get_stats(struct stream_stats *out)
