@@ -21,6 +21,7 @@
     XX(IPV4, "ipv4")                                                           \
     XX(IPV6, "ipv6")                                                           \
     XX(NON_IP, "non_ip")                                                       \
+    XX(IPV6_UNSUPPORTED, "ipv6_unsupported")                                   \
     XX(TRUNCATED, "truncated")                                                 \
     XX(MALFORMED, "malformed")
 
@@ -34,6 +35,8 @@ enum decode_result {
 struct decoded {
     const uint8_t *ip;   /* start of the IP header, borrowed from the frame */
     size_t ip_len;       /* the IP total length, all of it captured */
+    const uint8_t *l4;   /* IPv6: the TCP segment after extension headers */
+    size_t l4_len;
     uint8_t ip_proto;    /* IPPROTO_TCP etc. */
     bool is_fragment;    /* any IPv4 fragment */
     bool has_ports;      /* TCP header present: ports below are valid */
@@ -46,8 +49,11 @@ bool decode_linktype_supported(int linktype);
 
 /*
  * Decodes frame[0..caplen) of the given link type.  On DECODE_IPV4 *out
- * describes the IP packet; out->ip borrows from frame.  DECODE_TRUNCATED
- * means the snaplen cut the IP packet short.
+ * describes the IP packet; out->ip borrows from frame.  On DECODE_IPV6,
+ * out->ip is the IPv6 header (addresses at +8 and +24) and out->l4 the TCP
+ * segment found after any Hop-by-Hop, Routing or Destination Options
+ * headers; fragments, AH, ESP and non-TCP give DECODE_IPV6_UNSUPPORTED.
+ * DECODE_TRUNCATED means the snaplen cut the IP packet short.
  */
 enum decode_result decode_frame(int linktype, const uint8_t *frame, size_t caplen,
                                  struct decoded *out);

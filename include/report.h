@@ -46,6 +46,8 @@ struct run_input {
     uint64_t n_other_ports;    /* TCP on ports we do not analyse */
     uint64_t n_fragments;
     uint64_t n_established;
+    uint64_t n_midstream;
+    uint64_t n_ipv6_too_big;
     uint64_t n_unattached_packets;
     uint64_t n_unattached_flows;
     uint64_t n_evicted;

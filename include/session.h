@@ -99,6 +99,14 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
                              const struct record_endpoint *server, int64_t syn_us,
                              int64_t synack_us, int64_t est_us);
 
+/*
+ * Marks s as picked up mid-stream: no greeting is expected, and until each
+ * direction shows a line that is clearly a command (client) or a reply
+ * (server), its lines are skipped, since they may be the middle of a
+ * message or of a multi-line reply.
+ */
+void session_set_midstream(struct session *s);
+
 /* The cfg.glue_size bytes reserved for the caller in s (zeroed at open). */
 void *session_glue(struct session *s);
 

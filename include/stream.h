@@ -45,6 +45,9 @@ struct stream_stats {
     uint64_t n_unattached_packets; /* payload on SMTP ports, no stream */
     uint64_t n_unattached_flows;
     uint64_t n_syn_retransmits;
+    uint64_t n_midstream;       /* sessions picked up without a handshake */
+    uint64_t n_ipv6_packets;    /* IPv6 TCP packets translated for libnids */
+    uint64_t n_ipv6_too_big;    /* IPv6 segments too large for IPv4 */
     uint64_t warnings[STREAM_WARN_COUNT]; /* by libnids NIDS_WARN_* errnum */
 };
 
@@ -57,6 +60,13 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
  * past their timeout are ended first.  ip is borrowed for the call.
  */
 void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us);
+
+/*
+ * Feeds one IPv6 TCP segment: ip6 is its IPv6 header (for the addresses),
+ * tcp[0..tcp_len) the segment after any extension headers.  Each address
+ * stands in libnids as a token in 240.0.0.0/4 and is reported as IPv6.
+ */
+void stream_feed_ipv6(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len, int64_t now_us);
 
 /* Ends every open session with reason (END_OF_INPUT or STOPPED), in id
  * order, then shuts libnids down. */

@@ -112,6 +112,13 @@
        "(CVE-2011-0411).",                                                     \
        "Check the client software; on a server, make sure input buffered "    \
        "before TLS starts is discarded.")                                      \
+    XX(MIDSTREAM, "midstream", "info", "",                                     \
+       "The capture holds no TCP handshake for this connection (it started "  \
+       "later, or lost the SYN or SYN/ACK), so the session was picked up "     \
+       "mid-stream: connect and banner times are unknown and earlier "        \
+       "exchanges are missing.",                                               \
+       "Start the capture before the connections of interest, or capture "    \
+       "longer.")                                                              \
     XX(NO_GREETING, "no_greeting", "warning", "220",                           \
        "The server never sent a greeting (220) on this connection.",           \
        "Check the server process and anything in front of it (proxy, "        \

@@ -212,12 +212,68 @@ static enum decode_result check_ipv4(struct cursor *c, struct decoded *out)
     return DECODE_IPV4;
 }
 
+/*
+ * RFC 8200 4: walk Hop-by-Hop (0), Routing (43) and Destination Options
+ * (60) to the upper-layer header.  Fragment (44), AH (51), ESP (50) and
+ * anything else are not analysed.
+ */
+static enum decode_result check_ipv6(struct cursor *c, struct decoded *out)
+{
+    if (c->left < 40) {
+        return DECODE_TRUNCATED;
+    }
+    const uint8_t *ip = c->p;
+    if ((ip[0] >> 4) != 6) {
+        return DECODE_MALFORMED;
+    }
+    size_t payload = (size_t)(ip[4] << 8 | ip[5]);
+    if (payload == 0) {
+        return DECODE_IPV6_UNSUPPORTED; /* jumbogram (RFC 2675) */
+    }
+    if (c->left - 40 < payload) {
+        return DECODE_TRUNCATED;
+    }
+    /* At this point: the whole IPv6 packet (40 + payload bytes) is here. */
+    uint8_t next = ip[6];
+    size_t off = 40;
+    size_t end = 40 + payload;
+    for (int hops = 0; next == 0 || next == 43 || next == 60; hops++) {
+        if (hops == 8 || end - off < 8) {
+            return DECODE_MALFORMED;
+        }
+        size_t ext_len = ((size_t)ip[off + 1] + 1) * 8;
+        if (end - off < ext_len) {
+            return DECODE_MALFORMED;
+        }
+        next = ip[off];
+        off += ext_len;
+    }
+    if (next != 6) {
+        return DECODE_IPV6_UNSUPPORTED;
+    }
+    if (end - off < 20) {
+        return DECODE_MALFORMED;
+    }
+    out->ip = ip;
+    out->ip_len = end;
+    out->ip_proto = 6;
+    out->l4 = ip + off;
+    out->l4_len = end - off;
+    out->sport = (uint16_t)(ip[off] << 8 | ip[off + 1]);
+    out->dport = (uint16_t)(ip[off + 2] << 8 | ip[off + 3]);
+    out->has_ports = true;
+    return DECODE_IPV6;
+}
+
 enum decode_result decode_frame(int linktype, const uint8_t *frame, size_t caplen,
                                 struct decoded *out)
 {
     struct cursor c = {frame, caplen};
     memset(out, 0, sizeof(*out));
     enum decode_result r = strip_link(linktype, &c);
+    if (r == DECODE_IPV6) {
+        return check_ipv6(&c, out);
+    }
     if (r != DECODE_IPV4) {
         return r;
     }

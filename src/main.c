@@ -289,6 +289,15 @@ static void handle_packet(struct run *run, const struct capture_packet *pkt)
         in->last_us = pkt->ts_us;
     }
     enum decode_result r = decode_frame(run->cap.linktype, pkt->data, pkt->caplen, &d);
+    if (r == DECODE_IPV6) {
+        if (!port_selected(&run->opt, d.sport) && !port_selected(&run->opt, d.dport)) {
+            in->n_other_ports++;
+            return;
+        }
+        in->by_decode[r]++;
+        stream_feed_ipv6(d.ip, d.l4, d.l4_len, pkt->ts_us < in->last_us ? in->last_us : pkt->ts_us);
+        return;
+    }
     if (r != DECODE_IPV4) {
         in->by_decode[r]++;
         return;
@@ -406,6 +415,8 @@ static void gather_coverage(struct run *run)
     stream_get_stats(&ss);
     struct run_input *in = &run->input;
     in->n_established = ss.n_established;
+    in->n_midstream = ss.n_midstream;
+    in->n_ipv6_too_big = ss.n_ipv6_too_big;
     in->n_unattached_packets = ss.n_unattached_packets;
     in->n_unattached_flows = ss.n_unattached_flows;
     in->n_evicted = ss.n_evicted;

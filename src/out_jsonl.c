@@ -412,12 +412,14 @@ static void put_latencies(struct capbuf *o, const struct run_stats *st)
 
 static void put_coverage(struct capbuf *o, const struct run_input *in)
 {
+    out_fmt(o, ",\"ipv6_packets\":%llu,\"midstream_sessions\":%llu",
+            (unsigned long long)in->by_decode[DECODE_IPV6], (unsigned long long)in->n_midstream);
     out_fmt(o, ",\"not_analysed\":{\"non_ip\":%llu,\"ipv6\":%llu,\"truncated\":%llu,"
                "\"malformed\":%llu,\"not_tcp\":%llu,\"other_ports\":%llu,"
                "\"unattached_packets\":%llu,\"unattached_flows\":%llu,\"evicted\":%llu,"
                "\"tcp_header_invalid\":%llu,\"queue_pruned\":%llu,\"session_failed\":%llu}",
             (unsigned long long)in->by_decode[DECODE_NON_IP],
-            (unsigned long long)in->by_decode[DECODE_IPV6],
+            (unsigned long long)(in->by_decode[DECODE_IPV6_UNSUPPORTED] + in->n_ipv6_too_big),
             (unsigned long long)in->by_decode[DECODE_TRUNCATED],
             (unsigned long long)in->by_decode[DECODE_MALFORMED],
             (unsigned long long)in->n_not_tcp, (unsigned long long)in->n_other_ports,

@@ -178,12 +178,16 @@ static void put_latencies(struct capbuf *o, const struct run_stats *st)
 static void put_coverage(struct capbuf *o, const struct run_input *in)
 {
     out_str(o, "\nNot analysed:\n");
-    out_fmt(o, "  non-IP frames %llu, IPv6 packets %llu, snaplen-cut packets %llu, malformed %llu\n",
+    out_fmt(o, "  non-IP frames %llu, IPv6 fragments/AH/ESP/other %llu, snaplen-cut packets %llu, "
+               "malformed %llu\n",
             (unsigned long long)in->by_decode[DECODE_NON_IP],
-            (unsigned long long)in->by_decode[DECODE_IPV6],
+            (unsigned long long)(in->by_decode[DECODE_IPV6_UNSUPPORTED] + in->n_ipv6_too_big),
             (unsigned long long)in->by_decode[DECODE_TRUNCATED],
             (unsigned long long)in->by_decode[DECODE_MALFORMED]);
-    out_fmt(o, "  SMTP-port packets with no tracked connection (handshake not captured): %llu in %llu flows\n",
+    out_fmt(o, "  sessions picked up mid-stream (no handshake captured): %llu\n",
+            (unsigned long long)in->n_midstream);
+    out_fmt(o, "  SMTP-port packets with no session (no handshake and no ACK to recover from): "
+               "%llu in %llu flows\n",
             (unsigned long long)in->n_unattached_packets,
             (unsigned long long)in->n_unattached_flows);
     out_fmt(o, "  evicted (stream table full) %llu, invalid TCP header or checksum %llu, "

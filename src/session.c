@@ -57,6 +57,8 @@ struct session {
     bool client_waits;            /* DATA or STARTTLS awaits its reply */
     bool client_resume;           /* held client bytes may be parsed now */
     bool content_early;           /* content began before the 354 came */
+    bool midstream;               /* no handshake seen: greeting unknown */
+    bool resync[2];               /* skipping lines until one makes sense */
     uint32_t wait_index;          /* the exchange the client waits on */
     uint64_t content_bytes;       /* of the message being received */
     struct reply_acc reply;
@@ -509,7 +511,7 @@ static void on_auth_line(struct session *s, struct span line)
 static void on_command(struct session *s, const struct smtp_event *ev, int64_t line_us,
                        int64_t now_us)
 {
-    if (!s->rec.has_greeting) {
+    if (!s->rec.has_greeting && !s->midstream) {
         set_flag(s, VERDICT_FLAG_CLIENT_BEFORE_GREETING);
     }
     note_line_anomalies(s, ev->anomalies);
@@ -597,6 +599,12 @@ static void finish_content(struct session *s, int64_t now_us)
 static void on_client_event(struct session *s, const struct smtp_event *ev, int64_t line_us,
                             int64_t now_us)
 {
+    if (s->resync[SMTP_DIR_CLIENT]) {
+        if (ev->type != SMTP_EV_COMMAND || ev->u.command.verb == SMTP_VERB_UNKNOWN) {
+            return;
+        }
+        s->resync[SMTP_DIR_CLIENT] = false;
+    }
     if (s->saw_221 && ev->type != SMTP_EV_SKIPPED) {
         set_flag(s, VERDICT_FLAG_DATA_AFTER_221);
         if (s->facts.quit_answered_221) {
@@ -797,7 +805,7 @@ static void on_reply_complete(struct session *s, int64_t now_us)
     if (r.code == 0) {
         return; /* a line that is no reply: flagged, never paired */
     }
-    if (!s->rec.has_greeting) {
+    if (!s->rec.has_greeting && !s->midstream) {
         on_greeting(s, &r, now_us);
         return;
     }
@@ -869,6 +877,15 @@ static void on_reply_line(struct session *s, const struct smtp_event *ev, int64_
 static void on_server_event(struct session *s, const struct smtp_event *ev, int64_t line_us,
                             int64_t now_us)
 {
+    if (s->resync[SMTP_DIR_SERVER]) {
+        /* A reply's last line is a safe place to start pairing from. */
+        bool last_line = ev->type == SMTP_EV_REPLY && ev->u.reply.code != 0 &&
+                         ev->u.reply.is_last;
+        if (last_line) {
+            s->resync[SMTP_DIR_SERVER] = false;
+        }
+        return;
+    }
     switch (ev->type) {
     case SMTP_EV_REPLY:
         on_reply_line(s, ev, line_us, now_us);
@@ -1060,7 +1077,12 @@ static void end_flags(struct session *s, const struct session_end *end)
     if (s->facts.saw_rst && s->saw_221) {
         set_flag(s, VERDICT_FLAG_RST_AFTER_221);
     }
-    if (!s->rec.has_greeting && s->rec.tls != RECORD_TLS_IMPLICIT) {
+    if (s->rec.bytes[SMTP_DIR_SERVER] == 0) {
+        /* Nothing from the server at all (a one-sided capture): whether
+         * the client waited for replies cannot be told. */
+        s->rec.flags &= ~VERDICT_FLAG_BIT(VERDICT_FLAG_CLIENT_DID_NOT_WAIT);
+    }
+    if (!s->rec.has_greeting && s->rec.tls != RECORD_TLS_IMPLICIT && !s->midstream) {
         set_flag(s, VERDICT_FLAG_NO_GREETING);
     }
 }
@@ -1143,6 +1165,17 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
     t->stats.n_opened++;
     t->stats.n_open++;
     return s;
+}
+
+void session_set_midstream(struct session *s)
+{
+    s->midstream = true;
+    set_flag(s, VERDICT_FLAG_MIDSTREAM);
+    if (s->rec.tls == RECORD_TLS_NONE) {
+        s->resync[SMTP_DIR_CLIENT] = true;
+        s->resync[SMTP_DIR_SERVER] = true;
+        session_set_state(s, SESSION_COMMANDS);
+    }
 }
 
 void *session_glue(struct session *s)

@@ -55,6 +55,13 @@ static struct {
     struct flowtab unattached;
     struct tuplemap sessions; /* 4-tuple (client first) -> open session */
     struct stream_stats stats;
+    bool hook_wanted;         /* the packet being fed was an IP fragment */
+    bool synthesizing;        /* feeding a made-up handshake (mid-stream) */
+    const uint8_t *cur_v6[2]; /* addresses of the IPv6 packet being fed */
+    uint32_t cur_token[2];
+    uint64_t token_seed;
+    uint8_t scratch[128];        /* made-up handshake packets */
+    uint8_t translated[65536];   /* IPv6 segments as IPv4 for libnids */
 } g_stream;
 
 /* libnids checksum control: one entry matching every address. */
@@ -75,12 +82,29 @@ static bool seq_after(uint32_t a, uint32_t b)
     return (int32_t)(a - b) > 0;
 }
 
+/* A token in 240.0.0.0/4 (never valid on the wire) stands for an IPv6
+ * address while libnids, which knows only IPv4, reassembles its stream. */
+static bool is_token(uint32_t addr_be)
+{
+    return (ntohl(addr_be) & 0xF0000000u) == 0xF0000000u;
+}
+
 static void endpoint_from(struct record_endpoint *e, uint32_t addr, uint16_t port)
 {
     memset(e, 0, sizeof(*e));
     e->family = 4;
     memcpy(e->addr, &addr, 4);
     e->port = port;
+    if (!is_token(addr)) {
+        return;
+    }
+    /* JUST_EST comes during an IPv6 packet of this very connection. */
+    for (int i = 0; i < 2; i++) {
+        if (g_stream.cur_v6[i] != NULL && g_stream.cur_token[i] == addr) {
+            e->family = 6;
+            memcpy(e->addr, g_stream.cur_v6[i], 16);
+        }
+    }
 }
 
 /* ---- ending sessions ----------------------------------------------------- */
@@ -157,6 +181,9 @@ static void on_established(struct tcp_stream *a, void **param)
     if (s == NULL) {
         g_stream.stats.n_session_failed++;
         return;
+    }
+    if (g_stream.synthesizing) {
+        session_set_midstream(s);
     }
     struct stream_glue *glue = session_glue(s);
     glue->tcp = a;
@@ -266,6 +293,7 @@ struct tcp_view {
     uint16_t sport;
     uint16_t dport;
     uint32_t seq;
+    uint32_t ack;
     uint8_t flags;
     size_t payload;
 };
@@ -291,6 +319,7 @@ static bool view_tcp(const uint8_t *ip, size_t len, struct tcp_view *v)
     v->sport = (uint16_t)(th[0] << 8 | th[1]);
     v->dport = (uint16_t)(th[2] << 8 | th[3]);
     v->seq = (uint32_t)th[4] << 24 | (uint32_t)th[5] << 16 | (uint32_t)th[6] << 8 | th[7];
+    v->ack = (uint32_t)th[8] << 24 | (uint32_t)th[9] << 16 | (uint32_t)th[10] << 8 | th[11];
     v->flags = th[13];
     v->payload = total - hl - thl;
     return true;
@@ -349,6 +378,143 @@ static void count_unattached(const struct tcp_view *v)
     }
 }
 
+/* ---- packets we build: IPv6 translation and mid-stream handshakes ---- */
+
+static uint16_t checksum_fold(uint32_t sum)
+{
+    while (sum >> 16) {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+    }
+    return (uint16_t)~sum;
+}
+
+static uint32_t checksum_add(uint32_t sum, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 1 < n; i += 2) {
+        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+    }
+    if (n & 1) {
+        sum += (uint32_t)p[n - 1] << 8;
+    }
+    return sum;
+}
+
+/* TCP checksum over a pseudo-header of the given addresses (RFC 793, 8200). */
+static uint16_t tcp_checksum(const uint8_t *src, const uint8_t *dst, size_t addr_len,
+                             const uint8_t *tcp, size_t tcp_len)
+{
+    uint32_t sum = checksum_add(0, src, addr_len);
+    sum = checksum_add(sum, dst, addr_len);
+    sum += 6 + (uint32_t)(tcp_len & 0xFFFF) + (uint32_t)(tcp_len >> 16);
+    return checksum_fold(checksum_add(sum, tcp, tcp_len));
+}
+
+/* Writes an IPv4 header for tcp_len bytes of TCP into out; returns 20. */
+static size_t put_ipv4_header(uint8_t *out, uint32_t src, uint32_t dst, size_t tcp_len)
+{
+    size_t total = 20 + tcp_len;
+    memset(out, 0, 20);
+    out[0] = 0x45;
+    out[2] = (uint8_t)(total >> 8);
+    out[3] = (uint8_t)total;
+    out[8] = 64;
+    out[9] = 6;
+    memcpy(out + 12, &src, 4);
+    memcpy(out + 16, &dst, 4);
+    uint16_t sum = checksum_fold(checksum_add(0, out, 20));
+    out[10] = (uint8_t)(sum >> 8);
+    out[11] = (uint8_t)sum;
+    return 20;
+}
+
+static void set_tcp_checksum(uint8_t *ip, size_t total)
+{
+    uint8_t *tcp = ip + 20;
+    tcp[16] = tcp[17] = 0;
+    uint16_t sum = tcp_checksum(ip + 12, ip + 16, 4, tcp, total - 20);
+    tcp[16] = (uint8_t)(sum >> 8);
+    tcp[17] = (uint8_t)sum;
+}
+
+static void feed_raw(const uint8_t *ip, size_t len)
+{
+    struct pcap_pkthdr hdr;
+    hdr.ts.tv_sec = (time_t)(g_stream.now_us / 1000000);
+    hdr.ts.tv_usec = (suseconds_t)(g_stream.now_us % 1000000);
+    hdr.caplen = (bpf_u_int32)len;
+    hdr.len = (bpf_u_int32)len;
+    nids_pcap_handler(NULL, &hdr, (u_char *)ip);
+}
+
+/* Feeds a made-up bare TCP segment (with window scaling on SYNs). */
+static void feed_made_up(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                         uint32_t seq, uint32_t ack, uint8_t flags)
+{
+    uint8_t *p = g_stream.scratch;
+    size_t tcp_len = (flags & TCP_FLAG_SYN) ? 24 : 20;
+    uint8_t *t = p + put_ipv4_header(p, src, dst, tcp_len);
+    memset(t, 0, tcp_len);
+    t[0] = (uint8_t)(sport >> 8);
+    t[1] = (uint8_t)sport;
+    t[2] = (uint8_t)(dport >> 8);
+    t[3] = (uint8_t)dport;
+    for (int i = 0; i < 4; i++) {
+        t[4 + i] = (uint8_t)(seq >> (24 - 8 * i));
+        t[8 + i] = (uint8_t)(ack >> (24 - 8 * i));
+    }
+    t[12] = (uint8_t)((tcp_len / 4) << 4);
+    t[13] = flags;
+    t[14] = t[15] = 0xFF;
+    if (tcp_len == 24) {
+        /* Window scale 14: the real segments' windows are unscaled guesses,
+         * so the largest scale keeps libnids' window check from dropping
+         * data of a connection whose real scale we never saw. */
+        t[20] = 1;
+        t[21] = 3;
+        t[22] = 3;
+        t[23] = 14;
+    }
+    set_tcp_checksum(p, 20 + tcp_len);
+    feed_raw(p, 20 + tcp_len);
+}
+
+/*
+ * A segment with data on an SMTP port and no session: the capture missed
+ * the handshake (it started late, or lost the SYN or SYN/ACK).  Any
+ * segment with ACK set carries both sides' sequence numbers, so a
+ * handshake can be made up for libnids and the session picked up here.
+ */
+static bool pick_up_midstream(const struct tcp_view *v)
+{
+    bool from_client = is_smtp_port(v->dport);
+    if ((!from_client && !is_smtp_port(v->sport)) || !(v->flags & TCP_FLAG_ACK) ||
+        (v->flags & (TCP_FLAG_SYN | TCP_FLAG_RST))) {
+        return false;
+    }
+    uint32_t caddr = from_client ? v->src : v->dst;
+    uint32_t saddr = from_client ? v->dst : v->src;
+    uint16_t cport = from_client ? v->sport : v->dport;
+    uint16_t sport = from_client ? v->dport : v->sport;
+    struct tuple4 t = {cport, sport, caddr, saddr};
+    struct tcp_stream *a = nids_find_tcp_stream(&t);
+    if (a != NULL && a->nids_state == NIDS_DATA) {
+        return false; /* established but not ours */
+    }
+    if (a != NULL) {
+        nids_free_tcp_stream(a); /* a handshake that never completed */
+    }
+    uint32_t client_isn = (from_client ? v->seq : v->ack) - 1;
+    uint32_t server_isn = (from_client ? v->ack : v->seq) - 1;
+    g_stream.synthesizing = true;
+    feed_made_up(caddr, saddr, cport, sport, client_isn, 0, TCP_FLAG_SYN);
+    feed_made_up(saddr, caddr, sport, cport, server_isn, client_isn + 1,
+                 TCP_FLAG_SYN | TCP_FLAG_ACK);
+    feed_made_up(caddr, saddr, cport, sport, client_isn + 1, server_isn + 1, TCP_FLAG_ACK);
+    g_stream.synthesizing = false;
+    g_stream.stats.n_midstream++;
+    return true;
+}
+
 /* The session of a packet, and which side sent it; NULL if none. */
 static struct session *session_of(const struct tcp_view *v, enum smtp_dir *dir)
 {
@@ -370,8 +536,8 @@ static void on_segment(const struct tcp_view *v)
     enum smtp_dir dir;
     struct session *s = session_of(v, &dir);
     if (s == NULL) {
-        if (v->payload > 0) {
-            count_unattached(v); /* no SYN, or no handshake, in the capture */
+        if (v->payload > 0 && !pick_up_midstream(v)) {
+            count_unattached(v);
         }
         return;
     }
@@ -387,22 +553,27 @@ static void on_segment(const struct tcp_view *v)
     }
 }
 
+/* Our own look at every TCP segment, before libnids processes it. */
+static void inspect_tcp(const struct tcp_view *v)
+{
+    uint8_t f = v->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST);
+    if (f == TCP_FLAG_SYN) {
+        on_syn(v);
+    } else if (f == (TCP_FLAG_SYN | TCP_FLAG_ACK)) {
+        on_synack(v);
+    } else if (v->payload > 0 || (v->flags & (TCP_FLAG_FIN | TCP_FLAG_RST))) {
+        on_segment(v);
+    }
+}
+
+/* libnids' IP hook: sees a fragmented datagram once it is reassembled. */
 static void on_ip(struct ip *packet, int skblen)
 {
     const uint8_t *ip = (const uint8_t *)packet;
-    size_t len = (size_t)(ip[2] << 8 | ip[3]);
     struct tcp_view v;
     (void)skblen; /* libnids passes an inflated size; the header is truth */
-    if (!view_tcp(ip, len, &v)) {
-        return;
-    }
-    uint8_t f = v.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST);
-    if (f == TCP_FLAG_SYN) {
-        on_syn(&v);
-    } else if (f == (TCP_FLAG_SYN | TCP_FLAG_ACK)) {
-        on_synack(&v);
-    } else if (v.payload > 0 || (v.flags & (TCP_FLAG_FIN | TCP_FLAG_RST))) {
-        on_segment(&v);
+    if (g_stream.hook_wanted && view_tcp(ip, (size_t)(ip[2] << 8 | ip[3]), &v)) {
+        inspect_tcp(&v);
     }
 }
 
@@ -440,6 +611,7 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
     g_stream.cfg = *cfg;
     g_stream.table = table;
     g_stream.exit_reason = RECORD_END_END_OF_INPUT;
+    g_stream.token_seed = 0xCBF29CE484222325ULL;
     if (!flowtab_init(&g_stream.handshakes, FLOWTAB_SLOTS_DEFAULT) ||
         !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT) ||
         !tuplemap_init(&g_stream.sessions, (size_t)cfg->max_streams)) {
@@ -479,14 +651,56 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
 
 void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us)
 {
-    struct pcap_pkthdr hdr;
+    struct tcp_view v;
     g_stream.now_us = now_us;
     sweep_idle();
-    hdr.ts.tv_sec = (time_t)(now_us / 1000000);
-    hdr.ts.tv_usec = (suseconds_t)(now_us % 1000000);
-    hdr.caplen = (bpf_u_int32)len;
-    hdr.len = (bpf_u_int32)len;
-    nids_pcap_handler(NULL, &hdr, (u_char *)ip);
+    g_stream.hook_wanted = !view_tcp(ip, len, &v);
+    if (!g_stream.hook_wanted) {
+        inspect_tcp(&v);
+    }
+    feed_raw(ip, len);
+    g_stream.hook_wanted = false;
+}
+
+static uint32_t v6_token(const uint8_t *addr)
+{
+    uint64_t h = g_stream.token_seed;
+    for (int i = 0; i < 16; i++) {
+        h = (h ^ addr[i]) * 0x100000001B3ULL;
+    }
+    h ^= h >> 29;
+    uint32_t token = 0xF0000000u | (uint32_t)(h & 0x0FFFFFFFu);
+    if (token == 0xFFFFFFFFu) {
+        token = 0xFFFFFFFEu; /* the broadcast address is special in libnids */
+    }
+    return htonl(token);
+}
+
+void stream_feed_ipv6(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len, int64_t now_us)
+{
+    const uint8_t *src = ip6 + 8;
+    const uint8_t *dst = ip6 + 24;
+    if (tcp_len > sizeof(g_stream.translated) - 20 || tcp_len > 65535 - 20) {
+        g_stream.stats.n_ipv6_too_big++;
+        return;
+    }
+    if (g_stream.cfg.verify_checksums && tcp_checksum(src, dst, 16, tcp, tcp_len) != 0) {
+        g_stream.stats.warnings[NIDS_WARN_TCP_HDR]++;
+        return;
+    }
+    g_stream.cur_v6[0] = src;
+    g_stream.cur_v6[1] = dst;
+    g_stream.cur_token[0] = v6_token(src);
+    g_stream.cur_token[1] = v6_token(dst);
+    uint8_t *p = g_stream.translated;
+    size_t hl = put_ipv4_header(p, g_stream.cur_token[0], g_stream.cur_token[1], tcp_len);
+    memcpy(p + hl, tcp, tcp_len);
+    if (g_stream.cfg.verify_checksums) {
+        set_tcp_checksum(p, hl + tcp_len);
+    }
+    stream_feed_ipv4(p, hl + tcp_len, now_us);
+    g_stream.cur_v6[0] = g_stream.cur_v6[1] = NULL;
+    g_stream.stats.n_ipv6_packets++;
 }
 
 void stream_finish(enum record_end reason, int64_t now_us)

@@ -58,8 +58,8 @@ while read -r name capture opts; do
         echo "pass  $name"
         passed=$((passed + 1))
     else
-        echo "FAIL  $name: output differs from $expected"
-        head -c 4000 "$tmp/diff"
+        echo "FAIL  $name: output differs from $expected; changed fields:"
+        python3 tests/golden/jsondiff.py "$expected" "$tmp/out.jsonl" | head -20 | sed 's/^/      /'
         failed=$((failed + 1))
     fi
 done < tests/golden/TESTLIST
