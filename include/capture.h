@@ -16,11 +16,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct capture {
     pcap_t *pcap;
     int linktype;
     const char *source; /* the path or interface name, borrowed */
+    bool is_live;
+    bool micro_ts; /* the device gives microseconds, not nanoseconds */
 };
 
 struct capture_packet {
@@ -32,10 +35,30 @@ struct capture_packet {
 
 /* Opens a file; 0 on success, else SMTPSCOPE_ERR_* with err filled. */
 int capture_open_offline(struct capture *c, const char *path, char *err, size_t errlen);
+struct capture_live_options {
+    int snaplen;
+    int buffer_bytes; /* 0: libpcap's default */
+    bool promisc;
+};
+
+/*
+ * Opens an interface for live capture (libpcap, not libnids): immediate
+ * mode, non-blocking, with its selectable descriptor for poll().
+ */
+int capture_open_live(struct capture *c, const char *device,
+                      const struct capture_live_options *o, char *err, size_t errlen);
+/* Prints the interfaces libpcap can open, like tcpdump -D. */
+int capture_list_devices(FILE *out, char *err, size_t errlen);
+/* Kernel and interface drop counters of a live capture; false if none. */
+bool capture_drops(struct capture *c, uint64_t *dropped, uint64_t *if_dropped);
+/* The descriptor to poll, or -1. */
+int capture_fd(const struct capture *c);
+
 /* Compiles and installs a BPF expression on c. */
 int capture_set_filter(struct capture *c, const char *expr, char *err, size_t errlen);
 /*
  * Reads the next packet: 1 with *pkt filled, 0 at the end of the input,
+ * 2 when a live capture has no packet just now (poll capture_fd()),
  * or SMTPSCOPE_ERR_INPUT_DAMAGED with err filled (a truncated or corrupt
  * file: the packets before it were good).
  */

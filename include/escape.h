@@ -1,5 +1,5 @@
 /*
- * escape.h - the only way wire bytes reach JSON or a terminal.
+ * escape.h - the only way wire bytes reach JSON, HTML or a terminal.
  *
  * Role: writers hold text copied from the wire (bounded, never escaped).
  * These functions append it to an output buffer escaped for its target:
@@ -21,6 +21,16 @@
 bool escape_json(struct capbuf *out, struct span s, size_t max);
 /* Appends s for a terminal: printable ASCII as is, the rest as \xNN. */
 bool escape_terminal(struct capbuf *out, struct span s, size_t max);
+/*
+ * Appends s as HTML text, safe in element content and in quoted attribute
+ * values alike: & < > " ' become character references; control characters
+ * (C0, DEL, C1) and the Unicode controls that reorder or break text (bidi
+ * overrides and isolates, U+2028/9) become visible \xNN or \u{NNNN} text;
+ * each byte of invalid UTF-8 becomes U+FFFD.  The output never contains a
+ * raw < > " ' & from s, so captured text cannot open a tag, close an
+ * attribute or start an entity.  Returns false if out is full.
+ */
+bool escape_html(struct capbuf *out, struct span s, size_t max);
 /* Appends a NUL-terminated string that is not from the wire. */
 bool out_str(struct capbuf *out, const char *s);
 /* Appends printf-formatted text that is not from the wire. */

@@ -68,6 +68,9 @@ void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us);
  */
 void stream_feed_ipv6(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len, int64_t now_us);
 
+/* Advances the clock on a quiet live link, ending idle sessions. */
+void stream_tick(int64_t now_us);
+
 /* Ends every open session with reason (END_OF_INPUT or STOPPED), in id
  * order, then shuts libnids down. */
 void stream_finish(enum record_end reason, int64_t now_us);

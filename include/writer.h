@@ -24,6 +24,7 @@ struct writer {
     FILE *out;
     struct capbuf line; /* reused for every record: no per-record malloc */
     bool failed;
+    bool flush_each;    /* live capture: every record reaches the file at once */
     void *priv;         /* writer-private state, freed by writer_free */
 };
 

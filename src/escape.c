@@ -146,3 +146,79 @@ bool escape_terminal(struct capbuf *out, struct span s, size_t max)
     }
     return ok;
 }
+
+/* Code point of a valid multi-byte UTF-8 sequence of length seq at p. */
+static uint32_t utf8_decode(const uint8_t *p, size_t seq)
+{
+    uint32_t cp = p[0] & (seq == 2 ? 0x1F : seq == 3 ? 0x0F : 0x07);
+    for (size_t k = 1; k < seq; k++) {
+        cp = (cp << 6) | (p[k] & 0x3F);
+    }
+    return cp;
+}
+
+/*
+ * Code points that are valid UTF-8 but would let captured text disguise
+ * itself: C1 controls, bidi embeddings, overrides and isolates (the
+ * "Trojan Source" trick), line and paragraph separators, BOM.
+ */
+static bool html_hidden_control(uint32_t cp)
+{
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF;
+}
+
+bool escape_html(struct capbuf *out, struct span s, size_t max)
+{
+    size_t n = s.len < max ? s.len : max;
+    bool ok = true;
+    size_t i = 0;
+    while (ok && i < n) {
+        size_t run = i;
+        while (run < n && s.ptr[run] >= 0x20 && s.ptr[run] < 0x7F && s.ptr[run] != '&' &&
+               s.ptr[run] != '<' && s.ptr[run] != '>' && s.ptr[run] != '"' && s.ptr[run] != '\'') {
+            run++;
+        }
+        if (run > i) {
+            ok = capbuf_append(out, s.ptr + i, run - i);
+            i = run;
+            continue;
+        }
+        uint8_t c = s.ptr[i];
+        size_t seq = utf8_seq_len(s.ptr + i, n - i);
+        switch (c) {
+        case '&':
+            ok = OUT_LIT(out, "&amp;");
+            break;
+        case '<':
+            ok = OUT_LIT(out, "&lt;");
+            break;
+        case '>':
+            ok = OUT_LIT(out, "&gt;");
+            break;
+        case '"':
+            ok = OUT_LIT(out, "&quot;");
+            break;
+        case '\'':
+            ok = OUT_LIT(out, "&#39;");
+            break;
+        default:
+            if (seq == 0) {
+                ok = OUT_LIT(out, "\xEF\xBF\xBD"); /* U+FFFD */
+                seq = 1;
+            } else if (seq == 1) {
+                char esc[4] = {'\\', 'x', hex_digits[c >> 4], hex_digits[c & 15]};
+                ok = capbuf_append(out, esc, sizeof(esc));
+            } else if (html_hidden_control(utf8_decode(s.ptr + i, seq))) {
+                ok = out_fmt(out, "\\u{%04x}", (unsigned)utf8_decode(s.ptr + i, seq));
+            } else {
+                ok = capbuf_append(out, s.ptr + i, seq);
+            }
+            i += seq;
+            continue;
+        }
+        i++;
+    }
+    return ok;
+}

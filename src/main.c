@@ -9,13 +9,20 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 #include "capture.h"
 #include "decode.h"
+#include "explain.h"
 #include "report.h"
 #include "session.h"
 #include "smtp_limits.h"
@@ -27,6 +34,14 @@
 
 struct options {
     const char *read_path;
+    const char *device;       /* -i: live capture */
+    const char *run_as;       /* -Z: user to become after opening */
+    bool list_devices;
+    bool no_promisc;
+    int buffer_mib;
+    long long max_sessions;   /* -c: stop after this many sessions */
+    long long duration_s;     /* --duration: stop after this long */
+    long long stats_every_s;  /* --stats: a line on stderr this often */
     const char *json_path;
     bool quiet;
     bool verify_checksums;
@@ -53,11 +68,18 @@ struct run {
 };
 
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_stats_now;
+static volatile sig_atomic_t g_reopen;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    g_stop = 1;
+    if (sig == SIGUSR1) {
+        g_stats_now = 1;
+    } else if (sig == SIGHUP) {
+        g_reopen = 1;
+    } else {
+        g_stop = 1;
+    }
 }
 
 static int exit_status(int err)
@@ -79,11 +101,23 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: smtpscope -r FILE [options] [BPF expression]\n"
-            "Reads a pcap or pcapng capture (-r - for standard input), rebuilds every\n"
-            "SMTP session on the SMTP ports, times each exchange and classifies how\n"
-            "each session ended.\n\n"
+            "       smtpscope -i INTERFACE [options] [BPF expression]\n"
+            "       smtpscope explain CODE|LABEL ...\n"
+            "Reads a pcap or pcapng capture (-r - for standard input) or a live\n"
+            "interface, rebuilds every SMTP session on the SMTP ports, times each\n"
+            "exchange and classifies how each session ended.\n\n"
             "Options:\n"
             "  -r FILE              capture file to read (pcap or pcapng; - = stdin)\n"
+            "  -i INTERFACE         capture live (any = all interfaces); needs\n"
+            "                       CAP_NET_RAW (root, or setcap cap_net_raw,cap_net_admin)\n"
+            "  -D                   list interfaces\n"
+            "  -p                   no promiscuous mode\n"
+            "  -B MIB               kernel capture buffer size\n"
+            "  -Z USER              become USER once the interface is open\n"
+            "  -c COUNT             stop after COUNT sessions\n"
+            "  --duration SEC       stop after SEC seconds of capture\n"
+            "  --stats SEC          print a stats line on stderr every SEC seconds\n"
+            "                       (and on SIGUSR1); SIGHUP reopens the --json file\n"
             "  --json PATH          write JSON Lines to PATH (- = standard output)\n"
             "  -q, --quiet          no human summary\n"
             "  --ports LIST         server ports to analyse (default 25,465,587)\n"
@@ -154,7 +188,17 @@ static char *join_args(int argc, char **argv)
 static uint16_t g_tls_ports[PORTS_MAX] = {465};
 static size_t g_n_tls_ports = 1;
 
-enum { OPT_JSON = 256, OPT_PORTS, OPT_TLS_PORTS, OPT_VERIFY, OPT_MAX_STREAMS, OPT_IDLE, OPT_ORDER };
+enum {
+    OPT_JSON = 256,
+    OPT_PORTS,
+    OPT_TLS_PORTS,
+    OPT_VERIFY,
+    OPT_MAX_STREAMS,
+    OPT_IDLE,
+    OPT_ORDER,
+    OPT_DURATION,
+    OPT_STATS
+};
 
 /* Returns -1 to go on, or an exit status. */
 static int parse_options(int argc, char **argv, struct options *o)
@@ -167,6 +211,8 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
         {"order-window", required_argument, NULL, OPT_ORDER},
+        {"duration", required_argument, NULL, OPT_DURATION},
+        {"stats", required_argument, NULL, OPT_STATS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -177,15 +223,55 @@ static int parse_options(int argc, char **argv, struct options *o)
     memset(o, 0, sizeof(*o));
     o->max_streams = STREAM_TABLE_DEFAULT;
     o->idle_timeout_s = -1;
-    o->order_window = ORDER_WINDOW_DEFAULT;
+    o->order_window = -1;
     o->ports[0] = 25;
     o->ports[1] = 465;
     o->ports[2] = 587;
     o->n_ports = 3;
-    while ((c = getopt_long(argc, argv, "r:qhV", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:i:DpB:Z:c:qhV", longs, NULL)) != -1) {
         switch (c) {
         case 'r':
             o->read_path = optarg;
+            break;
+        case 'i':
+            o->device = optarg;
+            break;
+        case 'D':
+            o->list_devices = true;
+            break;
+        case 'p':
+            o->no_promisc = true;
+            break;
+        case 'Z':
+            o->run_as = optarg;
+            break;
+        case 'B':
+            if (!parse_long(optarg, 1, 2047, &v)) {
+                fprintf(stderr, "smtpscope: -B wants a buffer size in MiB (1..2047)\n");
+                return 1;
+            }
+            o->buffer_mib = (int)v;
+            break;
+        case 'c':
+            if (!parse_long(optarg, 1, LLONG_MAX, &v)) {
+                fprintf(stderr, "smtpscope: -c wants a positive session count\n");
+                return 1;
+            }
+            o->max_sessions = v;
+            break;
+        case OPT_DURATION:
+            if (!parse_long(optarg, 1, 86400LL * 3650, &v)) {
+                fprintf(stderr, "smtpscope: --duration wants seconds\n");
+                return 1;
+            }
+            o->duration_s = v;
+            break;
+        case OPT_STATS:
+            if (!parse_long(optarg, 1, 86400, &v)) {
+                fprintf(stderr, "smtpscope: --stats wants seconds\n");
+                return 1;
+            }
+            o->stats_every_s = v;
             break;
         case 'q':
             o->quiet = true;
@@ -240,9 +326,16 @@ static int parse_options(int argc, char **argv, struct options *o)
             return 1;
         }
     }
-    if (o->read_path == NULL) {
-        fprintf(stderr, "smtpscope: no input: give -r FILE (see --help)\n");
+    if (o->list_devices) {
+        return -1;
+    }
+    if ((o->read_path == NULL) == (o->device == NULL)) {
+        fprintf(stderr, "smtpscope: give one input: -r FILE or -i INTERFACE (see --help)\n");
         return 1;
+    }
+    if (o->order_window < 0) {
+        /* Live output is written as sessions end; files keep id order. */
+        o->order_window = o->device != NULL ? 0 : ORDER_WINDOW_DEFAULT;
     }
     if (optind < argc) {
         o->filter = join_args(argc - optind, argv + optind);
@@ -321,21 +414,115 @@ static void handle_packet(struct run *run, const struct capture_packet *pkt)
     stream_feed_ipv4(d.ip, d.ip_len, now);
 }
 
+static int64_t wall_clock_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long resident_kib(void)
+{
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%*s %ld", &pages) != 1) {
+            pages = 0;
+        }
+        fclose(f);
+    }
+    return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void print_stats_line(struct run *run)
+{
+    uint64_t drop = 0;
+    uint64_t ifdrop = 0;
+    capture_drops(&run->cap, &drop, &ifdrop);
+    unsigned long long abnormal = 0;
+    for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
+        if (l != VERDICT_NORMAL_QUIT && l != VERDICT_TLS_OPAQUE) {
+            abnormal += run->stats->labels[l];
+        }
+    }
+    fprintf(stderr,
+            "smtpscope: packets %llu, drops %llu kernel %llu interface, sessions open %llu "
+            "closed %llu, abnormal closes %llu, resident %ld KiB\n",
+            (unsigned long long)run->input.n_packets, (unsigned long long)drop,
+            (unsigned long long)ifdrop, (unsigned long long)run->table.stats.n_open,
+            (unsigned long long)run->stats->n_sessions, abnormal, resident_kib());
+}
+
+/* SIGHUP: reopen the JSON file (after log rotation moved it away). */
+static void reopen_json(struct run *run)
+{
+    if (!run->has_json || run->json_file == stdout) {
+        return;
+    }
+    FILE *f = fopen(run->opt.json_path, "a");
+    if (f == NULL) {
+        fprintf(stderr, "smtpscope: cannot reopen %s: %s\n", run->opt.json_path, strerror(errno));
+        return;
+    }
+    fclose(run->json_file);
+    run->json_file = f;
+    run->json.out = f;
+}
+
+/* Work that runs on a timer in live capture: idle sweep, stats, limits. */
+static void live_housekeeping(struct run *run, int64_t *next_stats_us, int64_t stop_at_us)
+{
+    int64_t now = wall_clock_us();
+    stream_tick(now);
+    if (g_reopen) {
+        g_reopen = 0;
+        reopen_json(run);
+    }
+    if (g_stats_now || (run->opt.stats_every_s > 0 && now >= *next_stats_us)) {
+        g_stats_now = 0;
+        *next_stats_us = now + run->opt.stats_every_s * 1000000;
+        print_stats_line(run);
+    }
+    if (stop_at_us > 0 && now >= stop_at_us) {
+        g_stop = 1;
+    }
+}
+
+static bool session_limit_reached(const struct run *run)
+{
+    return run->opt.max_sessions > 0 && (long long)run->stats->n_sessions >= run->opt.max_sessions;
+}
+
 static int read_packets(struct run *run)
 {
     struct capture_packet pkt;
-    int rc;
-    while (!g_stop && (rc = capture_next(&run->cap, &pkt, run->err, sizeof(run->err))) == 1) {
-        handle_packet(run, &pkt);
+    int rc = 0;
+    int64_t start = wall_clock_us();
+    int64_t next_stats = start + run->opt.stats_every_s * 1000000;
+    int64_t stop_at = run->opt.duration_s > 0 ? start + run->opt.duration_s * 1000000 : 0;
+    uint64_t since_housekeeping = 0;
+    while (!g_stop && !session_limit_reached(run)) {
+        rc = capture_next(&run->cap, &pkt, run->err, sizeof(run->err));
+        if (rc == 1) {
+            handle_packet(run, &pkt);
+            if (run->cap.is_live && ++since_housekeeping == 256) {
+                since_housekeeping = 0;
+                live_housekeeping(run, &next_stats, stop_at);
+            }
+            continue;
+        }
+        if (rc != 2) {
+            break;
+        }
+        struct pollfd pfd = {capture_fd(&run->cap), POLLIN, 0};
+        poll(&pfd, 1, 200);
+        live_housekeeping(run, &next_stats, stop_at);
     }
-    if (g_stop) {
+    if (g_stop || session_limit_reached(run) || rc >= 0) {
         return SMTPSCOPE_OK;
     }
-    if (rc < 0) {
-        run->input.error = run->err;
-        return rc;
-    }
-    return SMTPSCOPE_OK;
+    run->input.error = run->err;
+    return rc;
 }
 
 /* ---- set-up and tear-down ------------------------------------------------ */
@@ -355,6 +542,7 @@ static int open_outputs(struct run *run)
             }
         }
         writer_jsonl_init(&run->json, run->json_file);
+        run->json.flush_each = run->opt.device != NULL;
         run->has_json = true;
     }
     if (!run->opt.quiet) {
@@ -364,18 +552,77 @@ static int open_outputs(struct run *run)
     return SMTPSCOPE_OK;
 }
 
+/* -Z: give up root once the interface is open (tcpdump's habit). */
+static int drop_privileges(struct run *run)
+{
+    struct passwd *pw = getpwnam(run->opt.run_as);
+    if (pw == NULL) {
+        snprintf(run->err, sizeof(run->err), "-Z: no user %s", run->opt.run_as);
+        return SMTPSCOPE_ERR_USAGE;
+    }
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        snprintf(run->err, sizeof(run->err), "-Z %s: %s", run->opt.run_as, strerror(errno));
+        return SMTPSCOPE_ERR_USAGE;
+    }
+    return SMTPSCOPE_OK;
+}
+
+/* The default live filter: SMTP ports, also inside VLAN tags, plus IP
+ * fragments (their later pieces carry no ports). */
+static char *default_live_filter(const struct options *o)
+{
+    char ports[PORTS_MAX * 16] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < o->n_ports; i++) {
+        used += (size_t)snprintf(ports + used, sizeof(ports) - used, "%stcp port %u",
+                                 i ? " or " : "", o->ports[i]);
+    }
+    size_t len = 3 * used + 128;
+    char *f = malloc(len);
+    if (f != NULL) {
+        snprintf(f, len, "(%s) or (ip[6:2] & 0x3fff != 0) or (vlan and ((%s) or (vlan and (%s))))",
+                 ports, ports, ports);
+    }
+    return f;
+}
+
 static int open_input(struct run *run)
 {
-    int rc = capture_open_offline(&run->cap, run->opt.read_path, run->err, sizeof(run->err));
+    int rc;
+    if (run->opt.device != NULL) {
+        struct capture_live_options lo = {CAPTURE_SNAPLEN, run->opt.buffer_mib << 20,
+                                          !run->opt.no_promisc};
+        rc = capture_open_live(&run->cap, run->opt.device, &lo, run->err, sizeof(run->err));
+        run->input.is_live = true;
+        run->input.source = run->opt.device;
+        if (rc == SMTPSCOPE_OK && run->opt.filter == NULL) {
+            run->opt.filter = default_live_filter(&run->opt);
+            char spare[512];
+            if (run->opt.filter != NULL &&
+                capture_set_filter(&run->cap, run->opt.filter, spare, sizeof(spare)) != 0) {
+                /* Some link types have no vlan keyword: ports alone then. */
+                char *cut = strstr(run->opt.filter, " or (ip[6:2]");
+                if (cut != NULL) {
+                    *cut = '\0';
+                }
+            }
+        }
+        if (rc == SMTPSCOPE_OK && run->opt.run_as != NULL) {
+            rc = drop_privileges(run);
+        }
+    } else {
+        rc = capture_open_offline(&run->cap, run->opt.read_path, run->err, sizeof(run->err));
+    }
     if (rc != SMTPSCOPE_OK) {
         return rc;
     }
     if (!decode_linktype_supported(run->cap.linktype)) {
         snprintf(run->err, sizeof(run->err), "%s: link type %s (%d) is not supported",
-                 run->opt.read_path, capture_linktype_name(run->cap.linktype), run->cap.linktype);
+                 run->cap.source, capture_linktype_name(run->cap.linktype), run->cap.linktype);
         return SMTPSCOPE_ERR_LINKTYPE;
     }
-    run->input.source = run->opt.read_path;
+    run->input.source = run->cap.source;
     run->input.linktype_name = capture_linktype_name(run->cap.linktype);
     if (run->opt.filter != NULL) {
         return capture_set_filter(&run->cap, run->opt.filter, run->err, sizeof(run->err));
@@ -426,6 +673,7 @@ static void gather_coverage(struct run *run)
     in->n_session_failed = ss.n_session_failed + run->table.stats.n_alloc_failed;
     in->n_out_of_order = run->table.stats.n_out_of_order;
     in->n_tcp_header_invalid = ss.warnings[7] + ss.warnings[4];
+    capture_drops(&run->cap, &in->n_dropped, &in->n_if_dropped);
     in->n_queue_pruned = ss.warnings[8];
     in->n_ip_warnings = ss.warnings[1] + ss.warnings[2] + ss.warnings[3] + ss.warnings[5];
 }
@@ -470,6 +718,7 @@ static void release(struct run *run)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "explain") == 0) return explain_main(argc - 1, argv + 1);
     static struct run run;
     int status = parse_options(argc, argv, &run.opt);
     if (status >= 0) {
@@ -477,7 +726,14 @@ int main(int argc, char **argv)
     }
     run.input.first_us = -1;
     run.input.last_us = -1;
-    run.input.source = run.opt.read_path;
+    run.input.source = run.opt.read_path != NULL ? run.opt.read_path : run.opt.device;
+    if (run.opt.list_devices) {
+        int rc = capture_list_devices(stdout, run.err, sizeof(run.err));
+        if (rc != SMTPSCOPE_OK) {
+            fprintf(stderr, "smtpscope: %s\n", run.err);
+        }
+        return exit_status(rc);
+    }
     run.input.linktype_name = "?";
     run.stats = malloc(sizeof(*run.stats));
     if (run.stats == NULL) {
@@ -485,8 +741,13 @@ int main(int argc, char **argv)
         return exit_status(SMTPSCOPE_ERR_INTERNAL);
     }
     stats_init(run.stats);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     int rc = open_input(&run);
     if (rc == SMTPSCOPE_OK) {
         rc = open_outputs(&run);

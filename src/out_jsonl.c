@@ -337,6 +337,9 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
     put_key_u64(o, ",\"server\":", r->bytes[SMTP_DIR_SERVER]);
     OUT_LIT(o, "}}\n");
     writer_flush_line(w);
+    if (w->flush_each && fflush(w->out) != 0) {
+        w->failed = true;
+    }
 }
 
 static void put_hist(struct capbuf *o, const struct latency_hist *h)
@@ -449,6 +452,10 @@ static void jsonl_summary(struct writer *w, const struct run_report *rep)
     put_counts(o, st);
     put_latencies(o, st);
     put_coverage(o, in);
+    if (in->is_live) {
+        out_fmt(o, ",\"drops\":{\"kernel\":%llu,\"interface\":%llu}",
+                (unsigned long long)in->n_dropped, (unsigned long long)in->n_if_dropped);
+    }
     out_str(o, ",\"input_error\":");
     if (in->error != NULL) {
         escape_json(o, span_make(in->error, strlen(in->error)), 512);

@@ -99,6 +99,12 @@ static void put_header(struct capbuf *o, const struct run_report *rep)
     escape_terminal(o, span_make(in->source, strlen(in->source)), 256);
     out_fmt(o, " (%s), %llu packets, %llu bytes", in->linktype_name,
             (unsigned long long)in->n_packets, (unsigned long long)in->n_bytes);
+    if (in->is_live) {
+        out_fmt(o, "Capture drops: kernel %llu, interface %llu%s\n",
+                (unsigned long long)in->n_dropped, (unsigned long long)in->n_if_dropped,
+                in->n_dropped + in->n_if_dropped > 0 ? " (latency and sessions may be incomplete)"
+                                                     : "");
+    }
     if (in->first_us >= 0) {
         out_fmt(o, ", %.3f s of traffic", (double)(in->last_us - in->first_us) / 1e6);
     }

@@ -703,6 +703,14 @@ void stream_feed_ipv6(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len, in
     g_stream.stats.n_ipv6_packets++;
 }
 
+void stream_tick(int64_t now_us)
+{
+    if (now_us > g_stream.now_us) {
+        g_stream.now_us = now_us;
+        sweep_idle();
+    }
+}
+
 void stream_finish(enum record_end reason, int64_t now_us)
 {
     struct session *s;

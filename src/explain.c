@@ -1,0 +1,250 @@
+/*
+ * explain.c - `smtpscope explain CODE|ENHANCED|LABEL ...` (see explain.h).
+ *
+ * Role: prints the knowledge base (knowledge.h) and the verdict table
+ * (verdict.h) for a reader at a terminal.  Output text is ours; command
+ * line arguments are printed only once recognised, and otherwise through
+ * escape_terminal().  No capture is read.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "explain.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "escape.h"
+#include "knowledge.h"
+#include "verdict.h"
+
+#define EXPLAIN_MAX_CODES 16
+#define EXPLAIN_OUT_MAX ((size_t)1 << 20)
+#define WIDTH 78
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: smtpscope explain CODE [CODE...]\n"
+               "Explains SMTP reply codes in plain words: what each means, when it is\n"
+               "seen and what to check.  CODE may be a reply code (221), an enhanced\n"
+               "status code (5.7.1), or a close label or flag name (normal_quit).\n"
+               "With two or more reply codes, their key differences follow.\n");
+}
+
+/* "    prefix text" with continuation lines under the text. */
+static void wrap_hanging(struct capbuf *out, const char *prefix, const char *text, size_t n)
+{
+    char buf[1024];
+    size_t len = n < sizeof(buf) - 1 ? n : sizeof(buf) - 1;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    unsigned hang = 4 + (unsigned)strlen(prefix);
+    struct capbuf tmp;
+    capbuf_init(&tmp, 8192);
+    knowledge_wrap(&tmp, buf, hang, WIDTH);
+    if (tmp.len >= hang) {
+        out_str(out, "    ");
+        out_str(out, prefix);
+        capbuf_append(out, tmp.data + hang, tmp.len - hang);
+    }
+    capbuf_free(&tmp);
+}
+
+/* Length of the first sentence of text (up to and including ". "). */
+static size_t first_sentence(const char *text)
+{
+    const char *end = strstr(text, ". ");
+    return end != NULL ? (size_t)(end - text) + 1 : strlen(text);
+}
+
+static bool is_basic_code(const char *s)
+{
+    return strlen(s) == 3 && isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1]) &&
+           isdigit((unsigned char)s[2]);
+}
+
+static const struct verdict_info *find_verdict(const char *name, bool *is_label)
+{
+    for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
+        const struct verdict_info *v = verdict_label_info((enum verdict_label)l);
+        if (strcmp(v->name, name) == 0) {
+            *is_label = true;
+            return v;
+        }
+    }
+    for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
+        const struct verdict_info *v = verdict_flag_info((enum verdict_flag)f);
+        if (strcmp(v->name, name) == 0) {
+            *is_label = false;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void explain_verdict(struct capbuf *out, const struct verdict_info *v, bool is_label)
+{
+    out_fmt(out, "%s  (%s, severity %s)\n", v->name, is_label ? "close label" : "flag",
+            v->severity);
+    out_str(out, "  Meaning:\n");
+    knowledge_wrap(out, v->explanation, 4, WIDTH);
+    out_str(out, "  What to check:\n");
+    knowledge_wrap(out, v->check, 4, WIDTH);
+    struct knowledge_code_ref refs[EXPLAIN_MAX_CODES];
+    int n = knowledge_parse_code_list(v->codes, refs, EXPLAIN_MAX_CODES);
+    out_str(out, "  Codes involved:\n");
+    if (n <= 0) {
+        out_str(out, "    none: this is about the TCP connection or the capture, not a reply.\n");
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        char prefix[16];
+        if (refs[i].is_class) {
+            snprintf(prefix, sizeof(prefix), "%cxx  ", '0' + refs[i].code / 100);
+            /* "5xx permanent negative: ..." less its own "5xx ". */
+            const char *c = knowledge_class_name(refs[i].code) + 4;
+            wrap_hanging(out, prefix, c, strlen(c));
+            continue;
+        }
+        snprintf(prefix, sizeof(prefix), "%u  ", refs[i].code);
+        const struct knowledge_code *k = knowledge_code_lookup(refs[i].code);
+        char line[512];
+        snprintf(line, sizeof(line), "%s. %.*s", k != NULL ? k->name : "(unknown code)",
+                 k != NULL ? (int)first_sentence(k->meaning) : 0, k != NULL ? k->meaning : "");
+        wrap_hanging(out, prefix, line, strlen(line));
+    }
+    out_str(out, "  (smtpscope explain CODE gives each code in full.)\n");
+}
+
+/* The class line of one code, short form ("2xx positive completion"). */
+static size_t class_short_len(const char *c)
+{
+    const char *colon = strchr(c, ':');
+    return colon != NULL ? (size_t)(colon - c) : strlen(c);
+}
+
+static void key_differences(struct capbuf *out, const unsigned *codes, size_t n)
+{
+    out_str(out, "Key differences\n");
+    bool same_class = true;
+    for (size_t i = 1; i < n; i++) {
+        same_class = same_class && codes[i] / 100 == codes[0] / 100;
+    }
+    out_str(out, "  Class:\n");
+    for (size_t i = 0; i < n; i++) {
+        char prefix[16];
+        snprintf(prefix, sizeof(prefix), "%u  ", codes[i]);
+        const char *c = knowledge_class_name(codes[i]);
+        if (c == NULL) {
+            c = "no defined class";
+        }
+        wrap_hanging(out, prefix, c, strlen(c));
+    }
+    if (same_class && knowledge_class_name(codes[0]) != NULL) {
+        const char *c = knowledge_class_name(codes[0]);
+        char line[256];
+        snprintf(line, sizeof(line), "Same class (%.*s): the difference is in what each "
+                 "one answers, below.", (int)class_short_len(c), c);
+        knowledge_wrap(out, line, 4, WIDTH);
+    } else {
+        knowledge_wrap(out, "Different classes: they call for different responses, "
+                       "whatever the text says.", 4, WIDTH);
+    }
+    out_str(out, "  When each appears:\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct knowledge_code *k = knowledge_code_lookup(codes[i]);
+        char prefix[16];
+        snprintf(prefix, sizeof(prefix), "%u  ", codes[i]);
+        const char *t = k != NULL ? k->when : "not a defined reply code";
+        wrap_hanging(out, prefix, t, first_sentence(t));
+    }
+    out_str(out, "  What to do:\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct knowledge_code *k = knowledge_code_lookup(codes[i]);
+        char prefix[16];
+        snprintf(prefix, sizeof(prefix), "%u  ", codes[i]);
+        const char *t = k != NULL ? k->check : knowledge_class_advice(codes[i]);
+        if (t == NULL) {
+            t = "nothing is defined for it";
+        }
+        wrap_hanging(out, prefix, t, first_sentence(t));
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = i + 1; j < n; j++) {
+            const char *note = knowledge_pair_note(codes[i], codes[j]);
+            if (note != NULL) {
+                out_fmt(out, "  %u vs %u:\n", codes[i], codes[j]);
+                knowledge_wrap(out, note, 4, WIDTH);
+            }
+        }
+    }
+}
+
+int explain_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    struct capbuf out;
+    capbuf_init(&out, EXPLAIN_OUT_MAX);
+    unsigned codes[EXPLAIN_MAX_CODES];
+    size_t n_codes = 0;
+    int status = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        unsigned klass;
+        unsigned subject;
+        unsigned detail;
+        bool is_label;
+        const struct verdict_info *v;
+        if (out.len > 0) {
+            out_str(&out, "\n");
+        }
+        if (is_basic_code(a)) {
+            unsigned code = (unsigned)((a[0] - '0') * 100 + (a[1] - '0') * 10 + (a[2] - '0'));
+            if (!knowledge_explain_code(&out, code)) {
+                status = 1;
+            }
+            bool seen = false;
+            for (size_t k = 0; k < n_codes; k++) {
+                seen = seen || codes[k] == code;
+            }
+            if (!seen && n_codes < EXPLAIN_MAX_CODES) {
+                codes[n_codes++] = code;
+            }
+        } else if (knowledge_parse_enhanced(a, &klass, &subject, &detail)) {
+            if (!knowledge_explain_enhanced(&out, klass, subject, detail)) {
+                status = 1;
+            }
+        } else if ((v = find_verdict(a, &is_label)) != NULL) {
+            explain_verdict(&out, v, is_label);
+        } else {
+            struct capbuf err;
+            capbuf_init(&err, 1024);
+            out_str(&err, "smtpscope explain: unknown code or name: ");
+            escape_terminal(&err, span_make(a, strlen(a)), 64);
+            out_str(&err, " (give a reply code like 221, an enhanced code like 5.7.1, "
+                          "or a close label or flag name)\n");
+            fwrite(err.data, 1, err.len, stderr);
+            capbuf_free(&err);
+            status = 1;
+        }
+    }
+    if (n_codes >= 2) {
+        out_str(&out, "\n");
+        key_differences(&out, codes, n_codes);
+    }
+    if (out.len > 0 && fwrite(out.data, 1, out.len, stdout) != out.len) {
+        status = 1;
+    }
+    capbuf_free(&out);
+    if (fflush(stdout) != 0) {
+        status = 1;
+    }
+    return status;
+}
