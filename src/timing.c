@@ -63,6 +63,9 @@ int64_t latency_quantile(const struct latency_hist *h, double q)
     if (rank < 1) {
         rank = 1;
     }
+    if (rank >= h->n) {
+        return h->max_us; /* the top sample is kept exactly */
+    }
     uint64_t seen = 0;
     for (unsigned g = 0; g < TIMING_GROUPS; g++) {
         for (unsigned s = 0; s < TIMING_SUB; s++) {
