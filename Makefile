@@ -13,7 +13,7 @@ CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wmissing-prototypes -Wstrict-prototypes
 CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE
 STD     := -std=gnu11
-LDLIBS  := -lnids -lpcap
+LDLIBS  := -lnids -lpcap -lnettle
 ifdef WERROR
 WARN += -Werror
 endif
@@ -29,7 +29,7 @@ ASAN_LIB_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-.PHONY: all run check unit golden corpus live fuzz-replay bench valgrind fuzz lint clean deps golden-update
+.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update
 
 all: smtpscope
 
@@ -69,7 +69,32 @@ golden: smtpscope build/asan/smtpscope
 golden-update: smtpscope
 	tests/golden/run.sh --update $(NAME)
 
+bench: smtpscope
+	$(MAKE) -C bench
+	bench/run.sh
+
+# Every capture in pcaps/ under valgrind: no leaks, no invalid reads.
+valgrind: smtpscope
+	@fail=0; for f in pcaps/*.pcap pcaps/*.pcapng; do [ -f "$$f" ] || continue; \
+	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    ./smtpscope -q -r "$$f" --json /dev/null; st=$$?; \
+	  if [ $$st -eq 99 ]; then echo "FAIL  $$f"; fail=$$((fail+1)); else echo "pass  $$f"; fi; done; \
+	  echo "valgrind: $$fail failed"; [ $$fail -eq 0 ]
+
+# Include direction (writers never see wire buffers; the parser builds alone).
+lint:
+	@! grep -l '#include "\(session\|stream\|capture\|decode\)\.h"' src/out_*.c || \
+	  { echo "lint: a writer includes a pipeline header"; exit 1; }
+	@! grep -n '#include' src/smtp_parse.c | grep -v 'smtp_parse.h\|smtp_limits.h\|string.h' || \
+	  { echo "lint: the parser includes more than its contract"; exit 1; }
+	@echo "lint: include direction ok"
+
 clean:
 	rm -rf build smtpscope
+	$(MAKE) -C bench clean
+
+-include tests/fuzz/fuzz.mk
+-include tests/hostile/hostile.mk
+-include tests/report/report.mk
 
 -include $(OBJ:.o=.d) $(ASAN_OBJ:.o=.d)

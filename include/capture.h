@@ -18,9 +18,21 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pcapng.h"
+
+#define CAPTURE_FILTERS_MAX 8
+
 struct capture {
-    pcap_t *pcap;
-    int linktype;
+    pcap_t *pcap;        /* libpcap handle, or NULL when ng_active */
+    bool ng_active;      /* reading pcapng with our own reader */
+    FILE *ng_file;
+    struct pcapng_reader ng;
+    /* BPF programs per link type, for files read without libpcap. */
+    struct bpf_program filters[CAPTURE_FILTERS_MAX];
+    int filter_linktypes[CAPTURE_FILTERS_MAX];
+    int n_filters;
+    const char *filter_expr;
+    int linktype;        /* of a pcap file or live handle; -1 for pcapng */
     const char *source; /* the path or interface name, borrowed */
     bool is_live;
     bool micro_ts; /* the device gives microseconds, not nanoseconds */
@@ -28,6 +40,7 @@ struct capture {
 
 struct capture_packet {
     const uint8_t *data; /* borrowed until the next capture_next() */
+    int linktype;
     size_t caplen;
     size_t wirelen;
     int64_t ts_us;
@@ -54,8 +67,8 @@ bool capture_drops(struct capture *c, uint64_t *dropped, uint64_t *if_dropped);
 /* The descriptor to poll, or -1. */
 int capture_fd(const struct capture *c);
 
-/* Compiles and installs a BPF expression on c. */
-int capture_set_filter(struct capture *c, const char *expr, char *err, size_t errlen);
+/* Compiles and installs a BPF expression on c (kept by pointer). */
+int capture_set_filter_one(struct capture *c, const char *expr, char *err, size_t errlen);
 /*
  * Reads the next packet: 1 with *pkt filled, 0 at the end of the input,
  * 2 when a live capture has no packet just now (poll capture_fd()),
@@ -64,6 +77,32 @@ int capture_set_filter(struct capture *c, const char *expr, char *err, size_t er
  */
 int capture_next(struct capture *c, struct capture_packet *pkt, char *err, size_t errlen);
 void capture_close(struct capture *c);
+
+/*
+ * Several files read as one capture, packets merged in time order (a
+ * ring buffer of files, or captures from several points).  Each file keeps
+ * its own link type.  A damaged file stops only itself: the others are
+ * read on, and the first error is kept.
+ */
+#define CAPTURE_FILES_MAX 256
+
+struct capture_set {
+    struct capture files[CAPTURE_FILES_MAX];
+    struct capture_packet pending[CAPTURE_FILES_MAX];
+    bool has_pending[CAPTURE_FILES_MAX];
+    bool done[CAPTURE_FILES_MAX];
+    size_t n;
+    int first_error;
+    char error[640];
+};
+
+int capture_set_open(struct capture_set *set, const char *const *paths, size_t n, char *err,
+                     size_t errlen);
+int capture_set_filter(struct capture_set *set, const char *expr, char *err, size_t errlen);
+/* As capture_next(); errors come back once all files are read. */
+int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *err,
+                     size_t errlen);
+void capture_set_close(struct capture_set *set);
 /* The link type's name ("EN10MB") for reports. */
 const char *capture_linktype_name(int linktype);
 

@@ -103,6 +103,7 @@ struct session_record {
     int64_t est_us;      /* client's handshake ACK */
     int64_t last_us;     /* last packet of the session seen */
     bool has_greeting;
+    bool is_midstream;   /* no handshake captured: est_us is the first packet */
     struct record_exchange greeting;
     struct record_exchange *exchanges;
     uint32_t n_exchanges;

@@ -43,6 +43,7 @@ struct run_input {
     int64_t last_us;
     uint64_t by_decode[DECODE_RESULT_COUNT];
     uint64_t n_not_tcp;        /* IPv4 but not TCP */
+    uint64_t n_unsupported_link; /* pcapng interfaces of a link type we do not decode */
     uint64_t n_other_ports;    /* TCP on ports we do not analyse */
     uint64_t n_fragments;
     uint64_t n_established;

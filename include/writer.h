@@ -1,5 +1,5 @@
 /*
- * writer.h - output writers: JSON Lines and the human summary.
+ * writer.h - output writers: JSON Lines, the human summary, the HTML report.
  *
  * Role: the last stage.  A writer receives each finished session record
  * and, at the end, the run report.  Writers see only record.h, report.h
@@ -16,6 +16,7 @@
 
 #include "record.h"
 #include "report.h"
+#include "report_meta.h"
 #include "span.h"
 
 struct writer {
@@ -32,6 +33,13 @@ struct writer {
 void writer_jsonl_init(struct writer *w, FILE *out);
 /* Human summary; sessions are tallied, only abnormal ones are listed. */
 void writer_text_init(struct writer *w, FILE *out);
+/*
+ * Self-contained HTML report (inline CSS and SVG, no script).  meta is
+ * borrowed and must outlive the writer; NULL leaves the chain of custody
+ * without hashes.  Keeps bounded aggregates per session and writes the
+ * whole document at summary time, after which its transcripts are freed.
+ */
+void writer_html_init(struct writer *w, FILE *out, const struct report_meta *meta);
 void writer_free(struct writer *w);
 
 /* Shared by writers: emits w->line to w->out and empties it. */

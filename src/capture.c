@@ -5,8 +5,10 @@
  */
 #include "capture.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "smtpscope.h"
 
@@ -15,18 +17,82 @@ int capture_open_offline(struct capture *c, const char *path, char *err, size_t 
     char pcap_err[PCAP_ERRBUF_SIZE] = "";
     memset(c, 0, sizeof(*c));
     c->source = path;
-    c->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, pcap_err);
+    c->linktype = -1;
+    if (strcmp(path, "-") == 0) {
+        c->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO,
+                                                          pcap_err);
+    } else {
+        FILE *f = fopen(path, "rb");
+        uint8_t head[4];
+        if (f == NULL) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            return SMTPSCOPE_ERR_INPUT_OPEN;
+        }
+        if (fread(head, 1, 4, f) == 4 && pcapng_is_pcapng(head)) {
+            /* pcapng: our reader, so interfaces may differ in link type. */
+            rewind(f);
+            c->ng_active = true;
+            c->ng_file = f;
+            return pcapng_open(&c->ng, f, err, errlen);
+        }
+        rewind(f);
+        c->pcap = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO,
+                                                           pcap_err);
+        if (c->pcap == NULL) {
+            fclose(f);
+        }
+    }
     if (c->pcap == NULL) {
-        snprintf(err, errlen, "%s", pcap_err);
+        snprintf(err, errlen, "%s: %s", path, pcap_err);
         return SMTPSCOPE_ERR_INPUT_OPEN;
     }
     c->linktype = pcap_datalink(c->pcap);
     return SMTPSCOPE_OK;
 }
 
-int capture_set_filter(struct capture *c, const char *expr, char *err, size_t errlen)
+/* For our pcapng reader: the expression compiled for one link type. */
+static struct bpf_program *filter_for(struct capture *c, int linktype)
+{
+    for (int i = 0; i < c->n_filters; i++) {
+        if (c->filter_linktypes[i] == linktype) {
+            return &c->filters[i];
+        }
+    }
+    if (c->n_filters == CAPTURE_FILTERS_MAX) {
+        return NULL;
+    }
+    pcap_t *dead = pcap_open_dead(linktype, 262144);
+    if (dead == NULL) {
+        return NULL;
+    }
+    struct bpf_program *prog = &c->filters[c->n_filters];
+    int rc = pcap_compile(dead, prog, c->filter_expr, 1, PCAP_NETMASK_UNKNOWN);
+    pcap_close(dead);
+    if (rc != 0) {
+        return NULL;
+    }
+    c->filter_linktypes[c->n_filters++] = linktype;
+    return prog;
+}
+
+int capture_set_filter_one(struct capture *c, const char *expr, char *err, size_t errlen)
 {
     struct bpf_program prog;
+    if (c->ng_active) {
+        /* Checked now on a common link type, applied per packet later. */
+        pcap_t *dead = pcap_open_dead(1, 262144);
+        int rc = dead != NULL ? pcap_compile(dead, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) : -1;
+        if (rc != 0) {
+            snprintf(err, errlen, "%s", dead != NULL ? pcap_geterr(dead) : "no memory");
+        } else {
+            pcap_freecode(&prog);
+            c->filter_expr = expr;
+        }
+        if (dead != NULL) {
+            pcap_close(dead);
+        }
+        return rc == 0 ? SMTPSCOPE_OK : SMTPSCOPE_ERR_FILTER;
+    }
     if (pcap_compile(c->pcap, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
         snprintf(err, errlen, "%s", pcap_geterr(c->pcap));
         return SMTPSCOPE_ERR_FILTER;
@@ -40,13 +106,37 @@ int capture_set_filter(struct capture *c, const char *expr, char *err, size_t er
     return SMTPSCOPE_OK;
 }
 
+static int ng_next(struct capture *c, struct capture_packet *pkt, char *err, size_t errlen)
+{
+    for (;;) {
+        int rc = pcapng_next(&c->ng, &pkt->data, &pkt->caplen, &pkt->wirelen, &pkt->ts_us,
+                             &pkt->linktype, err, errlen);
+        if (rc != 1 || c->filter_expr == NULL) {
+            return rc;
+        }
+        struct bpf_program *prog = filter_for(c, pkt->linktype);
+        struct pcap_pkthdr hdr;
+        hdr.caplen = (bpf_u_int32)pkt->caplen;
+        hdr.len = (bpf_u_int32)pkt->wirelen;
+        hdr.ts.tv_sec = (time_t)(pkt->ts_us / 1000000);
+        hdr.ts.tv_usec = (suseconds_t)(pkt->ts_us % 1000000);
+        if (prog == NULL || pcap_offline_filter(prog, &hdr, pkt->data) != 0) {
+            return 1;
+        }
+    }
+}
+
 int capture_next(struct capture *c, struct capture_packet *pkt, char *err, size_t errlen)
 {
     struct pcap_pkthdr *hdr;
     const u_char *data;
+    if (c->ng_active) {
+        return ng_next(c, pkt, err, errlen);
+    }
     int rc = pcap_next_ex(c->pcap, &hdr, &data);
     if (rc == 1) {
         pkt->data = data;
+        pkt->linktype = c->linktype;
         pkt->caplen = hdr->caplen;
         pkt->wirelen = hdr->len;
         /* Opened with nanosecond precision: tv_usec holds nanoseconds. */
@@ -70,6 +160,91 @@ void capture_close(struct capture *c)
         pcap_close(c->pcap);
         c->pcap = NULL;
     }
+    if (c->ng_active) {
+        pcapng_close(&c->ng);
+        fclose(c->ng_file);
+        c->ng_active = false;
+    }
+    for (int i = 0; i < c->n_filters; i++) {
+        pcap_freecode(&c->filters[i]);
+    }
+    c->n_filters = 0;
+}
+
+int capture_set_open(struct capture_set *set, const char *const *paths, size_t n, char *err,
+                     size_t errlen)
+{
+    memset(set, 0, sizeof(*set));
+    if (n > CAPTURE_FILES_MAX) {
+        snprintf(err, errlen, "at most %d input files", CAPTURE_FILES_MAX);
+        return SMTPSCOPE_ERR_USAGE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = capture_open_offline(&set->files[i], paths[i], err, errlen);
+        if (rc != SMTPSCOPE_OK) {
+            capture_set_close(set);
+            return rc;
+        }
+        set->n = i + 1;
+    }
+    return SMTPSCOPE_OK;
+}
+
+int capture_set_filter(struct capture_set *set, const char *expr, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        int rc = capture_set_filter_one(&set->files[i], expr, err, errlen);
+        if (rc != SMTPSCOPE_OK) {
+            return rc;
+        }
+    }
+    return SMTPSCOPE_OK;
+}
+
+int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *err,
+                     size_t errlen)
+{
+    size_t best = set->n;
+    for (size_t i = 0; i < set->n; i++) {
+        if (set->done[i]) {
+            continue;
+        }
+        if (!set->has_pending[i]) {
+            char file_err[400];
+            int rc = capture_next(&set->files[i], &set->pending[i], file_err, sizeof(file_err));
+            if (rc != 1) {
+                set->done[i] = true;
+                if (rc < 0 && set->first_error == 0) {
+                    set->first_error = rc;
+                    snprintf(set->error, sizeof(set->error), "%.200s: %s", set->files[i].source,
+                             file_err);
+                }
+                continue;
+            }
+            set->has_pending[i] = true;
+        }
+        if (best == set->n || set->pending[i].ts_us < set->pending[best].ts_us) {
+            best = i;
+        }
+    }
+    if (best == set->n) {
+        if (set->first_error != 0) {
+            snprintf(err, errlen, "%s", set->error);
+            return set->first_error;
+        }
+        return 0;
+    }
+    *pkt = set->pending[best];
+    set->has_pending[best] = false;
+    return 1;
+}
+
+void capture_set_close(struct capture_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        capture_close(&set->files[i]);
+    }
+    set->n = 0;
 }
 
 const char *capture_linktype_name(int linktype)

@@ -24,13 +24,20 @@
 #ifndef DLT_IPV6
 #define DLT_IPV6 229
 #endif
+/* pcapng stores LINKTYPE_ values; raw IP is 101 there (libpcap maps it to
+ * DLT_RAW for pcap files). */
+#define LINKTYPE_RAW_VALUE 101
 
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_IPV6 0x86DD
 #define ETHERTYPE_VLAN 0x8100
 #define ETHERTYPE_QINQ 0x88A8
 #define ETHERTYPE_QINQ_OLD 0x9100
+#define ETHERTYPE_MPLS 0x8847
+#define ETHERTYPE_MPLS_MC 0x8848
+#define ETHERTYPE_PPPOE_SESSION 0x8864
 #define VLAN_TAGS_MAX 8
+#define MPLS_LABELS_MAX 8
 
 static const char *const result_names[] = {
 #define XX(id, str) str,
@@ -77,6 +84,7 @@ bool decode_linktype_supported(int linktype)
     case DLT_NULL:
     case DLT_LOOP:
     case DLT_RAW:
+    case LINKTYPE_RAW_VALUE:
     case DLT_IPV4:
     case DLT_IPV6:
         return true;
@@ -97,6 +105,35 @@ static enum decode_result by_ethertype(uint16_t type)
     return DECODE_NON_IP;
 }
 
+static enum decode_result strip_raw(struct cursor *c);
+
+/* RFC 3032: labels until the bottom-of-stack bit; the payload's version
+ * nibble then says IPv4 or IPv6 (no pseudowire control word support). */
+static enum decode_result strip_mpls(struct cursor *c)
+{
+    for (int n = 0; n < MPLS_LABELS_MAX; n++) {
+        if (c->left < 4) {
+            return DECODE_TRUNCATED;
+        }
+        bool bottom = (c->p[2] & 0x01) != 0;
+        cur_skip(c, 4);
+        if (bottom) {
+            return strip_raw(c);
+        }
+    }
+    return DECODE_MALFORMED;
+}
+
+/* RFC 2516 session stage: 6-byte PPPoE header, then the PPP protocol. */
+static enum decode_result strip_pppoe(struct cursor *c)
+{
+    uint16_t proto;
+    if (!cur_be16_at(c, 6, &proto) || !cur_skip(c, 8)) {
+        return DECODE_TRUNCATED;
+    }
+    return proto == 0x0021 ? DECODE_IPV4 : proto == 0x0057 ? DECODE_IPV6 : DECODE_NON_IP;
+}
+
 static enum decode_result strip_ethernet(struct cursor *c)
 {
     uint16_t type;
@@ -111,6 +148,12 @@ static enum decode_result strip_ethernet(struct cursor *c)
         if (!cur_be16_at(c, 2, &type) || !cur_skip(c, 4)) {
             return DECODE_TRUNCATED;
         }
+    }
+    if (type == ETHERTYPE_MPLS || type == ETHERTYPE_MPLS_MC) {
+        return strip_mpls(c);
+    }
+    if (type == ETHERTYPE_PPPOE_SESSION) {
+        return strip_pppoe(c);
     }
     return by_ethertype(type);
 }
@@ -175,6 +218,7 @@ static enum decode_result strip_link(int linktype, struct cursor *c)
     case DLT_LOOP:
         return strip_null(c, true);
     case DLT_RAW:
+    case LINKTYPE_RAW_VALUE:
     case DLT_IPV4:
     case DLT_IPV6:
         return strip_raw(c);

@@ -29,11 +29,14 @@
 #include "smtpscope.h"
 #include "stream.h"
 #include "writer.h"
+#include "report_meta.h"
 
 #define PORTS_MAX 64
 
 struct options {
-    const char *read_path;
+    const char *read_path;    /* the first -r */
+    const char *read_paths[CAPTURE_FILES_MAX];
+    size_t n_read;
     const char *device;       /* -i: live capture */
     const char *run_as;       /* -Z: user to become after opening */
     bool list_devices;
@@ -43,6 +46,7 @@ struct options {
     long long duration_s;     /* --duration: stop after this long */
     long long stats_every_s;  /* --stats: a line on stderr this often */
     const char *json_path;
+    const char *report_path;
     bool quiet;
     bool verify_checksums;
     int max_streams;
@@ -55,12 +59,17 @@ struct options {
 
 struct run {
     struct options opt;
-    struct capture cap;
+    struct capture cap;          /* live capture */
+    struct capture_set *files;   /* offline: every -r file, merged by time */
     struct session_table table;
     struct run_stats *stats;
     struct run_input input;
     struct writer json;
     struct writer text;
+    struct writer html;
+    bool has_html;
+    FILE *html_file;
+    struct report_meta meta;
     bool has_json;
     bool has_text;
     FILE *json_file;
@@ -119,6 +128,7 @@ static void usage(FILE *f)
             "  --stats SEC          print a stats line on stderr every SEC seconds\n"
             "                       (and on SIGUSR1); SIGHUP reopens the --json file\n"
             "  --json PATH          write JSON Lines to PATH (- = standard output)\n"
+            "  --report FILE.html   write a self-contained HTML report to FILE.html\n"
             "  -q, --quiet          no human summary\n"
             "  --ports LIST         server ports to analyse (default 25,465,587)\n"
             "  --tls-ports LIST     implicit-TLS ports among them (default 465)\n"
@@ -190,6 +200,7 @@ static size_t g_n_tls_ports = 1;
 
 enum {
     OPT_JSON = 256,
+    OPT_REPORT,
     OPT_PORTS,
     OPT_TLS_PORTS,
     OPT_VERIFY,
@@ -205,6 +216,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 {
     static const struct option longs[] = {
         {"json", required_argument, NULL, OPT_JSON},
+        {"report", required_argument, NULL, OPT_REPORT},
         {"ports", required_argument, NULL, OPT_PORTS},
         {"tls-ports", required_argument, NULL, OPT_TLS_PORTS},
         {"verify-checksums", no_argument, NULL, OPT_VERIFY},
@@ -231,7 +243,12 @@ static int parse_options(int argc, char **argv, struct options *o)
     while ((c = getopt_long(argc, argv, "r:i:DpB:Z:c:qhV", longs, NULL)) != -1) {
         switch (c) {
         case 'r':
-            o->read_path = optarg;
+            if (o->n_read == CAPTURE_FILES_MAX) {
+                fprintf(stderr, "smtpscope: at most %d -r files\n", CAPTURE_FILES_MAX);
+                return 1;
+            }
+            o->read_paths[o->n_read++] = optarg;
+            o->read_path = o->read_paths[0];
             break;
         case 'i':
             o->device = optarg;
@@ -284,6 +301,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             return 0;
         case OPT_JSON:
             o->json_path = optarg;
+            break;
+        case OPT_REPORT:
+            o->report_path = optarg;
             break;
         case OPT_PORTS:
             if (!parse_ports(optarg, o->ports, &o->n_ports)) {
@@ -355,6 +375,9 @@ static void emit_record(void *ctx, const struct session_record *r)
     if (run->has_text) {
         run->text.session(&run->text, r);
     }
+    if (run->has_html) {
+        run->html.session(&run->html, r);
+    }
 }
 
 /* ---- the packet loop ------------------------------------------------------- */
@@ -381,7 +404,11 @@ static void handle_packet(struct run *run, const struct capture_packet *pkt)
     if (pkt->ts_us > in->last_us) {
         in->last_us = pkt->ts_us;
     }
-    enum decode_result r = decode_frame(run->cap.linktype, pkt->data, pkt->caplen, &d);
+    if (!decode_linktype_supported(pkt->linktype)) {
+        in->n_unsupported_link++;
+        return;
+    }
+    enum decode_result r = decode_frame(pkt->linktype, pkt->data, pkt->caplen, &d);
     if (r == DECODE_IPV6) {
         if (!port_selected(&run->opt, d.sport) && !port_selected(&run->opt, d.dport)) {
             in->n_other_ports++;
@@ -502,7 +529,8 @@ static int read_packets(struct run *run)
     int64_t stop_at = run->opt.duration_s > 0 ? start + run->opt.duration_s * 1000000 : 0;
     uint64_t since_housekeeping = 0;
     while (!g_stop && !session_limit_reached(run)) {
-        rc = capture_next(&run->cap, &pkt, run->err, sizeof(run->err));
+        rc = run->files != NULL ? capture_set_next(run->files, &pkt, run->err, sizeof(run->err))
+                                : capture_next(&run->cap, &pkt, run->err, sizeof(run->err));
         if (rc == 1) {
             handle_packet(run, &pkt);
             if (run->cap.is_live && ++since_housekeeping == 256) {
@@ -548,6 +576,34 @@ static int open_outputs(struct run *run)
     if (!run->opt.quiet) {
         writer_text_init(&run->text, summary_to);
         run->has_text = true;
+    }
+    if (run->opt.report_path != NULL) {
+        run->html_file = fopen(run->opt.report_path, "w");
+        if (run->html_file == NULL) {
+            snprintf(run->err, sizeof(run->err), "%s: %s", run->opt.report_path, strerror(errno));
+            return SMTPSCOPE_ERR_OUTPUT;
+        }
+        writer_html_init(&run->html, run->html_file, &run->meta);
+        run->has_html = true;
+    }
+    return SMTPSCOPE_OK;
+}
+
+/* pcap files say their link type up front; pcapng per interface. */
+static int check_linktypes(struct run *run)
+{
+    run->input.linktype_name = "per interface (pcapng)";
+    for (size_t i = 0; i < run->files->n; i++) {
+        const struct capture *c = &run->files->files[i];
+        if (c->linktype < 0) {
+            continue;
+        }
+        if (!decode_linktype_supported(c->linktype)) {
+            snprintf(run->err, sizeof(run->err), "%.300s: link type %s (%d) is not supported",
+                     c->source, capture_linktype_name(c->linktype), c->linktype);
+            return SMTPSCOPE_ERR_LINKTYPE;
+        }
+        run->input.linktype_name = capture_linktype_name(c->linktype);
     }
     return SMTPSCOPE_OK;
 }
@@ -596,23 +652,40 @@ static int open_input(struct run *run)
         rc = capture_open_live(&run->cap, run->opt.device, &lo, run->err, sizeof(run->err));
         run->input.is_live = true;
         run->input.source = run->opt.device;
-        if (rc == SMTPSCOPE_OK && run->opt.filter == NULL) {
+        if (rc == SMTPSCOPE_OK && run->opt.filter != NULL) {
+            rc = capture_set_filter_one(&run->cap, run->opt.filter, run->err, sizeof(run->err));
+        } else if (rc == SMTPSCOPE_OK) {
             run->opt.filter = default_live_filter(&run->opt);
             char spare[512];
             if (run->opt.filter != NULL &&
-                capture_set_filter(&run->cap, run->opt.filter, spare, sizeof(spare)) != 0) {
-                /* Some link types have no vlan keyword: ports alone then. */
+                capture_set_filter_one(&run->cap, run->opt.filter, spare, sizeof(spare)) != 0) {
+                /* Some link types have no vlan keyword: the ports alone then. */
                 char *cut = strstr(run->opt.filter, " or (ip[6:2]");
                 if (cut != NULL) {
                     *cut = '\0';
                 }
+                rc = capture_set_filter_one(&run->cap, run->opt.filter, run->err,
+                                            sizeof(run->err));
             }
         }
         if (rc == SMTPSCOPE_OK && run->opt.run_as != NULL) {
             rc = drop_privileges(run);
         }
     } else {
-        rc = capture_open_offline(&run->cap, run->opt.read_path, run->err, sizeof(run->err));
+        run->files = calloc(1, sizeof(*run->files));
+        if (run->files == NULL) {
+            snprintf(run->err, sizeof(run->err), "out of memory");
+            return SMTPSCOPE_ERR_INTERNAL;
+        }
+        rc = capture_set_open(run->files, run->opt.read_paths, run->opt.n_read, run->err,
+                              sizeof(run->err));
+        if (rc == SMTPSCOPE_OK) {
+            rc = check_linktypes(run);
+        }
+        if (rc == SMTPSCOPE_OK && run->opt.filter != NULL) {
+            rc = capture_set_filter(run->files, run->opt.filter, run->err, sizeof(run->err));
+        }
+        return rc;
     }
     if (rc != SMTPSCOPE_OK) {
         return rc;
@@ -622,11 +695,7 @@ static int open_input(struct run *run)
                  run->cap.source, capture_linktype_name(run->cap.linktype), run->cap.linktype);
         return SMTPSCOPE_ERR_LINKTYPE;
     }
-    run->input.source = run->cap.source;
     run->input.linktype_name = capture_linktype_name(run->cap.linktype);
-    if (run->opt.filter != NULL) {
-        return capture_set_filter(&run->cap, run->opt.filter, run->err, sizeof(run->err));
-    }
     return SMTPSCOPE_OK;
 }
 
@@ -696,6 +765,14 @@ static int finish(struct run *run, int rc)
         run->text.summary(&run->text, &rep);
         fflush(run->text.out);
     }
+    if (run->has_html) {
+        run->html.summary(&run->html, &rep);
+        if (fflush(run->html_file) != 0 || run->html.failed) {
+            snprintf(run->err, sizeof(run->err), "writing %s: %s", run->opt.report_path,
+                     strerror(errno));
+            rc = SMTPSCOPE_ERR_OUTPUT;
+        }
+    }
     return rc;
 }
 
@@ -703,6 +780,10 @@ static void release(struct run *run)
 {
     session_table_free(&run->table);
     capture_close(&run->cap);
+    if (run->files != NULL) {
+        capture_set_close(run->files);
+        free(run->files);
+    }
     if (run->has_json) {
         writer_free(&run->json);
         if (run->json_file != stdout) {
@@ -711,6 +792,10 @@ static void release(struct run *run)
     }
     if (run->has_text) {
         writer_free(&run->text);
+    }
+    if (run->has_html) {
+        writer_free(&run->html);
+        fclose(run->html_file);
     }
     free(run->stats);
     free(run->opt.filter);
@@ -741,6 +826,10 @@ int main(int argc, char **argv)
         return exit_status(SMTPSCOPE_ERR_INTERNAL);
     }
     stats_init(run.stats);
+    if (run.opt.report_path != NULL) {
+        /* Hash the input before libpcap reads it (a live capture has none). */
+        report_meta_init(&run.meta, argc, argv, run.opt.read_paths, run.opt.n_read);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

@@ -299,7 +299,9 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
     OUT_LIT(o, ",\"connect_ms\":");
     put_ms_or_null(o, timing_delta_us(r->syn_us, r->synack_us));
     OUT_LIT(o, ",\"banner_ms\":");
-    put_ms_or_null(o, r->has_greeting ? timing_delta_us(r->est_us, r->greeting.reply_first_us) : -1);
+    /* Mid-stream there was no handshake to measure the banner from. */
+    bool banner_known = r->has_greeting && !r->is_midstream;
+    put_ms_or_null(o, banner_known ? timing_delta_us(r->est_us, r->greeting.reply_first_us) : -1);
     OUT_LIT(o, ",\"greeting\":");
     put_greeting(o, r);
     OUT_LIT(o, ",\"exchanges\":[");

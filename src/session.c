@@ -58,6 +58,7 @@ struct session {
     bool client_resume;           /* held client bytes may be parsed now */
     bool content_early;           /* content began before the 354 came */
     bool midstream;               /* no handshake seen: greeting unknown */
+    bool greeting_window_closed;  /* a complete reply has been seen */
     bool resync[2];               /* skipping lines until one makes sense */
     uint32_t wait_index;          /* the exchange the client waits on */
     uint64_t content_bytes;       /* of the message being received */
@@ -792,6 +793,21 @@ static void on_unsolicited(struct session *s, const struct reply_acc *r, int64_t
     }
 }
 
+/* Mid-stream, a 220 before any reply and with no command waiting on it
+ * other than ones sent ahead of the banner is the greeting after all. */
+static bool is_missed_greeting(const struct session *s, uint16_t code)
+{
+    if (code != 220) {
+        return false;
+    }
+    for (uint32_t i = 0; i < s->rec.n_exchanges; i++) {
+        if (s->rec.exchanges[i].verb == SMTP_VERB_STARTTLS || s->rec.exchanges[i].code != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static void on_reply_complete(struct session *s, int64_t now_us)
 {
     struct reply_acc r = s->reply;
@@ -805,7 +821,9 @@ static void on_reply_complete(struct session *s, int64_t now_us)
     if (r.code == 0) {
         return; /* a line that is no reply: flagged, never paired */
     }
-    if (!s->rec.has_greeting && !s->midstream) {
+    bool first_reply = !s->greeting_window_closed;
+    s->greeting_window_closed = true;
+    if (!s->rec.has_greeting && (!s->midstream || (first_reply && is_missed_greeting(s, r.code)))) {
         on_greeting(s, &r, now_us);
         return;
     }
@@ -878,13 +896,12 @@ static void on_server_event(struct session *s, const struct smtp_event *ev, int6
                             int64_t now_us)
 {
     if (s->resync[SMTP_DIR_SERVER]) {
-        /* A reply's last line is a safe place to start pairing from. */
-        bool last_line = ev->type == SMTP_EV_REPLY && ev->u.reply.code != 0 &&
-                         ev->u.reply.is_last;
-        if (last_line) {
-            s->resync[SMTP_DIR_SERVER] = false;
+        /* Start at the first line that is a reply (if it is the tail of a
+         * multi-line reply, that reply is only shorter). */
+        if (ev->type != SMTP_EV_REPLY || ev->u.reply.code == 0) {
+            return;
         }
-        return;
+        s->resync[SMTP_DIR_SERVER] = false;
     }
     switch (ev->type) {
     case SMTP_EV_REPLY:
@@ -1170,6 +1187,7 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
 void session_set_midstream(struct session *s)
 {
     s->midstream = true;
+    s->rec.is_midstream = true;
     set_flag(s, VERDICT_FLAG_MIDSTREAM);
     if (s->rec.tls == RECORD_TLS_NONE) {
         s->resync[SMTP_DIR_CLIENT] = true;

@@ -61,7 +61,9 @@ void stats_add(struct run_stats *st, const struct session_record *r)
     latency_add(&st->connect, timing_delta_us(r->syn_us, r->synack_us));
     if (r->has_greeting) {
         count_code(st, r->greeting.code);
-        latency_add(&st->banner, timing_delta_us(r->est_us, r->greeting.reply_first_us));
+        if (!r->is_midstream) {
+            latency_add(&st->banner, timing_delta_us(r->est_us, r->greeting.reply_first_us));
+        }
     }
     for (uint32_t i = 0; i < r->n_exchanges; i++) {
         add_exchange(st, &r->exchanges[i]);

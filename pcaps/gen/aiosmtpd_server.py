@@ -6,7 +6,9 @@ stock aiosmtpd.smtp.SMTP protocol class; some modes override one command
 handler to produce server-side behaviour that no stock server produces
 (documented in pcaps/README.md).
 
-usage: aiosmtpd_server.py MODE PORT [--ready-file FILE]
+usage: aiosmtpd_server.py MODE PORT [--ready-file FILE] [--host ADDR]
+
+--host: listen address (default 127.0.0.1; "::1" for the IPv6 captures)
 
 MODE:
   plain          stock aiosmtpd server (accepts and discards mail)
@@ -96,12 +98,12 @@ def factory(mode):
     raise SystemExit("unknown mode %r" % mode)
 
 
-async def main(mode, port, ready_file):
+async def main(mode, port, ready_file, host="127.0.0.1"):
     loop = asyncio.get_running_loop()
     make = factory(mode)
     # Bind directly (no aiosmtpd Controller: its start() makes a self-test
     # connection, which we do not want anywhere near a capture).
-    server = await loop.create_server(make, host="127.0.0.1", port=port,
+    server = await loop.create_server(make, host=host, port=port,
                                       reuse_address=True)
     if ready_file:
         with open(ready_file, "w") as f:
@@ -113,6 +115,11 @@ async def main(mode, port, ready_file):
 if __name__ == "__main__":
     args = sys.argv[1:]
     ready = None
+    host = "127.0.0.1"
+    if "--host" in args:
+        i = args.index("--host")
+        host = args[i + 1]
+        del args[i:i + 2]
     if "--ready-file" in args:
         i = args.index("--ready-file")
         ready = args[i + 1]
@@ -120,6 +127,6 @@ if __name__ == "__main__":
     if len(args) != 2:
         raise SystemExit(__doc__)
     try:
-        asyncio.run(main(args[0], int(args[1]), ready))
+        asyncio.run(main(args[0], int(args[1]), ready, host))
     except KeyboardInterrupt:
         pass

@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""bench/report.py - number crunching for bench/run.sh (standard library only).
+
+Sub-commands:
+  table RESULTS NAME PCAP TRUTH  median wall/RSS table for one capture
+  nids TRUTH "loop_nids output"  loop_nids must see every generated session
+  check TRUTH SMTPSCOPE_JSON NAME  compare smtpscope's summary line with truth
+  ir PROG PACKETS TOTAL_IR EMPTY_IR  callgrind instructions per packet
+Exit status 1 means a check failed.
+"""
+import json
+import os
+import statistics
+import sys
+
+LABELS = ("normal_quit", "rst", "server_221_mid_transaction", "fin_without_quit")
+ORDER = ("loop_pcap", "loop_nids", "smtpscope", "tshark")
+
+
+def load_runs(path, name):
+    runs = {}
+    with open(path) as f:
+        for line in f:
+            cap, prog, wall_us, rss_kb, rc = line.rstrip("\n").split("\t")
+            if cap != name:
+                continue
+            r = runs.setdefault(prog, {"wall": [], "rss": [], "bad": 0})
+            r["wall"].append(int(wall_us) / 1e6)
+            r["rss"].append(int(rss_kb) if rss_kb.isdigit() else 0)
+            r["bad"] += rc != "0"
+    return runs
+
+
+def row(prog, r, size, pkts, base):
+    wall, rss = statistics.median(r["wall"]), statistics.median(r["rss"])
+    ratio = ("%9.2f %9.2f" % (wall / base[0], rss / base[1])) if base else "%9s %9s" % ("-", "-")
+    bad = "  (%d runs exited non-zero)" % r["bad"] if r["bad"] else ""
+    print("%-10s %8.3f %9.1f %10.3f %9.1f %s%s" % (
+        prog, wall, size / 1e6 / wall, pkts / 1e6 / wall, rss / 1024, ratio, bad))
+    return wall, rss
+
+
+def cmd_table(results, name, pcap, truth_path):
+    runs = load_runs(results, name)
+    truth = json.load(open(truth_path))
+    size, pkts = os.path.getsize(pcap), truth["packets"]
+    print("capture %s: %.1f MB, %d packets, %d sessions, concurrency %d" % (
+        name, size / 1e6, pkts, truth["sessions"], truth.get("concurrency", 0)))
+    print("%-10s %8s %9s %10s %9s %9s %9s" % (
+        "program", "wall_s", "MB/s", "Mpkt/s", "RSS_MB", "wall/nids", "RSS/nids"))
+    base, walls = None, {}
+    if "loop_nids" in runs:
+        r = runs["loop_nids"]
+        base = (statistics.median(r["wall"]), max(statistics.median(r["rss"]), 1))
+    for prog in ORDER:
+        if prog in runs:
+            walls[prog] = row(prog, runs[prog], size, pkts, base)[0]
+    if "smtpscope" in walls and "tshark" in walls:
+        print("smtpscope speed-up over tshark: %.1fx" % (walls["tshark"] / walls["smtpscope"]))
+    return 0
+
+
+def verdict(ok, what):
+    print("%s %s" % ("PASS" if ok else "FAIL", what))
+    return ok
+
+
+def cmd_nids(truth_path, out):
+    t = json.load(open(truth_path))
+    v = dict(kv.split("=") for kv in out.split())
+    v = {k: int(x) for k, x in v.items()}
+    ok = verdict(v["established"] == t["sessions"],
+                 "loop_nids established %d / %d sessions" % (v["established"], t["sessions"]))
+    ok &= verdict(v["closed"] + v["reset"] == t["sessions"] and v["reset"] == t["labels"]["rst"],
+                  "loop_nids closed %d + reset %d (truth rst %d)" % (
+                      v["closed"], v["reset"], t["labels"]["rst"]))
+    data = v["data_c2s"] + v["data_s2c"]
+    ok &= verdict(data == t["tcp_payload_bytes"], "loop_nids stream bytes %d / %d" % (
+        data, t["tcp_payload_bytes"]))
+    ok &= verdict(v["packets"] == t["packets"] and v["bytes"] == t["bytes"],
+                  "loop_nids packets/bytes match truth")
+    return 0 if ok else 1
+
+
+def last_json_line(path):
+    last = None
+    with open(path) as f:
+        for line in f:
+            if line.strip():
+                last = line
+    return json.loads(last) if last else {}
+
+
+def cmd_check(truth_path, out_path, name):
+    t = json.load(open(truth_path))
+    try:
+        s = last_json_line(out_path)
+    except (OSError, ValueError) as e:
+        return 0 if verdict(False, "%s: unreadable smtpscope JSON (%s)" % (name, e)) else 1
+    ok = verdict(s.get("type") == "summary", "%s: last line is the summary object" % name)
+    for key in ("sessions", "messages_accepted"):
+        ok &= verdict(s.get(key) == t[key], "%s: %s %s (truth %s)" % (name, key, s.get(key), t[key]))
+    got = s.get("labels") or {}
+    for lab in LABELS:
+        ok &= verdict(got.get(lab, 0) == t["labels"][lab], "%s: label %s %s (truth %s)" % (
+            name, lab, got.get(lab, 0), t["labels"][lab]))
+    extra = {k: c for k, c in got.items() if k not in LABELS and c}
+    ok &= verdict(not extra, "%s: no unexpected labels %s" % (name, extra or ""))
+    if "messages_attempted" in s:
+        print("INFO %s: messages_attempted %s (truth %s)" % (
+            name, s["messages_attempted"], t["messages_attempted"]))
+    return 0 if ok else 1
+
+
+def cmd_ir(prog, pkts, total, empty):
+    pkts, total, empty = int(pkts), int(total), int(empty)
+    if not total or not pkts:
+        print("%-10s callgrind gave no instruction count" % prog)
+        return 0
+    print("%-10s %12d Ir total %10.0f Ir/packet  %8.0f Ir/packet marginal" % (
+        prog, total, total / pkts, (total - empty) / pkts))
+    return 0
+
+
+def main(argv):
+    cmds = {"table": cmd_table, "nids": cmd_nids, "check": cmd_check, "ir": cmd_ir}
+    if len(argv) < 2 or argv[1] not in cmds:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return cmds[argv[1]](*argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# bench/run.sh - smtpscope performance and correctness benchmark runner.
+#
+# Generates synthetic SMTP captures with bench/build/gen (at run time, into
+# a scratch directory, never committed), then, interleaved BENCH_REPS times
+# on the same file: loop_pcap (bare libpcap), loop_nids (libnids, empty
+# callbacks), smtpscope and tshark (each skipped if absent).  Prints median
+# wall time, MB/s, packets/s, peak RSS and ratios to loop_nids, callgrind
+# instructions per packet on a ~2k-packet capture, and checks smtpscope's
+# JSON summary against the generator's truth file (exit 1 on mismatch).
+#
+# Environment:
+#   BENCH_SIZE=small|full  full adds a ~1 GB (22k sessions, 1k concurrent)
+#                          and a ~200 MB (50k concurrent) capture
+#   BENCH_REPS=5           timed repetitions per program and capture
+#   BENCH_DIR=DIR          scratch directory (default: mktemp, removed after)
+#   SMTPSCOPE=PATH         dissector binary (default: <repo>/smtpscope)
+#   BENCH_TSHARK=0         skip tshark even if installed
+#   BENCH_CALLGRIND=0      skip the callgrind instructions-per-packet part
+# Needs only bash, coreutils, /usr/bin/time, python3 (stdlib), valgrind.
+
+set -u -o pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+BUILD=$HERE/build
+SMTPSCOPE=${SMTPSCOPE:-$ROOT/smtpscope}
+BENCH_SIZE=${BENCH_SIZE:-small}
+BENCH_REPS=${BENCH_REPS:-5}
+BENCH_TSHARK=${BENCH_TSHARK:-1}
+BENCH_CALLGRIND=${BENCH_CALLGRIND:-1}
+PY=/usr/bin/python3
+FAILED=0
+
+if [ -n "${BENCH_DIR:-}" ]; then
+	mkdir -p "$BENCH_DIR"
+else
+	BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/smtpscope-bench.XXXXXX")
+	trap 'rm -rf "$BENCH_DIR"' EXIT
+fi
+RESULTS=$BENCH_DIR/results.tsv
+: >"$RESULTS"
+
+note() { printf '%s\n' "$*"; }
+
+have_smtpscope() { [ -x "$SMTPSCOPE" ]; }
+have_tshark() { [ "$BENCH_TSHARK" != 0 ] && command -v tshark >/dev/null 2>&1; }
+
+# streams_for CONCURRENCY: libnids keeps at most 3/4 of n_tcp_streams
+# streams alive, so size the table for the concurrency plus headroom.
+streams_for() {
+	local n=65536
+	while [ $((n * 3 / 4)) -lt $(($1 * 11 / 10)) ]; do n=$((n * 2)); done
+	echo "$n"
+}
+
+# gen_capture NAME GEN-ARGS... -> $BENCH_DIR/NAME.pcap and NAME.json
+gen_capture() {
+	local name=$1 t0 t1
+	shift
+	t0=$(date +%s%N)
+	if ! "$BUILD/gen" --out "$BENCH_DIR/$name.pcap" --truth "$BENCH_DIR/$name.json" \
+		"$@" 2>/dev/null; then
+		note "FAIL gen $name"
+		exit 1
+	fi
+	t1=$(date +%s%N)
+	note "generated $name: $(stat -c %s "$BENCH_DIR/$name.pcap") bytes in" \
+		"$(( (t1 - t0) / 1000000 )) ms ($*)"
+}
+
+# cmd_for PROG FILE STREAMS -> prints the command line, or nothing if absent
+cmd_for() {
+	case $1 in
+	loop_pcap) echo "$BUILD/loop_pcap $2" ;;
+	loop_nids) echo "$BUILD/loop_nids --streams $3 $2" ;;
+	smtpscope) have_smtpscope && echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3" ;;
+	tshark) have_tshark && echo "tshark -r $2 -q -z io,stat,0" ;;
+	esac
+}
+
+# time_one NAME PROG CMD...: one timed run, appended to $RESULTS
+time_one() {
+	local name=$1 prog=$2 tf=$BENCH_DIR/time.out t0 t1 rc
+	shift 2
+	t0=$(date +%s%N)
+	/usr/bin/time -f '%e %M' -o "$tf" "$@" >/dev/null 2>"$BENCH_DIR/$prog.err"
+	rc=$?
+	t1=$(date +%s%N)
+	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$prog" "$(( (t1 - t0) / 1000 ))" \
+		"$(tail -n 1 "$tf" | cut -d' ' -f2)" "$rc" >>"$RESULTS"
+}
+
+# bench_capture NAME STREAMS: interleaved timed runs of every program
+bench_capture() {
+	local name=$1 streams=$2 file=$BENCH_DIR/$1.pcap rep prog cmd
+	have_smtpscope || note "SKIP smtpscope: $SMTPSCOPE not built yet"
+	have_tshark || note "SKIP tshark: not installed (or BENCH_TSHARK=0)"
+	cat "$file" >/dev/null # warm the page cache
+	for rep in $(seq "$BENCH_REPS"); do
+		for prog in loop_pcap loop_nids smtpscope tshark; do
+			cmd=$(cmd_for "$prog" "$file" "$streams") || continue
+			[ -n "$cmd" ] || continue
+			# shellcheck disable=SC2086
+			time_one "$name" "$prog" $cmd
+		done
+	done
+	$PY "$HERE/report.py" table "$RESULTS" "$name" "$file" "$BENCH_DIR/$name.json"
+}
+
+# check_nids NAME STREAMS: loop_nids must see every generated session
+check_nids() {
+	local out
+	out=$("$BUILD/loop_nids" --streams "$2" "$BENCH_DIR/$1.pcap") || { FAILED=1; return; }
+	$PY "$HERE/report.py" nids "$BENCH_DIR/$1.json" "$out" || FAILED=1
+}
+
+# check_smtpscope NAME STREAMS: compare the JSON summary line with truth
+check_smtpscope() {
+	local out=$BENCH_DIR/$1.smtpscope.json
+	if ! have_smtpscope; then
+		note "SKIP correctness $1: $SMTPSCOPE not built yet"
+		return
+	fi
+	if ! "$SMTPSCOPE" -r "$BENCH_DIR/$1.pcap" --json "$out" --max-streams "$2" \
+		>/dev/null 2>"$BENCH_DIR/smtpscope.check.err"; then
+		note "FAIL correctness $1: smtpscope exited non-zero"
+		FAILED=1
+		return
+	fi
+	$PY "$HERE/report.py" check "$BENCH_DIR/$1.json" "$out" "$1" || FAILED=1
+}
+
+# callgrind_ir CMD...: prints total instructions executed
+callgrind_ir() {
+	valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+		sed -n 's/.*Collected : *\([0-9]*\).*/\1/p' | tail -n 1
+}
+
+callgrind_part() {
+	local prog cmd full empty pkts
+	[ "$BENCH_CALLGRIND" != 0 ] || { note "SKIP callgrind (BENCH_CALLGRIND=0)"; return; }
+	command -v valgrind >/dev/null || { note "SKIP callgrind: valgrind not installed"; return; }
+	gen_capture tiny --seed 3 --sessions 40 --concurrency 10 --messages 3 --body-bytes 8000
+	gen_capture empty --seed 3 --sessions 0
+	pkts=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["packets"])' \
+		"$BENCH_DIR/tiny.json")
+	note ""
+	note "== instructions per packet (callgrind, $pkts packets; 'marginal' subtracts an empty-capture run) =="
+	for prog in loop_pcap loop_nids smtpscope; do
+		cmd=$(cmd_for "$prog" "$BENCH_DIR/tiny.pcap" 65536)
+		if [ -z "$cmd" ]; then note "SKIP $prog: not built yet"; continue; fi
+		# shellcheck disable=SC2086
+		full=$(callgrind_ir $cmd)
+		# shellcheck disable=SC2086
+		empty=$(callgrind_ir $(cmd_for "$prog" "$BENCH_DIR/empty.pcap" 65536))
+		$PY "$HERE/report.py" ir "$prog" "$pkts" "${full:-0}" "${empty:-0}"
+	done
+}
+
+# run_capture NAME CONCURRENCY GEN-ARGS...
+run_capture() {
+	local name=$1 conc=$2 streams
+	shift 2
+	streams=$(streams_for "$conc")
+	gen_capture "$name" --concurrency "$conc" "$@"
+	note ""
+	note "== capture $name (max streams $streams, $BENCH_REPS reps, interleaved) =="
+	check_nids "$name" "$streams"
+	bench_capture "$name" "$streams"
+	check_smtpscope "$name" "$streams"
+	[ -n "${BENCH_KEEP:-}" ] || rm -f "$BENCH_DIR/$name.pcap"
+}
+
+main() {
+	local f
+	for f in gen loop_pcap loop_nids; do
+		[ -x "$BUILD/$f" ] || { note "missing $BUILD/$f: run 'make -C bench' first"; exit 2; }
+	done
+	note "smtpscope benchmark: size=$BENCH_SIZE reps=$BENCH_REPS dir=$BENCH_DIR"
+	run_capture small 100 --seed 1 --sessions 750 --messages 3 --body-bytes 8000 \
+		--pipelining-share 0.5 --anomaly-share 0.09 --rtt-us 20000 --banner-ms 50
+	if [ "$BENCH_SIZE" = full ]; then
+		run_capture 1g 1000 --seed 2 --sessions 22000 --messages 3 --body-bytes 13700 \
+			--pipelining-share 0.5 --anomaly-share 0.09 --rtt-us 20000 --banner-ms 50
+		run_capture c50k 50000 --seed 4 --sessions 60000 --messages 1 --body-bytes 1700 \
+			--pipelining-share 0.5 --anomaly-share 0.09 --rtt-us 40000 --banner-ms 300
+	fi
+	callgrind_part
+	note ""
+	if [ "$FAILED" != 0 ]; then note "RESULT: FAIL"; exit 1; fi
+	note "RESULT: PASS"
+}
+
+main "$@"

@@ -1,0 +1,58 @@
+/*
+ * pcapng.h - a small reader for pcapng files, link type per interface.
+ *
+ * Role: libpcap 1.10 refuses a pcapng file whose interfaces have different
+ * link types (dumpcap -i lo -i any writes one), so capture.c reads pcapng
+ * with this instead.  It understands Section Header, Interface Description
+ * (link type, if_tsresol, if_tsoffset), Enhanced and Simple Packet blocks in
+ * either byte order, skips every other block, and never holds more than
+ * one block, capped at PCAPNG_BLOCK_MAX.  Format: RFC draft-ietf-opsawg-pcapng.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef PCAPNG_H
+#define PCAPNG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define PCAPNG_INTERFACES_MAX 256
+#define PCAPNG_BLOCK_MAX (1u << 20) /* larger blocks are skipped, counted */
+
+struct pcapng_interface {
+    int linktype;
+    uint32_t snaplen;
+    uint64_t ts_units_per_s; /* from if_tsresol; 1e6 by default */
+    int64_t ts_offset_s;     /* if_tsoffset */
+};
+
+struct pcapng_reader {
+    FILE *f;
+    bool swapped;            /* section byte order differs from ours */
+    struct pcapng_interface ifs[PCAPNG_INTERFACES_MAX];
+    uint32_t n_ifs;
+    uint8_t *block;          /* the current block's body */
+    size_t block_cap;
+    int64_t last_ts_us;
+    uint64_t n_skipped_big;  /* blocks over PCAPNG_BLOCK_MAX */
+};
+
+/* True when the first four bytes are a pcapng Section Header Block. */
+bool pcapng_is_pcapng(const uint8_t head[4]);
+/*
+ * Starts reading f (positioned at the file's start; the reader does not
+ * close it).  Returns 0 or a negative SMTPSCOPE_ERR_* with err filled.
+ */
+int pcapng_open(struct pcapng_reader *r, FILE *f, char *err, size_t errlen);
+/*
+ * Next packet: 1 with *data (borrowed until the next call), lengths, time
+ * and link type filled; 0 at the end; SMTPSCOPE_ERR_INPUT_DAMAGED on a
+ * truncated or corrupt block (packets before it were good).
+ */
+int pcapng_next(struct pcapng_reader *r, const uint8_t **data, size_t *caplen, size_t *wirelen,
+                int64_t *ts_us, int *linktype, char *err, size_t errlen);
+void pcapng_close(struct pcapng_reader *r);
+
+#endif

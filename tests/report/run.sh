@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# tests/report/run.sh - `smtpscope explain` goldens, the knowledge and HTML
+# unit suites, and the HTML report: static lint of a report for every
+# capture in pcaps/, the HTML-injection capture, and (when Chromium is
+# installed or installable) rendering in headless Chromium with no console
+# errors, charts present and nothing from the capture executed.
+#
+# usage: tests/report/run.sh [SMTPSCOPE_WITH_REPORT] [--update]
+#   --update rewrites tests/report/explain/*.txt from the binary's output.
+# Prints "N passed, N failed"; exit 1 on any failure.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+BIN=./smtpscope
+UPDATE=0
+for a in "$@"; do
+    case $a in
+    --update) UPDATE=1 ;;
+    *) BIN=$a ;;
+    esac
+done
+export LC_ALL=C TZ=UTC
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# ---- 1. explain goldens -------------------------------------------------
+while read -r name status args; do
+    case $name in '' | '#'*) continue ;; esac
+    want=tests/report/explain/$name.txt
+    # shellcheck disable=SC2086
+    "$BIN" explain $args >"$WORK/out" 2>&1
+    got=$?
+    if [ "$UPDATE" = 1 ]; then
+        cp "$WORK/out" "$want"
+    fi
+    if [ "$got" != "$status" ]; then
+        bad "explain $name: exit $got, want $status"
+    elif ! diff -u "$want" "$WORK/out" >"$WORK/diff" 2>&1; then
+        bad "explain $name: output differs"
+        head -40 "$WORK/diff"
+    else
+        ok
+    fi
+done <tests/report/explain/TESTLIST
+
+# ---- 2. unit suites (knowledge base, HTML escaping and writer) ----------
+if [ -x build/asan/unit ]; then
+    for suite in knowledge out_html; do
+        line=$(CK_RUN_SUITE=$suite build/asan/unit 2>&1 | grep -E 'Checks: [0-9]+' | tail -1)
+        checks=$(sed -nE 's/.*Checks: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+).*/\1/p' <<<"$line")
+        failures=$(sed -nE 's/.*Checks: ([0-9]+), Failures: ([0-9]+), Errors: ([0-9]+).*/\2+\3/p' <<<"$line")
+        if [ -z "$checks" ]; then
+            bad "unit suite $suite did not run"
+            continue
+        fi
+        failures=$((failures))
+        pass=$((pass + checks - failures))
+        fail=$((fail + failures))
+        [ "$failures" = 0 ] || echo "FAIL: unit suite $suite: $line"
+    done
+else
+    echo "skip: build/asan/unit not built (make build/asan/unit)"
+fi
+
+# ---- 3. a report for every capture, linted -------------------------------
+if ! "$BIN" --help 2>&1 | grep -q -- '--report'; then
+    bad "$BIN has no --report option"
+    echo "$pass passed, $fail failed"
+    exit 1
+fi
+for pcap in pcaps/*.pcap; do
+    [ -f "$pcap" ] || continue
+    name=$(basename "$pcap" .pcap)
+    out=$WORK/$name.html
+    "$BIN" -r "$pcap" -q --report "$out" >"$WORK/log" 2>&1
+    status=$?
+    if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
+        bad "report $name: exit $status: $(head -2 "$WORK/log")"
+    elif ! tests/report/html_lint.py "$out" --min-svg 0 >"$WORK/lint" 2>&1; then
+        bad "report $name: lint"
+        head -10 "$WORK/lint"
+    else
+        ok
+    fi
+done
+
+# ---- 4. the injection capture: escaped, and nothing raw ------------------
+INJ=pcaps/real-html-injection.pcap
+"$BIN" -r "$INJ" -q --report "$WORK/inj.html" >/dev/null 2>&1
+if tests/report/html_lint.py "$WORK/inj.html" --min-svg 3 \
+    --expect '&lt;script&gt;alert(1)&lt;/script&gt; &quot;&gt;&lt;img src=x onerror=alert(1)&gt;' \
+    --expect 'client.smtpscope.test&quot;&gt;&lt;img' \
+    --expect 'fin_without_quit' >"$WORK/lint" 2>&1; then
+    ok
+else
+    bad "injection report: lint"
+    cat "$WORK/lint"
+fi
+
+# ---- 5. headless Chromium ------------------------------------------------
+CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
+if [ -z "$CHROMIUM" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing chromium for the rendering test ..."
+    DEBIAN_FRONTEND=noninteractive apt-get install -y chromium >"$WORK/apt.log" 2>&1 || true
+    CHROMIUM=$(command -v chromium || true)
+fi
+render() { # render HTML MODE(dump-dom|screenshot=FILE) -> stdout DOM, stderr log
+    local profile
+    profile=$(mktemp -d)
+    timeout 90 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-background-networking \
+        --disable-component-update --disable-sync --no-first-run --user-data-dir="$profile" \
+        --enable-logging=stderr --v=0 --hide-scrollbars --window-size=1200,2000 \
+        "--$2" "file://$(realpath "$1")"
+    local st=$?
+    rm -rf "$profile"
+    return $st
+}
+if [ -z "$CHROMIUM" ]; then
+    echo "skip: chromium is not installed and could not be installed; rendering tests skipped"
+else
+    for case in inj real-concurrent real-421-after-rcpt; do
+        html=$WORK/$case.html
+        [ "$case" = inj ] && html=$WORK/inj.html
+        if ! render "$html" dump-dom >"$WORK/dom" 2>"$WORK/console"; then
+            bad "chromium $case: did not render"
+            continue
+        fi
+        problems=""
+        grep -q '</html>' "$WORK/dom" || problems="$problems no-document"
+        # The DOM after load: no element from the wire, charts present.
+        grep -qiE '<img|<script|<iframe|<object|<embed' "$WORK/dom" && problems="$problems wire-element-in-DOM"
+        [ "$(grep -o '<svg' "$WORK/dom" | wc -l)" -ge 3 ] || problems="$problems charts-missing"
+        # Console: any message from the page (errors, CSP refusals) fails.
+        grep -E 'CONSOLE|Refused to|Uncaught' "$WORK/console" >"$WORK/cons" && problems="$problems console-errors"
+        if [ -n "$problems" ]; then
+            bad "chromium $case:$problems"
+            head -5 "$WORK/cons" 2>/dev/null
+        else
+            ok
+        fi
+    done
+    # A positive control: the same checks must catch a live injection.
+    printf '<!DOCTYPE html><html><body><img src=x onerror="console.error(1)"></body></html>' >"$WORK/control.html"
+    render "$WORK/control.html" dump-dom >"$WORK/dom" 2>"$WORK/console"
+    if grep -qi '<img' "$WORK/dom" && grep -qE 'CONSOLE' "$WORK/console"; then
+        ok
+    else
+        bad "chromium control: the checks did not see a live <img onerror>"
+    fi
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
