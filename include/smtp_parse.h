@@ -155,6 +155,7 @@ struct smtp_parser {
     enum smtp_mode mode;
     size_t scanned;         /* bytes of the pending line known to hold no LF */
     bool skipping;          /* discarding the tail of an over-cap line */
+    bool skip_last_cr;      /* the last byte skipped was CR */
     uint16_t open_reply;    /* code of a multi-line reply in progress */
     uint8_t eod_state;      /* CRLF.CRLF matcher state, kept across calls */
     uint64_t bdat_left;     /* octets of the current BDAT chunk still due */

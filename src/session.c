@@ -61,6 +61,8 @@ struct session {
     bool greeting_window_closed;  /* a complete reply has been seen */
     bool resync[2];               /* skipping lines until one makes sense */
     uint32_t wait_index;          /* the exchange the client waits on */
+    uint8_t first_bytes[4];       /* the server's first bytes (implicit TLS) */
+    uint8_t n_first;
     uint64_t content_bytes;       /* of the message being received */
     struct reply_acc reply;
     struct verdict_facts facts;
@@ -216,7 +218,8 @@ bool session_table_init(struct session_table *t, const struct session_config *cf
     t->sink = sink;
     t->next_id = 1;
     if (cfg->order_window > 0) {
-        t->finished = calloc(cfg->order_window, sizeof(*t->finished));
+        /* One slot more than the window: the record just finished. */
+        t->finished = calloc(cfg->order_window + 1, sizeof(*t->finished));
         if (t->finished == NULL) {
             return false;
         }
@@ -621,8 +624,10 @@ static void on_client_event(struct session *s, const struct smtp_event *ev, int6
         note_line_anomalies(s, ev->anomalies);
         break;
     case SMTP_EV_DATA_END:
-        /* The final "." CRLF is framing, not content. */
-        s->content_bytes += ev->u.data.n_bytes >= 3 ? ev->u.data.n_bytes - 3 : 0;
+        /* The final "." CRLF is framing, not content, however the stream
+         * was split around it. */
+        s->content_bytes += ev->u.data.n_bytes;
+        s->content_bytes = s->content_bytes >= 3 ? s->content_bytes - 3 : 0;
         note_line_anomalies(s, ev->anomalies);
         finish_content(s, now_us);
         break;
@@ -955,9 +960,14 @@ size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir di
     if (held == 0) {
         s->held_since_us[dir] = now_us;
     }
-    if (dir == SMTP_DIR_SERVER && s->rec.tls == RECORD_TLS_IMPLICIT &&
-        s->rec.bytes[SMTP_DIR_SERVER] == 0 && looks_like_reply(buf, len)) {
-        set_flag(s, VERDICT_FLAG_PLAINTEXT_ON_TLS_PORT);
+    if (dir == SMTP_DIR_SERVER && s->rec.tls == RECORD_TLS_IMPLICIT && s->n_first < 4) {
+        /* The server's first four bytes, however they were split. */
+        for (size_t i = held; i < len && s->n_first < 4; i++) {
+            s->first_bytes[s->n_first++] = buf[i];
+        }
+        if (s->n_first == 4 && looks_like_reply(s->first_bytes, 4)) {
+            set_flag(s, VERDICT_FLAG_PLAINTEXT_ON_TLS_PORT);
+        }
     }
     s->rec.bytes[dir] += len - held;
     session_note_activity(t, s, now_us);
@@ -970,11 +980,14 @@ size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir di
             break;
         }
         int64_t line_us = off < held ? s->held_since_us[dir] : now_us;
+        /* A line wholly inside bytes held from earlier packets was complete
+         * before this packet: it gets the time those bytes arrived. */
+        int64_t done_us = off + used <= held ? s->held_since_us[dir] : now_us;
         off += used;
         if (dir == SMTP_DIR_CLIENT) {
-            on_client_event(s, &ev, line_us, now_us);
+            on_client_event(s, &ev, line_us, done_us);
         } else {
-            on_server_event(s, &ev, line_us, now_us);
+            on_server_event(s, &ev, line_us, done_us);
         }
     }
     if (off >= held && off < len) {
@@ -1125,14 +1138,14 @@ void session_end(struct session_table *t, struct session *s, const struct sessio
         emit_and_free(t, s);
         return;
     }
-    if (t->n_finished == t->cfg.order_window) {
+    age_unlink(t, s);
+    heap_push(t, s);
+    drain_ready(t);
+    if (t->n_finished > t->cfg.order_window) {
         /* Window full: the oldest waiting record goes out early. */
         emit_and_free(t, heap_pop(t));
         t->stats.n_out_of_order++;
     }
-    heap_push(t, s);
-    age_unlink(t, s);
-    drain_ready(t);
 }
 
 /* ---- opening ------------------------------------------------------------- */

@@ -281,13 +281,38 @@ static size_t parse_skip(struct smtp_parser *p, const uint8_t *buf, size_t len,
 {
     const uint8_t *nl = memchr(buf, '\n', len);
     size_t used = nl ? (size_t)(nl - buf) + 1 : len;
-    if (nl) {
-        p->skipping = false;
-    }
     ev->type = SMTP_EV_SKIPPED;
     ev->line_len = used;
     ev->u.data.n_bytes = used;
+    if (nl != NULL) {
+        bool cr = used >= 2 ? buf[used - 2] == '\r' : p->skip_last_cr;
+        if (!cr) {
+            ev->anomalies |= SMTP_ANOM_BARE_LF;
+        }
+        p->skipping = false;
+    } else if (len > 0) {
+        p->skip_last_cr = buf[len - 1] == '\r';
+    }
     return used;
+}
+
+/*
+ * A line is cut when SMTP_LINE_CAP bytes arrive with no LF among them,
+ * whether they come in one piece or many, so the result never depends on
+ * how the stream was split: the first SMTP_LINE_CAP bytes are reported,
+ * the rest is skipped up to the LF.
+ */
+static size_t cut_line(struct smtp_parser *p, const uint8_t *buf, struct smtp_event *ev)
+{
+    size_t content = SMTP_LINE_CAP;
+    p->scanned = 0;
+    p->skipping = true;
+    p->skip_last_cr = buf[SMTP_LINE_CAP - 1] == '\r';
+    if (p->skip_last_cr) {
+        content--;
+    }
+    emit_line(p, buf, content, SMTP_LINE_CAP, SMTP_ANOM_TRUNCATED | SMTP_ANOM_LONG_LINE, ev);
+    return SMTP_LINE_CAP;
 }
 
 static size_t parse_line(struct smtp_parser *p, const uint8_t *buf, size_t len,
@@ -299,17 +324,12 @@ static size_t parse_line(struct smtp_parser *p, const uint8_t *buf, size_t len,
     }
     size_t from = p->scanned < len ? p->scanned : len;
     const uint8_t *nl = memchr(buf + from, '\n', len - from);
-    if (nl == NULL) {
+    if (nl == NULL || (size_t)(nl - buf) >= SMTP_LINE_CAP) {
         if (len < SMTP_LINE_CAP) {
             p->scanned = len;
             return 0;
         }
-        /* No LF within the cap: report the cut line, drop the rest. */
-        p->scanned = 0;
-        p->skipping = true;
-        emit_line(p, buf, SMTP_LINE_CAP, SMTP_LINE_CAP,
-                  SMTP_ANOM_TRUNCATED | SMTP_ANOM_LONG_LINE, ev);
-        return SMTP_LINE_CAP;
+        return cut_line(p, buf, ev);
     }
     size_t lf = (size_t)(nl - buf);
     size_t content = lf;
@@ -326,7 +346,7 @@ static size_t parse_line(struct smtp_parser *p, const uint8_t *buf, size_t len,
 
 /* Emits the content event for buf[0..used). */
 static size_t data_event(struct smtp_parser *p, struct smtp_event *ev, uint8_t st,
-                         size_t used, uint32_t anomalies, bool is_end)
+                         size_t used, uint32_t anomalies, uint32_t stuffed, bool is_end)
 {
     p->eod_state = is_end ? EOD_LINE_START : st;
     if (is_end) {
@@ -336,7 +356,7 @@ static size_t data_event(struct smtp_parser *p, struct smtp_event *ev, uint8_t s
     ev->anomalies = anomalies;
     ev->line_len = used;
     ev->u.data.n_bytes = used;
-    ev->u.data.n_dot_stuffed = 0;
+    ev->u.data.n_dot_stuffed = stuffed;
     ev->u.data.bdat_last = false;
     return used;
 }
@@ -353,6 +373,7 @@ static size_t parse_data(struct smtp_parser *p, const uint8_t *buf, size_t len,
     size_t i = 0;
     uint8_t st = p->eod_state;
     uint32_t anomalies = 0;
+    uint32_t stuffed = 0;
     if (len == 0) {
         return 0;
     }
@@ -387,14 +408,18 @@ static size_t parse_data(struct smtp_parser *p, const uint8_t *buf, size_t len,
             break;
         case EOD_DOT:
             st = c == '\r' ? EOD_DOT_CR : EOD_MID;
+            if (c != '\r') {
+                stuffed++; /* a line that starts with "." and is not the end */
+            }
             if (c == '\n') {
                 anomalies |= SMTP_ANOM_BARE_LF_IN_DATA;
             }
             break;
         case EOD_DOT_CR:
             if (c == '\n') {
-                return data_event(p, ev, st, i, anomalies, true);
+                return data_event(p, ev, st, i, anomalies, stuffed, true);
             }
+            stuffed++;
             st = c == '\r' ? EOD_CR : EOD_MID;
             break;
         default:
@@ -402,7 +427,7 @@ static size_t parse_data(struct smtp_parser *p, const uint8_t *buf, size_t len,
             break;
         }
     }
-    return data_event(p, ev, st, i, anomalies, false);
+    return data_event(p, ev, st, i, anomalies, stuffed, false);
 }
 
 static size_t parse_bdat(struct smtp_parser *p, size_t len, struct smtp_event *ev)

@@ -1,0 +1,21 @@
+/*
+ * suites.h - one Check suite per module; unit_main.c runs them all in one
+ * SRunner.  Each check_<module>.c defines its <module>_suite().
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef SUITES_H
+#define SUITES_H
+
+#include <check.h>
+
+Suite *smtp_parse_suite(void);
+Suite *parse_cases_suite(void);
+Suite *session_suite(void);
+Suite *escape_suite(void);
+Suite *timing_suite(void);
+Suite *verdict_suite(void);
+Suite *knowledge_suite(void);
+Suite *out_html_suite(void);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * unit_main.c - the unit test runner: every module suite in one SRunner.
+ *
+ * Run from the repository root (tests/parser and docs/ are found relative
+ * to it).  CK_FORK=no runs in-process for gdb; CK_RUN_SUITE / CK_RUN_CASE
+ * pick one suite or test case; CK_VERBOSITY=verbose lists every test.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdlib.h>
+
+#include "suites.h"
+
+int main(void)
+{
+    SRunner *sr = srunner_create(smtp_parse_suite());
+    srunner_add_suite(sr, parse_cases_suite());
+    srunner_add_suite(sr, session_suite());
+    srunner_add_suite(sr, escape_suite());
+    srunner_add_suite(sr, timing_suite());
+    srunner_add_suite(sr, verdict_suite());
+    srunner_add_suite(sr, knowledge_suite());
+    srunner_add_suite(sr, out_html_suite());
+    /* CK_ENV: verbosity comes from CK_VERBOSITY, default normal. */
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}
