@@ -14,13 +14,8 @@
 
 void stats_init(struct run_stats *st)
 {
+    /* All-zero is the empty state of every counter and histogram. */
     memset(st, 0, sizeof(*st));
-    latency_init(&st->connect);
-    latency_init(&st->banner);
-    latency_init(&st->message);
-    for (int v = 0; v < SMTP_VERB_COUNT; v++) {
-        latency_init(&st->by_verb[v]);
-    }
 }
 
 static void count_code(struct run_stats *st, uint16_t code)
