@@ -129,7 +129,8 @@ struct session_record {
 /* The text t as a span into r's arena. */
 static inline struct span record_span(const struct session_record *r, struct record_text t)
 {
-    return span_make(r->arena + t.off, t.len);
+    /* A record that kept no text has no arena: no pointer arithmetic on NULL. */
+    return r->arena != NULL ? span_make(r->arena + t.off, t.len) : span_make("", 0);
 }
 
 const char *record_kind_name(enum record_kind kind);

@@ -6,6 +6,7 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -141,7 +142,12 @@ int capture_next(struct capture *c, struct capture_packet *pkt, char *err, size_
         pkt->wirelen = hdr->len;
         /* Opened with nanosecond precision: tv_usec holds nanoseconds. */
         int64_t frac = c->micro_ts ? (int64_t)hdr->ts.tv_usec : (int64_t)hdr->ts.tv_usec / 1000;
-        pkt->ts_us = (int64_t)hdr->ts.tv_sec * 1000000 + frac;
+        /* time_t seconds from a hostile file may not fit in microseconds. */
+        int64_t secs = (int64_t)hdr->ts.tv_sec;
+        if (secs > INT64_MAX / 1000000 - 1 || secs < 0) {
+            secs = secs < 0 ? 0 : INT64_MAX / 1000000 - 1;
+        }
+        pkt->ts_us = secs * 1000000 + frac;
         return 1;
     }
     if (rc == PCAP_ERROR_BREAK) {

@@ -87,6 +87,35 @@ static size_t utf8_seq_len(const uint8_t *p, size_t n)
     return need + 1;
 }
 
+static uint32_t code_point(const uint8_t *p, size_t n)
+{
+    uint32_t cp = n == 2 ? p[0] & 0x1Fu : n == 3 ? p[0] & 0x0Fu : p[0] & 0x07u;
+    for (size_t k = 1; k < n; k++) {
+        cp = cp << 6 | (p[k] & 0x3Fu);
+    }
+    return cp;
+}
+
+/*
+ * Valid code points still written as \uXXXX: C1 controls (U+0080-U+009F,
+ * U+009B is a terminal's CSI), the line and paragraph separators, and the
+ * bidirectional overrides and isolates that can reorder what a reader sees
+ * (Trojan Source).
+ */
+static bool json_escaped_code_point(const uint8_t *p, size_t n)
+{
+    uint32_t cp = code_point(p, n);
+    return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF;
+}
+
+static bool put_u_escape(struct capbuf *out, uint32_t cp)
+{
+    char esc[6] = {'\\', 'u', hex_digits[(cp >> 12) & 15], hex_digits[(cp >> 8) & 15],
+                   hex_digits[(cp >> 4) & 15], hex_digits[cp & 15]};
+    return capbuf_append(out, esc, sizeof(esc));
+}
+
 /* Bytes that go into a JSON string as they are. */
 static bool json_plain(uint8_t c)
 {
@@ -113,8 +142,11 @@ bool escape_json(struct capbuf *out, struct span s, size_t max)
         if (seq == 0) {
             ok = OUT_LIT(out, "\\ufffd");
             i++;
-        } else if (seq > 1) {
+        } else if (seq > 1 && !json_escaped_code_point(s.ptr + i, seq)) {
             ok = capbuf_append(out, s.ptr + i, seq);
+            i += seq;
+        } else if (seq > 1) {
+            ok = put_u_escape(out, code_point(s.ptr + i, seq));
             i += seq;
         } else if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};

@@ -162,7 +162,12 @@ static int64_t to_us(const struct pcapng_interface *ifc, uint64_t ts)
     uint64_t secs = ts / units;
     uint64_t frac = ts % units;
     uint64_t us = units >= 1000000 ? frac / (units / 1000000) : frac * (1000000 / units);
-    return (int64_t)(secs + (uint64_t)ifc->ts_offset_s) * 1000000 + (int64_t)us;
+    /* Clamp absurd times (hostile files) instead of overflowing. */
+    uint64_t total = secs + (uint64_t)ifc->ts_offset_s;
+    if (total > (uint64_t)INT64_MAX / 1000000 - 1) {
+        total = (uint64_t)INT64_MAX / 1000000 - 1;
+    }
+    return (int64_t)total * 1000000 + (int64_t)us;
 }
 
 int pcapng_open(struct pcapng_reader *r, FILE *f, char *err, size_t errlen)

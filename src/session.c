@@ -1075,6 +1075,9 @@ static void finish_tail(struct session_table *t, struct session *s, enum smtp_di
         s->client_waits = false;
         off = session_feed(t, s, dir, end->tail[dir], len, len, s->held_since_us[dir]);
     }
+    if (len == 0) {
+        return; /* nothing held (and no buffer to point into) */
+    }
     smtp_parse_finish(&s->parser[dir], end->tail[dir] + off, len - off, &ev);
     if (ev.type == SMTP_EV_NONE) {
         return;

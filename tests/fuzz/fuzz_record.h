@@ -1,0 +1,82 @@
+/*
+ * fuzz_record.h - walks a finished session record and checks it (header-only).
+ *
+ * Role: the fuzz sinks' invariants on struct session_record (record.h):
+ * every text span inside the arena and within its keep cap, every enum in
+ * range, every cap respected, and every kept byte read once so ASan checks
+ * the arena really holds it.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef FUZZ_RECORD_H
+#define FUZZ_RECORD_H
+
+#include "fuzz_common.h"
+#include "record.h"
+#include "smtp_limits.h"
+#include "verdict.h"
+
+static inline void fuzz_check_text(const struct session_record *r, struct record_text t)
+{
+    FUZZ_CHECK((uint64_t)t.off + t.len <= r->arena_len);
+    if (t.len == 0) {
+        return;
+    }
+    FUZZ_CHECK(r->arena != NULL);
+    struct span sp = record_span(r, t);
+    volatile uint8_t x = 0;
+    for (size_t i = 0; i < sp.len; i++) {
+        x ^= sp.ptr[i];
+    }
+    (void)x;
+}
+
+static inline void fuzz_check_exchange(const struct session_record *r, const struct record_exchange *x)
+{
+    FUZZ_CHECK(x->kind <= RECORD_KIND_GREETING);
+    FUZZ_CHECK(x->verb < SMTP_VERB_COUNT);
+    FUZZ_CHECK(x->code <= 999);
+    FUZZ_CHECK(x->enhanced.klass == 0 || x->enhanced.klass == 2 || x->enhanced.klass == 4 ||
+               x->enhanced.klass == 5);
+    fuzz_check_text(r, x->verb_text);
+    fuzz_check_text(r, x->arg);
+    fuzz_check_text(r, x->text);
+    FUZZ_CHECK(x->verb_text.len <= SMTP_VERB_KEEP);
+    FUZZ_CHECK(x->arg.len <= SMTP_ARG_KEEP);
+    FUZZ_CHECK(x->text.len <= SMTP_TEXT_KEEP);
+    if (x->reply_first_us >= 0 && x->reply_last_us >= 0) {
+        FUZZ_CHECK(x->reply_last_us >= x->reply_first_us);
+    }
+}
+
+static inline void fuzz_check_record(const struct session_record *r)
+{
+    FUZZ_CHECK(r->id > 0);
+    FUZZ_CHECK(r->label < VERDICT_LABEL_COUNT);
+    FUZZ_CHECK(r->end <= RECORD_END_STOPPED);
+    FUZZ_CHECK(r->tls <= RECORD_TLS_IMPLICIT);
+    FUZZ_CHECK(r->closer <= RECORD_SIDE_SERVER);
+    for (unsigned b = VERDICT_FLAG_COUNT; b < 64; b++) {
+        FUZZ_CHECK(!(r->flags & ((uint64_t)1 << b)));
+    }
+    FUZZ_CHECK(r->arena_len <= SESSION_TEXT_ARENA_MAX);
+    FUZZ_CHECK(r->n_exchanges <= SESSION_EXCHANGES_KEEP);
+    FUZZ_CHECK(r->n_exchanges == 0 || r->exchanges != NULL);
+    FUZZ_CHECK(r->n_extensions <= SMTP_REPLY_LINES_KEEP);
+    if (r->has_greeting) {
+        fuzz_check_exchange(r, &r->greeting);
+    }
+    for (uint32_t i = 0; i < r->n_exchanges; i++) {
+        fuzz_check_exchange(r, &r->exchanges[i]);
+    }
+    for (uint32_t i = 0; i < r->n_extensions; i++) {
+        fuzz_check_text(r, r->extensions[i]);
+    }
+    fuzz_check_text(r, r->auth_mechanism);
+    fuzz_check_text(r, r->auth_user);
+    (void)record_end_name((enum record_end)r->end);
+    (void)record_tls_name((enum record_tls)r->tls);
+    (void)record_kind_name(RECORD_KIND_COMMAND);
+}
+
+#endif
