@@ -23,8 +23,8 @@ run_level() {
     local line
     line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
     local p f
-    p=$(sed -nE 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\1/p' <<<"$line")
-    f=$(sed -nE 's/.*[^0-9]?([0-9]+) passed, ([0-9]+) failed.*/\2/p' <<<"$line")
+    p=$(grep -oE '[0-9]+ passed, [0-9]+ failed' <<<"$line" | awk '{print $1}')
+    f=$(grep -oE '[0-9]+ passed, [0-9]+ failed' <<<"$line" | awk '{print $3}')
     total_pass=$((total_pass + ${p:-0}))
     total_fail=$((total_fail + ${f:-0}))
     if [ "$status" -ne 0 ]; then

@@ -49,6 +49,12 @@ if ip netns add "$ns" && ip -n "$ns" link add rp0 type veth peer name cap0 &&
    ip -n "$ns" link set rp0 up && ip -n "$ns" link set cap0 up; then
     for cap in pcaps/real-*.pcap; do
         name=$(basename "$cap" .pcap)
+        # tcpreplay sends frames as they are: only Ethernet captures make
+        # sense on a veth (pcap header link type at offset 20).
+        if [ "$(python3 -c 'import struct,sys; h=open(sys.argv[1],"rb").read(24); m=struct.unpack("<I",h[:4])[0]; e="<" if m in (0xa1b2c3d4,0xa1b23c4d) else ">"; print(struct.unpack(e+"I",h[20:24])[0] & 0xFFFFFFF)' "$cap")" != 1 ]; then
+            echo "skip  replay $name (not an Ethernet capture)"
+            continue
+        fi
         "$bin" -q -r "$cap" --json "$tmp/offline.jsonl" 2>/dev/null
         ip netns exec "$ns" "$bin" -q -i cap0 --json "$tmp/live.jsonl" \
             --idle-timeout 0 2>"$tmp/live.err" &

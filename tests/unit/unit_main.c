@@ -7,6 +7,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "suites.h"
@@ -24,6 +25,9 @@ int main(void)
     /* CK_ENV: verbosity comes from CK_VERBOSITY, default normal. */
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
+    int run = srunner_ntests_run(sr);
+    /* The plain closing line every level of make check prints. */
+    printf("unit: %d passed, %d failed\n", run - failed, failed);
     srunner_free(sr);
     return failed != 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }
