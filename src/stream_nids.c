@@ -56,6 +56,7 @@ static struct {
     struct tuplemap sessions; /* 4-tuple (client first) -> open session */
     struct stream_stats stats;
     bool hook_wanted;         /* the packet being fed was an IP fragment */
+    bool delivered_now;       /* libnids handed over data for this packet */
     bool synthesizing;        /* feeding a made-up handshake (mid-stream) */
     const uint8_t *cur_v6[2]; /* addresses of the IPv6 packet being fed */
     uint32_t cur_token[2];
@@ -192,6 +193,7 @@ static void on_established(struct tcp_stream *a, void **param)
     glue->seq_high[SMTP_DIR_CLIENT] = a->client.first_data_seq;
     glue->seq_high[SMTP_DIR_SERVER] = a->server.first_data_seq;
     tuplemap_put(&g_stream.sessions, &key, s);
+    g_stream.delivered_now = true;
     g_stream.stats.n_established++;
     a->client.collect++;
     a->server.collect++;
@@ -235,6 +237,7 @@ static void on_data(struct tcp_stream *a, struct session *s)
     size_t ahead = glue->ahead[dir];
     size_t held = avail - fresh - ahead;
     glue->delivered[dir] += fresh;
+    g_stream.delivered_now = true;
     size_t used = session_feed(g_stream.table, s, dir, (const uint8_t *)h->data + ahead,
                                avail - ahead, held, g_stream.now_us);
     glue->ahead[dir] = 0;
@@ -531,21 +534,32 @@ static struct session *session_of(const struct tcp_view *v, enum smtp_dir *dir)
     return s;
 }
 
-static void on_segment(const struct tcp_view *v)
+/* Highest sequence number sent, so a hole never filled shows at the end. */
+static void note_sequence(struct session *s, enum smtp_dir dir, const struct tcp_view *v)
 {
-    enum smtp_dir dir;
-    struct session *s = session_of(v, &dir);
-    if (s == NULL) {
-        if (v->payload > 0 && !pick_up_midstream(v)) {
-            count_unattached(v);
-        }
-        return;
-    }
     struct stream_glue *glue = session_glue(s);
     uint32_t end_seq = v->seq + (uint32_t)v->payload;
     if (v->payload > 0 && seq_after(end_seq, glue->seq_high[dir])) {
         glue->seq_high[dir] = end_seq;
     }
+}
+
+/*
+ * A FIN or RST (before libnids sees it), or a reassembled fragment.  A
+ * data segment of a connection with no session may be picked up mid-stream
+ * here, but only before libnids processes it (may_pick_up).
+ */
+static void on_segment(const struct tcp_view *v, bool may_pick_up)
+{
+    enum smtp_dir dir;
+    struct session *s = session_of(v, &dir);
+    if (s == NULL) {
+        if (v->payload > 0 && !(may_pick_up && pick_up_midstream(v))) {
+            count_unattached(v);
+        }
+        return;
+    }
+    note_sequence(s, dir, v);
     if (v->flags & TCP_FLAG_RST) {
         session_note_rst(s, dir, g_stream.now_us, v->payload > 0);
     } else if (v->flags & TCP_FLAG_FIN) {
@@ -553,8 +567,8 @@ static void on_segment(const struct tcp_view *v)
     }
 }
 
-/* Our own look at every TCP segment, before libnids processes it. */
-static void inspect_tcp(const struct tcp_view *v)
+/* Our look at a segment with SYN, FIN or RST, before libnids sees it. */
+static void inspect_tcp(const struct tcp_view *v, bool may_pick_up)
 {
     uint8_t f = v->flags & (TCP_FLAG_SYN | TCP_FLAG_ACK | TCP_FLAG_RST);
     if (f == TCP_FLAG_SYN) {
@@ -562,7 +576,25 @@ static void inspect_tcp(const struct tcp_view *v)
     } else if (f == (TCP_FLAG_SYN | TCP_FLAG_ACK)) {
         on_synack(v);
     } else if (v->payload > 0 || (v->flags & (TCP_FLAG_FIN | TCP_FLAG_RST))) {
-        on_segment(v);
+        on_segment(v, may_pick_up);
+    }
+}
+
+/*
+ * A data segment libnids delivered nothing for: out of order (queued
+ * behind a hole), a retransmission, or a connection with no session.  Only
+ * these need a lookup, which keeps the common in-order path free of one.
+ */
+static void after_undelivered(const struct tcp_view *v, const uint8_t *ip, size_t len)
+{
+    enum smtp_dir dir;
+    struct session *s = session_of(v, &dir);
+    if (s != NULL) {
+        note_sequence(s, dir, v);
+    } else if (pick_up_midstream(v)) {
+        feed_raw(ip, len); /* again, now that libnids knows the connection */
+    } else {
+        count_unattached(v);
     }
 }
 
@@ -573,7 +605,7 @@ static void on_ip(struct ip *packet, int skblen)
     struct tcp_view v;
     (void)skblen; /* libnids passes an inflated size; the header is truth */
     if (g_stream.hook_wanted && view_tcp(ip, (size_t)(ip[2] << 8 | ip[3]), &v)) {
-        inspect_tcp(&v);
+        inspect_tcp(&v, false); /* inside libnids: no feeding from here */
     }
 }
 
@@ -654,12 +686,18 @@ void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us)
     struct tcp_view v;
     g_stream.now_us = now_us;
     sweep_idle();
-    g_stream.hook_wanted = !view_tcp(ip, len, &v);
-    if (!g_stream.hook_wanted) {
-        inspect_tcp(&v);
+    bool is_tcp = view_tcp(ip, len, &v);
+    bool flagged = is_tcp && (v.flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST));
+    if (flagged) {
+        inspect_tcp(&v, true);
     }
+    g_stream.hook_wanted = !is_tcp;
+    g_stream.delivered_now = false;
     feed_raw(ip, len);
     g_stream.hook_wanted = false;
+    if (is_tcp && !flagged && v.payload > 0 && !g_stream.delivered_now) {
+        after_undelivered(&v, ip, len);
+    }
 }
 
 static uint32_t v6_token(const uint8_t *addr)
