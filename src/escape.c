@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "utf8.h"
+
 static const char hex_digits[] = "0123456789abcdef";
 
 bool out_str(struct capbuf *out, const char *s)
@@ -53,39 +55,6 @@ bool out_ms(struct capbuf *out, long long us)
     return ok && out_u64(out, a / 1000) && capbuf_append(out, frac, sizeof(frac));
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
-static size_t utf8_seq_len(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    size_t need;
-    uint8_t lo = 0x80;
-    uint8_t hi = 0xBF;
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n <= need || p[1] < lo || p[1] > hi) {
-        return 0;
-    }
-    for (size_t k = 2; k <= need; k++) {
-        if (p[k] < 0x80 || p[k] > 0xBF) {
-            return 0;
-        }
-    }
-    return need + 1;
-}
 
 static uint32_t code_point(const uint8_t *p, size_t n)
 {

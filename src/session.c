@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "smtp_limits.h"
+#include "utf8.h"
 
 enum auth_mech { AUTH_MECH_NONE = 0, AUTH_MECH_PLAIN, AUTH_MECH_LOGIN, AUTH_MECH_CRAM, AUTH_MECH_OTHER };
 
@@ -248,44 +249,6 @@ void session_table_free(struct session_table *t)
 
 /* ---- text storage -------------------------------------------------------- */
 
-/* Well-formed UTF-8 (RFC 3629): no overlongs, surrogates or > U+10FFFF. */
-static bool utf8_valid(const uint8_t *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        size_t need;
-        uint8_t lo = 0x80;
-        uint8_t hi = 0xBF;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            lo = c == 0xE0 ? 0xA0 : 0x80;
-            hi = c == 0xED ? 0x9F : 0xBF;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            lo = c == 0xF0 ? 0x90 : 0x80;
-            hi = c == 0xF4 ? 0x8F : 0xBF;
-        } else {
-            return false;
-        }
-        if (n - i <= need || p[i + 1] < lo || p[i + 1] > hi) {
-            return false;
-        }
-        for (size_t k = 2; k <= need; k++) {
-            if (p[i + k] < 0x80 || p[i + k] > 0xBF) {
-                return false;
-            }
-        }
-        i += need + 1;
-    }
-    return true;
-}
 
 /* Copies up to keep bytes of sp into the arena. */
 static struct record_text keep_text(struct session *s, struct span sp, size_t keep)
