@@ -11,9 +11,13 @@
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wmissing-prototypes -Wstrict-prototypes
-CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE
+# GMime (MIME parsing for --extract) brings glib; its headers are not ours
+# to warn about, so they come in as system headers.
+GMIME_CFLAGS := $(shell pkg-config --cflags gmime-3.0 2>/dev/null | sed 's/-I/-isystem /g')
+GMIME_LIBS := $(shell pkg-config --libs gmime-3.0 2>/dev/null || echo -lgmime-3.0 -lgobject-2.0 -lglib-2.0)
+CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE $(GMIME_CFLAGS)
 STD     := -std=gnu11
-LDLIBS  := -lnids -lpcap -lnettle
+LDLIBS  := -lnids -lpcap -lnettle $(GMIME_LIBS)
 ifdef WERROR
 WARN += -Werror
 endif

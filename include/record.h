@@ -94,6 +94,24 @@ struct record_endpoint {
     uint16_t port;
 };
 
+/* A message extracted with --extract: its files and MIME summary. */
+struct record_message {
+    uint32_t exchange;               /* its <message> or BDAT exchange; UINT32_MAX if none */
+    struct record_text file;         /* NAME.eml inside the extract directory */
+    struct record_text sha256;
+    uint64_t size;
+    struct record_text from, to, cc, subject, date, message_id;
+    uint32_t first_attachment;       /* index into attachments */
+    uint32_t n_attachments;
+};
+
+struct record_attachment {
+    struct record_text filename;
+    struct record_text content_type;
+    struct record_text sha256;
+    uint64_t size;
+};
+
 struct session_record {
     uint64_t id;
     struct record_endpoint client;
@@ -122,6 +140,10 @@ struct session_record {
     struct record_text auth_mechanism;
     struct record_text auth_user;
     uint16_t auth_code;    /* final reply to AUTH, 0 if none */
+    struct record_message *messages;       /* only with --extract */
+    uint32_t n_messages;
+    struct record_attachment *attachments;
+    uint32_t n_attachments;
     const uint8_t *arena;  /* text storage; spans above index into it */
     uint32_t arena_len;
 };

@@ -51,6 +51,36 @@ struct session_sink {
     void *ctx;
 };
 
+/* What a content sink reports back about a finished message; spans are
+ * valid during the end call only (the session copies them). */
+#define SESSION_INFO_ATTACHMENTS 32
+struct session_message_info {
+    struct span file, sha256, from, to, cc, subject, date, message_id;
+    uint64_t size;
+    uint32_t n_attachments;
+    struct {
+        struct span filename, content_type, sha256;
+        uint64_t size;
+    } attachments[SESSION_INFO_ATTACHMENTS];
+};
+
+/*
+ * Optional receiver of message content (--extract).  begin() is called
+ * when content starts (after 354, or with the first BDAT chunk); data()
+ * with the bytes as sent (DATA still dot-stuffed with its final "." line,
+ * BDAT as is); end() once the final reply is known (reply is its exchange,
+ * or NULL when the session ended first), with *info to fill.  r is the
+ * record so far, read-only, valid during the call.
+ */
+struct session_content_sink {
+    void *ctx;
+    void *(*begin)(void *ctx, const struct session_record *r, uint32_t msg_no, int64_t start_us);
+    void (*data)(void *msg, const uint8_t *p, size_t n, bool is_bdat);
+    void (*end)(void *ctx, void *msg, const struct session_record *r,
+                const struct record_exchange *reply, int64_t end_us,
+                struct session_message_info *info);
+};
+
 struct session_config {
     const uint16_t *implicit_tls_ports; /* server ports opaque from the start */
     size_t n_implicit_tls_ports;
@@ -58,6 +88,7 @@ struct session_config {
     int64_t idle_timeout_data_us; /* while message content is due */
     size_t order_window;          /* 0: write records as they finish */
     size_t glue_size;             /* bytes reserved per session for the caller */
+    struct session_content_sink content; /* begin NULL: no content kept */
 };
 
 struct session_table_stats {

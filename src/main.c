@@ -23,6 +23,7 @@
 #include "capture.h"
 #include "decode.h"
 #include "explain.h"
+#include "extract.h"
 #include "report.h"
 #include "session.h"
 #include "smtp_limits.h"
@@ -47,6 +48,7 @@ struct options {
     long long stats_every_s;  /* --stats: a line on stderr this often */
     const char *json_path;
     const char *report_path;
+    const char *extract_dir;
     bool quiet;
     bool verify_checksums;
     int max_streams;
@@ -70,6 +72,7 @@ struct run {
     bool has_html;
     FILE *html_file;
     struct report_meta meta;
+    struct extractor *extractor;
     bool has_json;
     bool has_text;
     FILE *json_file;
@@ -129,6 +132,8 @@ static void usage(FILE *f)
             "                       (and on SIGUSR1); SIGHUP reopens the --json file\n"
             "  --json PATH          write JSON Lines to PATH (- = standard output)\n"
             "  --report FILE.html   write a self-contained HTML report to FILE.html\n"
+            "  --extract DIR        write every message sent in clear as DIR/*.eml with\n"
+            "                       a JSON sidecar (envelope, replies, MIME summary)\n"
             "  -q, --quiet          no human summary\n"
             "  --ports LIST         server ports to analyse (default 25,465,587)\n"
             "  --tls-ports LIST     implicit-TLS ports among them (default 465)\n"
@@ -201,6 +206,7 @@ static size_t g_n_tls_ports = 1;
 enum {
     OPT_JSON = 256,
     OPT_REPORT,
+    OPT_EXTRACT,
     OPT_PORTS,
     OPT_TLS_PORTS,
     OPT_VERIFY,
@@ -217,6 +223,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     static const struct option longs[] = {
         {"json", required_argument, NULL, OPT_JSON},
         {"report", required_argument, NULL, OPT_REPORT},
+        {"extract", required_argument, NULL, OPT_EXTRACT},
         {"ports", required_argument, NULL, OPT_PORTS},
         {"tls-ports", required_argument, NULL, OPT_TLS_PORTS},
         {"verify-checksums", no_argument, NULL, OPT_VERIFY},
@@ -305,6 +312,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         case OPT_REPORT:
             o->report_path = optarg;
             break;
+        case OPT_EXTRACT:
+            o->extract_dir = optarg;
+            break;
         case OPT_PORTS:
             if (!parse_ports(optarg, o->ports, &o->n_ports)) {
                 fprintf(stderr, "smtpscope: --ports wants a comma-separated list of ports\n");
@@ -377,6 +387,49 @@ static void emit_record(void *ctx, const struct session_record *r)
     }
     if (run->has_html) {
         run->html.session(&run->html, r);
+    }
+}
+
+/* ---- --extract: the session's content sink, handed to the extractor ---- */
+
+static void *extract_sink_begin(void *ctx, const struct session_record *r, uint32_t msg_no,
+                                int64_t start_us)
+{
+    return extract_begin(ctx, r, msg_no, start_us);
+}
+
+static void extract_sink_data(void *msg, const uint8_t *p, size_t n, bool is_bdat)
+{
+    extract_data(msg, p, n, is_bdat);
+}
+
+static struct span text_span(const char *s)
+{
+    return s != NULL ? span_make(s, strlen(s)) : span_make("", 0);
+}
+
+static void extract_sink_end(void *ctx, void *msg, const struct session_record *r,
+                             const struct record_exchange *reply, int64_t end_us,
+                             struct session_message_info *info)
+{
+    struct extract_summary sum;
+    memset(&sum, 0, sizeof(sum));
+    extract_end(ctx, msg, r, reply, end_us, &sum);
+    info->file = text_span(sum.file);
+    info->sha256 = text_span(sum.sha256);
+    info->size = sum.size;
+    info->from = text_span(sum.from);
+    info->to = text_span(sum.to);
+    info->cc = text_span(sum.cc);
+    info->subject = text_span(sum.subject);
+    info->date = text_span(sum.date);
+    info->message_id = text_span(sum.message_id);
+    for (uint32_t i = 0; i < sum.n_attachments && i < SESSION_INFO_ATTACHMENTS; i++) {
+        info->attachments[i].filename = text_span(sum.attachments[i].filename);
+        info->attachments[i].content_type = text_span(sum.attachments[i].content_type);
+        info->attachments[i].sha256 = text_span(sum.attachments[i].sha256);
+        info->attachments[i].size = sum.attachments[i].size;
+        info->n_attachments = i + 1;
     }
 }
 
@@ -711,6 +764,14 @@ static int start_pipeline(struct run *run)
         .order_window = (size_t)run->opt.order_window,
         .glue_size = 64,
     };
+    if (run->opt.extract_dir != NULL) {
+        run->extractor = extract_open(run->opt.extract_dir, run->err, sizeof(run->err));
+        if (run->extractor == NULL) {
+            return SMTPSCOPE_ERR_OUTPUT;
+        }
+        scfg.content = (struct session_content_sink){run->extractor, extract_sink_begin,
+                                                     extract_sink_data, extract_sink_end};
+    }
     struct session_sink sink = {emit_record, run};
     if (!session_table_init(&run->table, &scfg, sink)) {
         snprintf(run->err, sizeof(run->err), "out of memory");
@@ -797,6 +858,7 @@ static void release(struct run *run)
         writer_free(&run->html);
         fclose(run->html_file);
     }
+    extract_close(run->extractor);
     free(run->stats);
     free(run->opt.filter);
 }

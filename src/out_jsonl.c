@@ -271,6 +271,71 @@ static void put_extensions(struct capbuf *o, const struct session_record *r)
     out_str(o, "]");
 }
 
+static void put_key_text(struct capbuf *o, const char *key, const struct session_record *r,
+                         struct record_text t)
+{
+    out_str(o, key);
+    if (t.len > 0) {
+        put_text(o, r, t);
+    } else {
+        OUT_LIT(o, "null");
+    }
+}
+
+static void put_attachment(struct capbuf *o, const struct session_record *r,
+                           const struct record_attachment *a)
+{
+    put_key_text(o, "{\"filename\":", r, a->filename);
+    put_key_text(o, ",\"content_type\":", r, a->content_type);
+    OUT_LIT(o, ",\"size\":");
+    out_u64(o, a->size);
+    put_key_text(o, ",\"sha256\":", r, a->sha256);
+    OUT_LIT(o, "}");
+}
+
+/* Only with --extract: each message's files and MIME summary. */
+static void put_messages(struct capbuf *o, const struct session_record *r)
+{
+    if (r->n_messages == 0) {
+        return;
+    }
+    OUT_LIT(o, ",\"messages\":[");
+    for (uint32_t i = 0; i < r->n_messages; i++) {
+        const struct record_message *m = &r->messages[i];
+        if (i > 0) {
+            OUT_LIT(o, ",");
+        }
+        OUT_LIT(o, "{\"exchange\":");
+        if (m->exchange == UINT32_MAX) {
+            OUT_LIT(o, "null");
+        } else {
+            out_u64(o, m->exchange);
+        }
+        put_key_text(o, ",\"file\":", r, m->file);
+        OUT_LIT(o, ",\"size\":");
+        out_u64(o, m->size);
+        put_key_text(o, ",\"sha256\":", r, m->sha256);
+        put_key_text(o, ",\"headers\":{\"from\":", r, m->from);
+        put_key_text(o, ",\"to\":", r, m->to);
+        put_key_text(o, ",\"cc\":", r, m->cc);
+        put_key_text(o, ",\"subject\":", r, m->subject);
+        put_key_text(o, ",\"date\":", r, m->date);
+        put_key_text(o, ",\"message_id\":", r, m->message_id);
+        OUT_LIT(o, "},\"attachments\":[");
+        for (uint32_t k = 0; k < m->n_attachments; k++) {
+            if (k > 0) {
+                OUT_LIT(o, ",");
+            }
+            uint32_t index = m->first_attachment + k;
+            if (index < r->n_attachments) {
+                put_attachment(o, r, &r->attachments[index]);
+            }
+        }
+        OUT_LIT(o, "]}");
+    }
+    OUT_LIT(o, "]");
+}
+
 static const char *closer_name(uint8_t side)
 {
     return side == RECORD_SIDE_CLIENT ? "\"client\"" : side == RECORD_SIDE_SERVER ? "\"server\""
@@ -327,6 +392,7 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
     put_auth(o, r);
     OUT_LIT(o, ",\"extensions\":");
     put_extensions(o, r);
+    put_messages(o, r);
     OUT_LIT(o, ",\"close\":\"");
     out_str(o, verdict_label_info((enum verdict_label)r->label)->name);
     OUT_LIT(o, "\",\"flags\":");

@@ -62,10 +62,14 @@ struct session {
     bool greeting_window_closed;  /* a complete reply has been seen */
     bool resync[2];               /* skipping lines until one makes sense */
     uint32_t wait_index;          /* the exchange the client waits on */
+    const struct session_content_sink *sink; /* NULL unless content is kept */
+    void *content_msg;            /* the sink's handle for the open message */
+    uint32_t n_content;           /* messages handed to the sink so far */
     uint8_t first_bytes[4];       /* the server's first bytes (implicit TLS) */
     uint8_t n_first;
     uint64_t content_bytes;       /* of the message being received */
     struct reply_acc reply;
+    int64_t reply_done_us;        /* when the reply being handled completed */
     struct verdict_facts facts;
     struct session *age_prev, *age_next;
     struct session *idle_prev, *idle_next;
@@ -186,6 +190,8 @@ static struct session *heap_pop(struct session_table *t)
 static void session_free(struct session *s)
 {
     capbuf_free(&s->arena);
+    free(s->rec.messages);
+    free(s->rec.attachments);
     free(s->rec.exchanges);
     free(s);
 }
@@ -475,6 +481,8 @@ static void on_auth_line(struct session *s, struct span line)
 
 /* ---- client events ------------------------------------------------------- */
 
+static void content_begin(struct session *s, int64_t start_us);
+
 static void on_command(struct session *s, const struct smtp_event *ev, int64_t line_us,
                        int64_t now_us)
 {
@@ -535,6 +543,9 @@ static void on_command(struct session *s, const struct smtp_event *ev, int64_t l
             x->bdat_last = ev->u.command.bdat_last;
         }
         if (!(ev->anomalies & SMTP_ANOM_BDAT_BAD_SIZE)) {
+            if (!s->bdat_in_message) {
+                content_begin(s, now_us);
+            }
             s->bdat_in_message = true;
         }
         break;
@@ -543,8 +554,102 @@ static void on_command(struct session *s, const struct smtp_event *ev, int64_t l
     }
 }
 
-static void begin_content(struct session *s)
+/* ---- message content for a sink (--extract) ------------------------------ */
+
+/* The record as the sink sees it: texts readable through record_span(). */
+static const struct session_record *record_now(struct session *s)
 {
+    s->rec.arena = s->arena.data;
+    s->rec.arena_len = (uint32_t)s->arena.len;
+    return &s->rec;
+}
+
+static struct record_text keep_span(struct session *s, struct span sp)
+{
+    return keep_text(s, sp, SMTP_TEXT_KEEP);
+}
+
+static void keep_attachments(struct session *s, struct record_message *m,
+                             const struct session_message_info *info)
+{
+    m->first_attachment = s->rec.n_attachments;
+    for (uint32_t i = 0; i < info->n_attachments && i < SESSION_INFO_ATTACHMENTS; i++) {
+        if (s->rec.attachments == NULL) {
+            s->rec.attachments = calloc(SESSION_ATTACHMENTS_KEEP, sizeof(*s->rec.attachments));
+        }
+        if (s->rec.attachments == NULL || s->rec.n_attachments == SESSION_ATTACHMENTS_KEEP) {
+            set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
+            return;
+        }
+        struct record_attachment *a = &s->rec.attachments[s->rec.n_attachments++];
+        a->filename = keep_span(s, info->attachments[i].filename);
+        a->content_type = keep_span(s, info->attachments[i].content_type);
+        a->sha256 = keep_span(s, info->attachments[i].sha256);
+        a->size = info->attachments[i].size;
+        m->n_attachments++;
+    }
+}
+
+static void keep_message(struct session *s, uint32_t exchange,
+                         const struct session_message_info *info)
+{
+    if (s->rec.messages == NULL) {
+        s->rec.messages = calloc(SESSION_MESSAGES_KEEP, sizeof(*s->rec.messages));
+    }
+    if (s->rec.messages == NULL || s->rec.n_messages == SESSION_MESSAGES_KEEP) {
+        set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
+        return;
+    }
+    struct record_message *m = &s->rec.messages[s->rec.n_messages++];
+    memset(m, 0, sizeof(*m));
+    m->exchange = exchange;
+    m->file = keep_span(s, info->file);
+    m->sha256 = keep_span(s, info->sha256);
+    m->size = info->size;
+    m->from = keep_span(s, info->from);
+    m->to = keep_span(s, info->to);
+    m->cc = keep_span(s, info->cc);
+    m->subject = keep_span(s, info->subject);
+    m->date = keep_span(s, info->date);
+    m->message_id = keep_span(s, info->message_id);
+    keep_attachments(s, m, info);
+}
+
+/* The open message's final reply is known (exchange index, or none). */
+static void content_end(struct session *s, uint32_t exchange, int64_t end_us)
+{
+    if (s->content_msg == NULL) {
+        return;
+    }
+    struct session_message_info info;
+    memset(&info, 0, sizeof(info));
+    const struct record_exchange *reply =
+        exchange < s->rec.n_exchanges ? &s->rec.exchanges[exchange] : NULL;
+    void *msg = s->content_msg;
+    s->content_msg = NULL;
+    s->sink->end(s->sink->ctx, msg, record_now(s), reply, end_us, &info);
+    keep_message(s, reply != NULL ? exchange : UINT32_MAX, &info);
+}
+
+static void content_begin(struct session *s, int64_t start_us)
+{
+    if (s->sink == NULL) {
+        return;
+    }
+    content_end(s, UINT32_MAX, start_us); /* a previous one never got its reply */
+    s->content_msg = s->sink->begin(s->sink->ctx, record_now(s), ++s->n_content, start_us);
+}
+
+static void content_data(struct session *s, const uint8_t *p, uint64_t n, bool is_bdat)
+{
+    if (s->content_msg != NULL && n > 0) {
+        s->sink->data(s->content_msg, p, (size_t)n, is_bdat);
+    }
+}
+
+static void begin_content(struct session *s, int64_t at_us)
+{
+    content_begin(s, at_us);
     s->content_bytes = 0;
     smtp_parser_set_mode(&s->parser[SMTP_DIR_CLIENT], SMTP_MODE_DATA);
     session_set_state(s, SESSION_CONTENT);
@@ -563,8 +668,8 @@ static void finish_content(struct session *s, int64_t now_us)
     session_set_state(s, SESSION_TRANSACTION);
 }
 
-static void on_client_event(struct session *s, const struct smtp_event *ev, int64_t line_us,
-                            int64_t now_us)
+static void on_client_event(struct session *s, const struct smtp_event *ev, const uint8_t *bytes,
+                            int64_t line_us, int64_t now_us)
 {
     if (s->resync[SMTP_DIR_CLIENT]) {
         if (ev->type != SMTP_EV_COMMAND || ev->u.command.verb == SMTP_VERB_UNKNOWN) {
@@ -584,9 +689,11 @@ static void on_client_event(struct session *s, const struct smtp_event *ev, int6
         break;
     case SMTP_EV_DATA_BYTES:
         s->content_bytes += ev->u.data.n_bytes;
+        content_data(s, bytes, ev->u.data.n_bytes, false);
         note_line_anomalies(s, ev->anomalies);
         break;
     case SMTP_EV_DATA_END:
+        content_data(s, bytes, ev->u.data.n_bytes, false);
         /* The final "." CRLF is framing, not content, however the stream
          * was split around it. */
         s->content_bytes += ev->u.data.n_bytes;
@@ -596,9 +703,11 @@ static void on_client_event(struct session *s, const struct smtp_event *ev, int6
         break;
     case SMTP_EV_BDAT_BYTES:
         s->rec.message_bytes += ev->u.data.n_bytes;
+        content_data(s, bytes, ev->u.data.n_bytes, true);
         break;
     case SMTP_EV_BDAT_END:
         s->rec.message_bytes += ev->u.data.n_bytes;
+        content_data(s, bytes, ev->u.data.n_bytes, true);
         if (s->bdat_index_valid && s->bdat_index < s->rec.n_exchanges) {
             s->rec.exchanges[s->bdat_index].cmd_us = now_us;
         }
@@ -690,7 +799,7 @@ static void on_answer(struct session *s, enum record_kind kind, enum smtp_verb v
         break;
     case SMTP_VERB_DATA:
         if (code == 354 && !s->content_early) {
-            begin_content(s);
+            begin_content(s, s->reply_done_us);
         }
         s->content_early = false;
         break;
@@ -815,6 +924,11 @@ static void on_reply_complete(struct session *s, int64_t now_us)
         if (r.code == 221) {
             on_221(s, verb, kind);
         }
+        s->reply_done_us = now_us;
+        if (kind == RECORD_KIND_MESSAGE ||
+            (kind == RECORD_KIND_COMMAND && verb == SMTP_VERB_BDAT && x->bdat_last)) {
+            content_end(s, index, now_us);
+        }
         if (kind == RECORD_KIND_COMMAND && verb == SMTP_VERB_BDAT) {
             on_bdat_answer(s, r.code, x->bdat_last);
         }
@@ -902,7 +1016,7 @@ static bool client_may_go_on(struct session *s, size_t waiting)
     s->client_waits = false;
     if (s->wait_index < s->rec.n_exchanges &&
         s->rec.exchanges[s->wait_index].verb == SMTP_VERB_DATA) {
-        begin_content(s);
+        begin_content(s, s->held_since_us[SMTP_DIR_CLIENT]);
         s->content_early = true;
     }
     return true;
@@ -946,9 +1060,10 @@ size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir di
         /* A line wholly inside bytes held from earlier packets was complete
          * before this packet: it gets the time those bytes arrived. */
         int64_t done_us = off + used <= held ? s->held_since_us[dir] : now_us;
+        const uint8_t *bytes = buf + off;
         off += used;
         if (dir == SMTP_DIR_CLIENT) {
-            on_client_event(s, &ev, line_us, done_us);
+            on_client_event(s, &ev, bytes, line_us, done_us);
         } else {
             on_server_event(s, &ev, line_us, done_us);
         }
@@ -1046,7 +1161,8 @@ static void finish_tail(struct session_table *t, struct session *s, enum smtp_di
         return;
     }
     if (dir == SMTP_DIR_CLIENT) {
-        on_client_event(s, &ev, s->held_since_us[dir], s->held_since_us[dir]);
+        on_client_event(s, &ev, end->tail[dir] + off, s->held_since_us[dir],
+                        s->held_since_us[dir]);
     } else {
         on_server_event(s, &ev, s->held_since_us[dir], s->held_since_us[dir]);
         if (s->reply.active) {
@@ -1087,6 +1203,7 @@ void session_end(struct session_table *t, struct session *s, const struct sessio
 {
     finish_tail(t, s, SMTP_DIR_SERVER, end);
     finish_tail(t, s, SMTP_DIR_CLIENT, end);
+    content_end(s, UINT32_MAX, s->rec.last_us);
     if (end->now_us > s->rec.last_us && end->reason != RECORD_END_END_OF_INPUT &&
         end->reason != RECORD_END_STOPPED && end->reason != RECORD_END_IDLE) {
         s->rec.last_us = end->now_us;
@@ -1147,6 +1264,7 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
     smtp_parser_init(&s->parser[SMTP_DIR_CLIENT], SMTP_DIR_CLIENT);
     smtp_parser_init(&s->parser[SMTP_DIR_SERVER], SMTP_DIR_SERVER);
     s->state = SESSION_GREETING_WAIT;
+    s->sink = t->cfg.content.begin != NULL ? &t->cfg.content : NULL;
     if (is_implicit_tls_port(&t->cfg, server->port)) {
         start_tls(s, RECORD_TLS_IMPLICIT);
     }

@@ -42,6 +42,7 @@ run_level corpus tests/corpus/run.sh build/asan/smtpscope
 [ -x tests/fuzz/replay.sh ] && run_level fuzz-replay tests/fuzz/replay.sh
 [ -x tests/hostile/run.sh ] && run_level hostile tests/hostile/run.sh
 [ -x tests/report/run.sh ] && run_level report tests/report/run.sh ./smtpscope
+[ -x tests/extract/run.sh ] && run_level extract tests/extract/run.sh build/asan/smtpscope
 [ -x tests/live/run.sh ] && run_level live tests/live/run.sh
 
 echo

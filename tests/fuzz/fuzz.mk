@@ -21,7 +21,7 @@ FUZZ_CC ?= clang
 FUZZ_ONLY ?= parse session pcap
 FUZZ_HARNESSES := parse session pcap
 FUZZ_DIR := build/fuzz
-FUZZ_CPPFLAGS := -Iinclude -D_DEFAULT_SOURCE -D_GNU_SOURCE
+FUZZ_CPPFLAGS := -Iinclude -D_DEFAULT_SOURCE -D_GNU_SOURCE $(GMIME_CFLAGS)
 # Everything fatal except pointer-overflow and signed-integer-overflow, which
 # are recoverable only so that tests/fuzz/ubsan.supp can silence the known
 # open cases by function (halt_on_error keeps every other report fatal).

@@ -17,5 +17,6 @@ Suite *timing_suite(void);
 Suite *verdict_suite(void);
 Suite *knowledge_suite(void);
 Suite *out_html_suite(void);
+Suite *extract_suite(void);
 
 #endif

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# tests/extract/run.sh [BINARY] - --extract DIR end to end on real captures.
+#
+# 1. real-normal-quit.pcap (swaks -> Postfix): DIR gets exactly one .eml and
+#    its .json; the .eml is the message swaks sent (its headers and body, and
+#    byte for byte the content read from the capture by check.py, which
+#    parses the pcap itself); the sidecar parses and its envelope equals the
+#    capture's MAIL/RCPT.
+# 2. real-auth-plain.pcap: the password (plain or in the AUTH PLAIN base64)
+#    appears nowhere in DIR, on stdout (JSON Lines included) or stderr.
+# 3. An existing file is never overwritten: a second run into the same DIR
+#    leaves the first run's files as they were.
+# 4. Nothing is created beside DIR.
+# Skips (counting nothing) when BINARY does not offer --extract yet.
+# Prints a closing "N passed, N failed" line.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+bin=${1:-./smtpscope}
+export TZ=UTC LC_ALL=C
+passed=0 failed=0
+
+if ! "$bin" --help 2>&1 | grep -q -- '--extract'; then
+    echo "skip  extract: $bin --help does not mention --extract"
+    echo "0 passed, 0 failed"
+    exit 0
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+result() { # result OK|FAIL what
+    if [ "$1" = ok ]; then
+        echo "ok    $2"
+        passed=$((passed + 1))
+    else
+        echo "FAIL  $2"
+        failed=$((failed + 1))
+    fi
+}
+expect() { # expect what command...
+    local what=$1
+    shift
+    if "$@"; then result ok "$what"; else result FAIL "$what"; fi
+}
+
+# ---- 1. the normal session ---------------------------------------------------
+out=$tmp/normal
+"$bin" -r pcaps/real-normal-quit.pcap -q --extract "$out" >"$tmp/normal.stdout" 2>&1
+expect "normal-quit: smtpscope exits 0" test $? -eq 0
+eml=$out/session-1-msg-1.eml
+json=$out/session-1-msg-1.json
+expect "normal-quit: $eml exists" test -f "$eml"
+expect "normal-quit: $json exists" test -f "$json"
+for h in 'From: sender@smtpscope.test' 'To: rcpt@smtpscope.test' \
+    'Subject: smtpscope test message' \
+    'Message-Id: <smtpscope-normal-quit@client.smtpscope.test>' 'X-Mailer: swaks'; do
+    expect "normal-quit: .eml has header '$h'" grep -q -F -- "$h" "$eml"
+done
+expect "normal-quit: .eml has swaks' body" grep -q -x -F $'This is a test mailing\r' "$eml"
+expect "normal-quit: .eml has no final dot line" \
+    python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.exit(d.endswith(b"\r\n.\r\n"))' "$eml"
+expect "normal-quit: files are mode 0600" \
+    test "$(stat -c %a "$eml")" = 600 -a "$(stat -c %a "$json")" = 600
+expect "normal-quit: DIR is mode 0700" test "$(stat -c %a "$out")" = 700
+if python3 tests/extract/check.py pcaps/real-normal-quit.pcap "$out" >"$tmp/check.log" 2>&1; then
+    result ok "normal-quit: .eml and sidecar match the capture (check.py)"
+else
+    result FAIL "normal-quit: .eml and sidecar match the capture (check.py)"
+    sed 's/^/      /' "$tmp/check.log"
+fi
+
+# ---- 2. the password never reaches DIR or the output -------------------------
+out=$tmp/auth
+"$bin" -r pcaps/real-auth-plain.pcap --json - --extract "$out" >"$tmp/auth.stdout" 2>"$tmp/auth.stderr"
+expect "auth-plain: smtpscope exits 0" test $? -eq 0
+expect "auth-plain: the message was extracted" test -f "$out/session-1-msg-1.eml"
+expect "auth-plain: the JSON Lines record was written" test -s "$tmp/auth.stdout"
+# The password as typed, the AUTH PLAIN initial response, the password alone in base64.
+for secret in 'Sup3r-S3cret-Pa55' 'AGFsaWNlAFN1cDNyLVMzY3JldC1QYTU1' 'U3VwM3ItUzNjcmV0LVBhNTU'; do
+    expect "auth-plain: '$secret' not in DIR, stdout or stderr" \
+        bash -c '! grep -r -q -F -- "$1" "$2" "$3" "$4"' _ "$secret" "$out" \
+        "$tmp/auth.stdout" "$tmp/auth.stderr"
+done
+
+# ---- 3. no overwrite ---------------------------------------------------------
+out=$tmp/normal
+before=$(sha256sum "$out"/* | sha256sum)
+"$bin" -r pcaps/real-normal-quit.pcap -q --extract "$out" >/dev/null 2>&1
+expect "rerun into the same DIR: files unchanged" test "$(sha256sum "$out"/* | sha256sum)" = "$before"
+expect "rerun into the same DIR: no new files" test "$(ls "$out" | wc -l)" -eq 2
+
+# ---- 4. nothing beside DIR ---------------------------------------------------
+expect "nothing created beside DIR" \
+    test "$(cd "$tmp" && ls | grep -v -x -e normal -e auth -e 'normal.stdout' -e 'auth.stdout' \
+        -e 'auth.stderr' -e 'check.log' | wc -l)" -eq 0
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
