@@ -91,7 +91,9 @@ lint:
 	  { echo "lint: a writer includes a pipeline header"; exit 1; }
 	@! grep -n '#include' src/smtp_parse.c | grep -v 'smtp_parse.h\|smtp_limits.h\|string.h' || \
 	  { echo "lint: the parser includes more than its contract"; exit 1; }
-	@echo "lint: include direction ok"
+	@! grep -n 'OUT_LIT([^,]*, *[^" ]' src/*.c || \
+	  { echo "lint: OUT_LIT takes a string literal (it uses sizeof)"; exit 1; }
+	@echo "lint: include direction and OUT_LIT use ok"
 
 clean:
 	rm -rf build smtpscope
