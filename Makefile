@@ -58,8 +58,11 @@ build/asan/unit: $(TEST_SRC) $(ASAN_LIB_OBJ)
 deps:
 	@scripts/install-deps.sh
 
+# A few real captures read as one: normal sessions and several abnormal closes.
+RUN_CAPTURES := real-concurrent real-221-mid-transaction real-421-idle-timeout \
+	real-quit-no-221 real-rst-mid-data real-banner-delay-250ms real-ipv6-pipelining
 run: deps smtpscope
-	./smtpscope -r pcaps/real-concurrent.pcap
+	./smtpscope $(RUN_CAPTURES:%=-r pcaps/%.pcap)
 
 check: deps smtpscope build/asan/smtpscope build/asan/unit
 	@tests/run-all.sh

@@ -77,6 +77,7 @@ struct run {
     bool has_text;
     FILE *json_file;
     char err[512];
+    char source_text[320]; /* "a.pcap and N more files" */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -732,6 +733,11 @@ static int open_input(struct run *run)
         }
         rc = capture_set_open(run->files, run->opt.read_paths, run->opt.n_read, run->err,
                               sizeof(run->err));
+        if (run->opt.n_read > 1) {
+            snprintf(run->source_text, sizeof(run->source_text), "%.256s and %zu more files",
+                     run->opt.read_paths[0], run->opt.n_read - 1);
+            run->input.source = run->source_text;
+        }
         if (rc == SMTPSCOPE_OK) {
             rc = check_linktypes(run);
         }
