@@ -79,6 +79,7 @@ golden-update: smtpscope
 bench: smtpscope
 	$(MAKE) -C bench
 	bench/run.sh
+	bench/flat_memory.sh
 
 # Every capture in pcaps/ under valgrind: no leaks, no invalid reads.
 valgrind: smtpscope
