@@ -483,14 +483,12 @@ static void on_auth_line(struct session *s, struct span line)
 
 static void content_begin(struct session *s, int64_t start_us);
 
-static void on_command(struct session *s, const struct smtp_event *ev, int64_t line_us,
-                       int64_t now_us)
+static void on_command(struct session *s, const struct smtp_event *ev, int64_t now_us)
 {
     if (!s->rec.has_greeting && !s->midstream) {
         set_flag(s, VERDICT_FLAG_CLIENT_BEFORE_GREETING);
     }
     note_line_anomalies(s, ev->anomalies);
-    (void)line_us;
     if (s->auth_pending) {
         s->auth_pending = false;
         struct record_exchange *x = add_pending(s, RECORD_KIND_AUTH_LINE);
@@ -669,7 +667,7 @@ static void finish_content(struct session *s, int64_t now_us)
 }
 
 static void on_client_event(struct session *s, const struct smtp_event *ev, const uint8_t *bytes,
-                            int64_t line_us, int64_t now_us)
+                            int64_t now_us)
 {
     if (s->resync[SMTP_DIR_CLIENT]) {
         if (ev->type != SMTP_EV_COMMAND || ev->u.command.verb == SMTP_VERB_UNKNOWN) {
@@ -685,7 +683,7 @@ static void on_client_event(struct session *s, const struct smtp_event *ev, cons
     }
     switch (ev->type) {
     case SMTP_EV_COMMAND:
-        on_command(s, ev, line_us, now_us);
+        on_command(s, ev, now_us);
         break;
     case SMTP_EV_DATA_BYTES:
         s->content_bytes += ev->u.data.n_bytes;
@@ -1063,7 +1061,7 @@ size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir di
         const uint8_t *bytes = buf + off;
         off += used;
         if (dir == SMTP_DIR_CLIENT) {
-            on_client_event(s, &ev, bytes, line_us, done_us);
+            on_client_event(s, &ev, bytes, done_us);
         } else {
             on_server_event(s, &ev, line_us, done_us);
         }
@@ -1161,8 +1159,7 @@ static void finish_tail(struct session_table *t, struct session *s, enum smtp_di
         return;
     }
     if (dir == SMTP_DIR_CLIENT) {
-        on_client_event(s, &ev, end->tail[dir] + off, s->held_since_us[dir],
-                        s->held_since_us[dir]);
+        on_client_event(s, &ev, end->tail[dir] + off, s->held_since_us[dir]);
     } else {
         on_server_event(s, &ev, s->held_since_us[dir], s->held_since_us[dir]);
         if (s->reply.active) {
