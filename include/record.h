@@ -126,7 +126,7 @@ struct session_record {
     struct record_exchange *exchanges;
     uint32_t n_exchanges;
     uint32_t n_exchanges_dropped;
-    struct record_text extensions[SMTP_REPLY_LINES_KEEP];
+    struct record_text extensions; /* EHLO keywords, '\n' between them */
     uint32_t n_extensions;
     uint32_t messages_attempted;
     uint32_t messages_accepted;
@@ -154,6 +154,9 @@ static inline struct span record_span(const struct session_record *r, struct rec
     /* A record that kept no text has no arena: no pointer arithmetic on NULL. */
     return r->arena != NULL ? span_make(r->arena + t.off, t.len) : span_make("", 0);
 }
+
+/* The EHLO keywords one at a time: *cursor starts at 0; false at the end. */
+bool record_next_extension(const struct session_record *r, uint32_t *cursor, struct span *out);
 
 const char *record_kind_name(enum record_kind kind);
 const char *record_end_name(enum record_end end);

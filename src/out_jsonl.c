@@ -261,14 +261,16 @@ static void put_auth(struct capbuf *o, const struct session_record *r)
 
 static void put_extensions(struct capbuf *o, const struct session_record *r)
 {
-    out_str(o, "[");
-    for (uint32_t i = 0; i < r->n_extensions; i++) {
+    uint32_t cursor = 0;
+    struct span keyword;
+    OUT_LIT(o, "[");
+    for (uint32_t i = 0; record_next_extension(r, &cursor, &keyword); i++) {
         if (i > 0) {
-            out_str(o, ",");
+            OUT_LIT(o, ",");
         }
-        put_text(o, r, r->extensions[i]);
+        escape_json(o, keyword, SMTP_TEXT_KEEP);
     }
-    out_str(o, "]");
+    OUT_LIT(o, "]");
 }
 
 static void put_key_text(struct capbuf *o, const char *key, const struct session_record *r,

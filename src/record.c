@@ -5,6 +5,8 @@
  */
 #include "record.h"
 
+#include <string.h>
+
 static const char *const kind_names[] = {
 #define XX(id, str) str,
     RECORD_KIND_MAP(XX)
@@ -39,4 +41,19 @@ const char *record_end_name(enum record_end end)
 const char *record_tls_name(enum record_tls tls)
 {
     return NAME_OF(tls_names, tls);
+}
+
+bool record_next_extension(const struct session_record *r, uint32_t *cursor, struct span *out)
+{
+    struct span all = record_span(r, r->extensions);
+    if (r->n_extensions == 0 || *cursor > all.len) {
+        return false;
+    }
+    const uint8_t *start = all.ptr + *cursor;
+    size_t left = all.len - *cursor;
+    const uint8_t *nl = left > 0 ? memchr(start, '\n', left) : NULL;
+    size_t n = nl != NULL ? (size_t)(nl - start) : left;
+    *out = span_make(start, n);
+    *cursor += (uint32_t)n + 1;
+    return true;
 }

@@ -940,6 +940,43 @@ static void on_reply_complete(struct session *s, int64_t now_us)
     on_unsolicited(s, &r, now_us);
 }
 
+/*
+ * EHLO keywords go into the arena one after another with '\n' between
+ * them: one text in the record instead of a slot per keyword.  The lines
+ * of one reply arrive together, so nothing else is stored in between; if
+ * something were, the rest of the list is left out.
+ */
+static void add_extension(struct session *s, struct span keyword)
+{
+    struct record_text *list = &s->rec.extensions;
+    size_t n = keyword.len < SMTP_TEXT_KEEP ? keyword.len : SMTP_TEXT_KEEP;
+    if (s->rec.n_extensions >= SMTP_REPLY_LINES_KEEP) {
+        return;
+    }
+    if (s->rec.n_extensions == 0) {
+        list->off = (uint32_t)s->arena.len;
+        list->len = 0;
+    } else if ((size_t)list->off + list->len != s->arena.len ||
+               !capbuf_append(&s->arena, "\n", 1)) {
+        return;
+    } else {
+        list->len++;
+    }
+    if (n > 0 && !utf8_valid(keyword.ptr, n)) {
+        set_flag(s, VERDICT_FLAG_INVALID_UTF8);
+    }
+    if (!capbuf_append(&s->arena, keyword.ptr, n)) {
+        set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
+        if (s->rec.n_extensions > 0) {
+            s->arena.len--; /* take the separator back: the list stays whole */
+            list->len--;
+        }
+        return;
+    }
+    list->len += (uint32_t)n;
+    s->rec.n_extensions++;
+}
+
 static void on_reply_line(struct session *s, const struct smtp_event *ev, int64_t line_us,
                           int64_t now_us)
 {
@@ -961,9 +998,8 @@ static void on_reply_line(struct session *s, const struct smtp_event *ev, int64_
         if (s->collecting_ehlo) {
             s->rec.n_extensions = 0;
         }
-    } else if (s->collecting_ehlo && s->rec.n_extensions < SMTP_REPLY_LINES_KEEP) {
-        s->rec.extensions[s->rec.n_extensions++] =
-            keep_text(s, ev->u.reply.text, SMTP_TEXT_KEEP);
+    } else if (s->collecting_ehlo) {
+        add_extension(s, ev->u.reply.text);
     }
     r->n_lines++;
     r->anomalies |= (uint16_t)ev->anomalies;

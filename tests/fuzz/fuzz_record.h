@@ -69,8 +69,15 @@ static inline void fuzz_check_record(const struct session_record *r)
     for (uint32_t i = 0; i < r->n_exchanges; i++) {
         fuzz_check_exchange(r, &r->exchanges[i]);
     }
-    for (uint32_t i = 0; i < r->n_extensions; i++) {
-        fuzz_check_text(r, r->extensions[i]);
+    fuzz_check_text(r, r->extensions);
+    {
+        uint32_t cursor = 0;
+        uint32_t seen = 0;
+        struct span keyword;
+        while (record_next_extension(r, &cursor, &keyword)) {
+            seen++;
+        }
+        FUZZ_CHECK(seen == r->n_extensions);
     }
     fuzz_check_text(r, r->auth_mechanism);
     fuzz_check_text(r, r->auth_user);

@@ -131,8 +131,13 @@ START_TEST(test_plain_session)
     ck_assert_int_eq(r->greeting.reply_first_us - r->est_us, 1000);
 
     ck_assert_uint_eq(r->n_extensions, 2);
-    ASSERT_TEXT(r, r->extensions[0], "PIPELINING");
-    ASSERT_TEXT(r, r->extensions[1], "8BITMIME");
+    uint32_t cursor = 0;
+    struct span keyword;
+    ck_assert(record_next_extension(r, &cursor, &keyword));
+    ck_assert(keyword.len == 10 && memcmp(keyword.ptr, "PIPELINING", 10) == 0);
+    ck_assert(record_next_extension(r, &cursor, &keyword));
+    ck_assert(keyword.len == 8 && memcmp(keyword.ptr, "8BITMIME", 8) == 0);
+    ck_assert(!record_next_extension(r, &cursor, &keyword));
 
     static const struct {
         uint8_t kind;

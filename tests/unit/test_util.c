@@ -274,8 +274,9 @@ void record_dump(struct tstr *out, const struct session_record *r)
     } else {
         tstr_printf(out, "greeting none\n");
     }
-    for (uint32_t i = 0; i < r->n_extensions; i++) {
-        struct span e = record_span(r, r->extensions[i]);
+    uint32_t cursor = 0;
+    struct span e;
+    while (record_next_extension(r, &cursor, &e)) {
         tstr_printf(out, "ext ");
         tstr_quote_short(out, e.ptr, e.len);
         tstr_printf(out, "\n");
