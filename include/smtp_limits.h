@@ -51,7 +51,7 @@
 #define STREAM_TABLE_MAX (1 << 22)
 
 /* Fixed tables keyed by TCP 4-tuple: handshake times, unattached flows. */
-#define FLOWTAB_SLOTS_DEFAULT 65536
+#define FLOWTAB_SLOTS_DEFAULT 16384
 
 /* Finished records waiting for an older open session before output. */
 #define ORDER_WINDOW_DEFAULT 4096
