@@ -600,7 +600,10 @@ static int read_packets(struct run *run)
         poll(&pfd, 1, 200);
         live_housekeeping(run, &next_stats, stop_at);
     }
-    if (g_stop || session_limit_reached(run) || rc >= 0) {
+    if (session_limit_reached(run)) {
+        g_stop = 1; /* -c: the open sessions end as stopped, like on SIGINT */
+    }
+    if (g_stop || rc >= 0) {
         return SMTPSCOPE_OK;
     }
     run->input.error = run->err;
