@@ -35,14 +35,28 @@ bool out_fmt(struct capbuf *out, const char *fmt, ...)
     return capbuf_append(out, tmp, len);
 }
 
+/* "00".."99": two digits per division when printing integers. */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 bool out_u64(struct capbuf *out, unsigned long long v)
 {
     char digits[20];
     size_t n = 0;
-    do {
-        digits[sizeof(digits) - 1 - n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
+    while (v >= 100) {
+        unsigned pair = (unsigned)(v % 100) * 2;
+        v /= 100;
+        digits[sizeof(digits) - 1 - n++] = digit_pairs[pair + 1];
+        digits[sizeof(digits) - 1 - n++] = digit_pairs[pair];
+    }
+    if (v >= 10) {
+        digits[sizeof(digits) - 1 - n++] = digit_pairs[v * 2 + 1];
+        digits[sizeof(digits) - 1 - n++] = digit_pairs[v * 2];
+    } else {
+        digits[sizeof(digits) - 1 - n++] = (char)('0' + v);
+    }
     return capbuf_append(out, digits + sizeof(digits) - n, n);
 }
 
@@ -85,10 +99,15 @@ static bool put_u_escape(struct capbuf *out, uint32_t cp)
     return capbuf_append(out, esc, sizeof(esc));
 }
 
-/* Bytes that go into a JSON string as they are. */
+/* Bytes that go into a JSON string as they are: printable ASCII but the
+ * quote and the backslash (a table: this test runs for every byte). */
+static const uint8_t json_plain_table[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5B] = 1, [0x5D ... 0x7E] = 1,
+};
+
 static bool json_plain(uint8_t c)
 {
-    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+    return json_plain_table[c] != 0;
 }
 
 bool escape_json(struct capbuf *out, struct span s, size_t max)
