@@ -22,7 +22,7 @@ bool capbuf_append_slow(struct capbuf *b, const void *p, size_t len)
         return false;
     }
     if (b->len + len > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
+        size_t cap = b->cap ? b->cap : 256; /* typical session text fits: fewer reallocs */
         while (cap < b->len + len) {
             cap *= 2;
         }

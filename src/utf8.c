@@ -42,6 +42,10 @@ bool utf8_valid(const uint8_t *p, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        if (p[i] < 0x80) {
+            i++; /* ASCII, the usual case: no call */
+            continue;
+        }
         size_t len = utf8_seq_len(p + i, n - i);
         if (len == 0) {
             return false;
