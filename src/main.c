@@ -56,6 +56,7 @@ struct options {
     long order_window;
     uint16_t ports[PORTS_MAX];
     size_t n_ports;
+    bool ports_given;         /* --ports: no looking at other ports */
     char *filter; /* BPF expression from the remaining arguments */
 };
 
@@ -78,6 +79,8 @@ struct run {
     FILE *json_file;
     char err[512];
     char source_text[320]; /* "a.pcap and N more files" */
+    uint16_t greeting_ports[8]; /* other ports whose server sent "220 " */
+    size_t n_greeting_ports;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -319,6 +322,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->extract_dir = optarg;
             break;
         case OPT_PORTS:
+            o->ports_given = true;
             if (!parse_ports(optarg, o->ports, &o->n_ports)) {
                 fprintf(stderr, "smtpscope: --ports wants a comma-separated list of ports\n");
                 return 1;
@@ -448,6 +452,46 @@ static bool port_selected(const struct options *o, uint16_t port)
     return false;
 }
 
+/*
+ * A TCP segment on a port we do not analyse: if it starts like an SMTP
+ * greeting ("220 " or "220-"), remember its source port, so that a capture
+ * made on a non-standard port (2525, 8025, ...) is not silently empty.
+ */
+static void note_other_port(struct run *run, const struct decoded *d, bool is_ipv6)
+{
+    const uint8_t *payload;
+    size_t len;
+    if (run->n_greeting_ports == sizeof(run->greeting_ports) / sizeof(run->greeting_ports[0]) ||
+        !d->has_ports) {
+        return;
+    }
+    if (is_ipv6) {
+        size_t thl = (size_t)(d->l4[12] >> 4) * 4;
+        if (thl < 20 || d->l4_len < thl) {
+            return;
+        }
+        payload = d->l4 + thl;
+        len = d->l4_len - thl;
+    } else {
+        size_t hl = (size_t)(d->ip[0] & 0x0F) * 4;
+        size_t thl = (size_t)(d->ip[hl + 12] >> 4) * 4;
+        if (thl < 20 || d->ip_len < hl + thl) {
+            return;
+        }
+        payload = d->ip + hl + thl;
+        len = d->ip_len - hl - thl;
+    }
+    if (len < 4 || memcmp(payload, "220", 3) != 0 || (payload[3] != ' ' && payload[3] != '-')) {
+        return;
+    }
+    for (size_t i = 0; i < run->n_greeting_ports; i++) {
+        if (run->greeting_ports[i] == d->sport) {
+            return;
+        }
+    }
+    run->greeting_ports[run->n_greeting_ports++] = d->sport;
+}
+
 static void handle_packet(struct run *run, const struct capture_packet *pkt)
 {
     struct run_input *in = &run->input;
@@ -468,6 +512,7 @@ static void handle_packet(struct run *run, const struct capture_packet *pkt)
     if (r == DECODE_IPV6) {
         if (!port_selected(&run->opt, d.sport) && !port_selected(&run->opt, d.dport)) {
             in->n_other_ports++;
+            note_other_port(run, &d, true);
             return;
         }
         in->by_decode[r]++;
@@ -489,6 +534,7 @@ static void handle_packet(struct run *run, const struct capture_packet *pkt)
         return;
     } else if (!port_selected(&run->opt, d.sport) && !port_selected(&run->opt, d.dport)) {
         in->n_other_ports++;
+        note_other_port(run, &d, false);
         return;
     }
     in->by_decode[DECODE_IPV4]++;
@@ -775,11 +821,13 @@ static int start_pipeline(struct run *run)
         .order_window = (size_t)run->opt.order_window,
         .glue_size = 64,
     };
-    if (run->opt.extract_dir != NULL) {
+    if (run->opt.extract_dir != NULL && run->extractor == NULL) {
         run->extractor = extract_open(run->opt.extract_dir, run->err, sizeof(run->err));
         if (run->extractor == NULL) {
             return SMTPSCOPE_ERR_OUTPUT;
         }
+    }
+    if (run->extractor != NULL) {
         scfg.content = (struct session_content_sink){run->extractor, extract_sink_begin,
                                                      extract_sink_data, extract_sink_end};
     }
@@ -817,6 +865,64 @@ static void gather_coverage(struct run *run)
     capture_drops(&run->cap, &in->n_dropped, &in->n_if_dropped);
     in->n_queue_pruned = ss.warnings[8];
     in->n_ip_warnings = ss.warnings[1] + ss.warnings[2] + ss.warnings[3] + ss.warnings[5];
+}
+
+/*
+ * Files with no SMTP at all on the analysed ports, but SMTP greetings on
+ * others: say so, add those ports and read the files again (nothing has
+ * been written yet).  Not with --ports (the user chose), not for standard
+ * input or live capture (they cannot be read twice).
+ */
+static bool should_read_again(const struct run *run, int rc)
+{
+    if (rc != SMTPSCOPE_OK || g_stop || run->opt.ports_given || run->files == NULL ||
+        run->n_greeting_ports == 0 || run->table.stats.n_opened > 0 ||
+        run->input.n_unattached_packets > 0) {
+        return false;
+    }
+    for (size_t i = 0; i < run->opt.n_read; i++) {
+        if (strcmp(run->opt.read_paths[i], "-") == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int start_pipeline(struct run *run);
+
+static int read_again_with_greeting_ports(struct run *run)
+{
+    char list[256] = "";
+    size_t used = 0;
+    stream_finish(RECORD_END_END_OF_INPUT, run->input.last_us);
+    session_table_free(&run->table);
+    capture_set_close(run->files);
+    for (size_t i = 0; i < run->n_greeting_ports && run->opt.n_ports < PORTS_MAX; i++) {
+        run->opt.ports[run->opt.n_ports++] = run->greeting_ports[i];
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%u", i ? "," : "",
+                                 run->greeting_ports[i]);
+    }
+    fprintf(stderr,
+            "smtpscope: no SMTP on the default ports, but SMTP greetings from port %s: "
+            "reading again with those ports (--ports chooses them yourself)\n",
+            list);
+    const char *source = run->input.source;
+    const char *linktype = run->input.linktype_name;
+    memset(&run->input, 0, sizeof(run->input));
+    run->input.first_us = -1;
+    run->input.last_us = -1;
+    run->input.source = source;
+    run->input.linktype_name = linktype;
+    stats_init(run->stats);
+    int rc = capture_set_open(run->files, run->opt.read_paths, run->opt.n_read, run->err,
+                              sizeof(run->err));
+    if (rc == SMTPSCOPE_OK && run->opt.filter != NULL) {
+        rc = capture_set_filter(run->files, run->opt.filter, run->err, sizeof(run->err));
+    }
+    if (rc == SMTPSCOPE_OK) {
+        rc = start_pipeline(run);
+    }
+    return rc != SMTPSCOPE_OK ? rc : read_packets(run);
 }
 
 static int finish(struct run *run, int rc)
@@ -921,6 +1027,10 @@ int main(int argc, char **argv)
             return exit_status(rc); /* libnids cannot be shut down after a failed init */
         }
         rc = read_packets(&run);
+        gather_coverage(&run);
+        if (should_read_again(&run, rc)) {
+            rc = read_again_with_greeting_ports(&run);
+        }
         rc = finish(&run, rc);
     }
     if (rc != SMTPSCOPE_OK) {
