@@ -33,6 +33,9 @@
 #include "report_meta.h"
 
 #define PORTS_MAX 64
+/* Where each server on a port we do not analyse starts its byte stream:
+ * (hash of the 4-tuple, ISN + 1) from SYN/ACKs, direct-mapped. */
+#define FIRST_SEQ_SLOTS 1024
 
 struct options {
     const char *read_path;    /* the first -r */
@@ -81,6 +84,10 @@ struct run {
     char source_text[320]; /* "a.pcap and N more files" */
     uint16_t greeting_ports[8]; /* other ports whose server sent "220 " */
     size_t n_greeting_ports;
+    struct first_seq {
+        uint32_t key;
+        uint32_t seq;
+    } first_seq[FIRST_SEQ_SLOTS];
 };
 
 static volatile sig_atomic_t g_stop;
@@ -452,36 +459,52 @@ static bool port_selected(const struct options *o, uint16_t port)
     return false;
 }
 
+static uint32_t flow_hash(const struct decoded *d, bool is_ipv6, const uint8_t *tcp)
+{
+    const uint8_t *a = is_ipv6 ? d->ip + 8 : d->ip + 12;
+    size_t n = is_ipv6 ? 32 : 8;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ a[i]) * 16777619u;
+    }
+    for (size_t i = 0; i < 4; i++) {
+        h = (h ^ tcp[i]) * 16777619u;
+    }
+    return h | 1u; /* 0 marks an empty slot */
+}
+
 /*
- * A TCP segment on a port we do not analyse: if it starts like an SMTP
- * greeting ("220 " or "220-"), remember its source port, so that a capture
- * made on a non-standard port (2525, 8025, ...) is not silently empty.
+ * A TCP segment on a port we do not analyse.  When a server's very first
+ * byte on a connection (its sequence number is the SYN/ACK's plus one)
+ * starts an SMTP greeting ("220 " or "220-"), remember its port, so that a
+ * capture made on a non-standard port (2525, 8025, ...) is not silently
+ * empty.  Tunnels (SOCKS, HTTP CONNECT) answer something else first and
+ * are not taken for SMTP servers.
  */
 static void note_other_port(struct run *run, const struct decoded *d, bool is_ipv6)
 {
-    const uint8_t *payload;
-    size_t len;
-    if (run->n_greeting_ports == sizeof(run->greeting_ports) / sizeof(run->greeting_ports[0]) ||
-        !d->has_ports) {
+    const uint8_t *tcp = is_ipv6 ? d->l4 : d->ip + (size_t)(d->ip[0] & 0x0F) * 4;
+    size_t seg_len = is_ipv6 ? d->l4_len : d->ip_len - (size_t)(d->ip[0] & 0x0F) * 4;
+    if (!d->has_ports || seg_len < 20 ||
+        run->n_greeting_ports == sizeof(run->greeting_ports) / sizeof(run->greeting_ports[0])) {
         return;
     }
-    if (is_ipv6) {
-        size_t thl = (size_t)(d->l4[12] >> 4) * 4;
-        if (thl < 20 || d->l4_len < thl) {
-            return;
-        }
-        payload = d->l4 + thl;
-        len = d->l4_len - thl;
-    } else {
-        size_t hl = (size_t)(d->ip[0] & 0x0F) * 4;
-        size_t thl = (size_t)(d->ip[hl + 12] >> 4) * 4;
-        if (thl < 20 || d->ip_len < hl + thl) {
-            return;
-        }
-        payload = d->ip + hl + thl;
-        len = d->ip_len - hl - thl;
+    size_t thl = (size_t)(tcp[12] >> 4) * 4;
+    if (thl < 20 || seg_len < thl) {
+        return;
     }
-    if (len < 4 || memcmp(payload, "220", 3) != 0 || (payload[3] != ' ' && payload[3] != '-')) {
+    uint32_t seq = (uint32_t)tcp[4] << 24 | (uint32_t)tcp[5] << 16 | (uint32_t)tcp[6] << 8 | tcp[7];
+    uint32_t key = flow_hash(d, is_ipv6, tcp);
+    struct first_seq *slot = &run->first_seq[key % FIRST_SEQ_SLOTS];
+    if ((tcp[13] & 0x12) == 0x12) { /* SYN/ACK: the server's first byte is next */
+        slot->key = key;
+        slot->seq = seq + 1;
+        return;
+    }
+    const uint8_t *payload = tcp + thl;
+    size_t len = seg_len - thl;
+    if (len < 4 || slot->key != key || slot->seq != seq || memcmp(payload, "220", 3) != 0 ||
+        (payload[3] != ' ' && payload[3] != '-')) {
         return;
     }
     for (size_t i = 0; i < run->n_greeting_ports; i++) {
