@@ -5,6 +5,7 @@
  */
 #include "timing.h"
 
+#include <stdint.h>
 #include <string.h>
 
 void latency_init(struct latency_hist *h)
@@ -51,7 +52,8 @@ void latency_add(struct latency_hist *h, int64_t us)
         h->max_us = us;
     }
     h->n++;
-    h->sum_us += us;
+    /* Saturate: absurd capture times (hostile files) must not overflow. */
+    h->sum_us = us > INT64_MAX - h->sum_us ? INT64_MAX : h->sum_us + us;
 }
 
 int64_t latency_quantile(const struct latency_hist *h, double q)
