@@ -29,7 +29,7 @@ def main():
     doc = open(DOC).read()
     head = doc[:doc.index("## Labels")]
     tail = doc[doc.index("## Reply codes met above"):]
-    parts = [head, "## Labels\n"]
+    parts = [head.rstrip("\n") + "\n", "## Labels\n"]
     parts += [section(e) for e in entries(src, "VERDICT_LABEL_MAP")]
     parts.append("## Flags\n")
     parts += [section(e) for e in entries(src, "VERDICT_FLAG_MAP")]
