@@ -105,9 +105,24 @@ static const uint8_t json_plain_table[256] = {
     [0x20] = 1, [0x21] = 1, [0x23 ... 0x5B] = 1, [0x5D ... 0x7E] = 1,
 };
 
-static bool json_plain(uint8_t c)
+/* Bytes that go into HTML text and attributes as they are. */
+static const uint8_t html_plain_table[256] = {
+    [0x20 ... 0x21] = 1, [0x23 ... 0x25] = 1, [0x28 ... 0x3B] = 1, [0x3D] = 1,
+    [0x3F ... 0x7E] = 1,
+};
+
+/* Appends the run of plain bytes at s[*i..n) and moves *i past it; false
+ * only when out is full.  Shared by the JSON and HTML escapers. */
+static bool append_plain_run(struct capbuf *out, struct span s, size_t *i, size_t n,
+                             const uint8_t plain[256])
 {
-    return json_plain_table[c] != 0;
+    size_t run = *i;
+    while (run < n && plain[s.ptr[run]]) {
+        run++;
+    }
+    bool ok = run == *i || capbuf_append(out, s.ptr + *i, run - *i);
+    *i = run;
+    return ok;
 }
 
 bool escape_json(struct capbuf *out, struct span s, size_t max)
@@ -116,14 +131,9 @@ bool escape_json(struct capbuf *out, struct span s, size_t max)
     bool ok = capbuf_append(out, "\"", 1);
     size_t i = 0;
     while (ok && i < n) {
-        size_t run = i;
-        while (run < n && json_plain(s.ptr[run])) {
-            run++;
-        }
-        if (run > i) {
-            ok = capbuf_append(out, s.ptr + i, run - i);
-            i = run;
-            continue;
+        ok = append_plain_run(out, s, &i, n, json_plain_table);
+        if (!ok || i == n) {
+            break;
         }
         uint8_t c = s.ptr[i];
         size_t seq = utf8_seq_len(s.ptr + i, n - i);
@@ -195,15 +205,9 @@ bool escape_html(struct capbuf *out, struct span s, size_t max)
     bool ok = true;
     size_t i = 0;
     while (ok && i < n) {
-        size_t run = i;
-        while (run < n && s.ptr[run] >= 0x20 && s.ptr[run] < 0x7F && s.ptr[run] != '&' &&
-               s.ptr[run] != '<' && s.ptr[run] != '>' && s.ptr[run] != '"' && s.ptr[run] != '\'') {
-            run++;
-        }
-        if (run > i) {
-            ok = capbuf_append(out, s.ptr + i, run - i);
-            i = run;
-            continue;
+        ok = append_plain_run(out, s, &i, n, html_plain_table);
+        if (!ok || i == n) {
+            break;
         }
         uint8_t c = s.ptr[i];
         size_t seq = utf8_seq_len(s.ptr + i, n - i);
