@@ -26,6 +26,7 @@ struct capture {
     pcap_t *pcap;        /* libpcap handle, or NULL when ng_active */
     bool ng_active;      /* reading pcapng with our own reader */
     FILE *ng_file;
+    uint8_t *read_buffer; /* stdio buffer of an offline file, freed after it */
     struct pcapng_reader ng;
     /* BPF programs per link type, for files read without libpcap. */
     struct bpf_program filters[CAPTURE_FILTERS_MAX];
