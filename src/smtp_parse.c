@@ -4,7 +4,8 @@
  * Role: turns one direction of a reassembled SMTP stream into command,
  * reply and content events.  It never allocates, never does I/O and keeps
  * all its state in struct smtp_parser, so the fuzzers and unit tests drive
- * it directly.  Lines are found with memchr and the scan position is
+ * it directly.  Lines are found with memchr (content with a block scan,
+ * SSE2/AVX2 on x86-64, chosen at run time) and the scan position is
  * remembered between calls (picohttpparser's last_len), so a line dripped
  * in one byte at a time still costs linear time.
  *
@@ -18,6 +19,11 @@
 #include "smtp_parse.h"
 
 #include <string.h>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define SMTP_PARSE_SIMD 1
+#endif
 
 #include "smtp_limits.h"
 
@@ -361,11 +367,95 @@ static size_t data_event(struct smtp_parser *p, struct smtp_event *ev, uint8_t s
     return used;
 }
 
+#ifdef SMTP_PARSE_SIMD
+/*
+ * Content lines need a look only where an LF is bare (no CR before it) or
+ * is followed by "." (a stuffed line or the end of data).  These scans
+ * compare whole blocks against LF, and the bytes one before and one after
+ * against CR and ".", and return the position of the first LF that needs a
+ * look, or the first position not scanned.  Every load stays inside
+ * buf[from - 1 .. end + 1), so the caller passes from >= 1.
+ */
+__attribute__((target("avx2"))) static size_t scan_content_avx2(const uint8_t *buf,
+                                                                  size_t from, size_t end)
+{
+    const __m256i lf = _mm256_set1_epi8('\n');
+    const __m256i cr = _mm256_set1_epi8('\r');
+    const __m256i dot = _mm256_set1_epi8('.');
+    size_t k = from;
+    while (k + 32 <= end) {
+        __m256i here = _mm256_loadu_si256((const __m256i *)(const void *)(buf + k));
+        __m256i before = _mm256_loadu_si256((const __m256i *)(const void *)(buf + k - 1));
+        __m256i after = _mm256_loadu_si256((const __m256i *)(const void *)(buf + k + 1));
+        __m256i is_lf = _mm256_cmpeq_epi8(here, lf);
+        /* an LF is plain when a CR precedes it and no dot follows it */
+        __m256i plain = _mm256_andnot_si256(_mm256_cmpeq_epi8(after, dot),
+                                            _mm256_cmpeq_epi8(before, cr));
+        unsigned mask = (unsigned)_mm256_movemask_epi8(_mm256_andnot_si256(plain, is_lf));
+        if (mask != 0) {
+            return k + (size_t)__builtin_ctz(mask);
+        }
+        k += 32;
+    }
+    return k;
+}
+
+static size_t scan_content_sse2(const uint8_t *buf, size_t from, size_t end)
+{
+    const __m128i lf = _mm_set1_epi8('\n');
+    const __m128i cr = _mm_set1_epi8('\r');
+    const __m128i dot = _mm_set1_epi8('.');
+    size_t k = from;
+    while (k + 16 <= end) {
+        __m128i here = _mm_loadu_si128((const __m128i *)(const void *)(buf + k));
+        __m128i before = _mm_loadu_si128((const __m128i *)(const void *)(buf + k - 1));
+        __m128i after = _mm_loadu_si128((const __m128i *)(const void *)(buf + k + 1));
+        __m128i is_lf = _mm_cmpeq_epi8(here, lf);
+        __m128i plain = _mm_andnot_si128(_mm_cmpeq_epi8(after, dot), _mm_cmpeq_epi8(before, cr));
+        unsigned mask = (unsigned)_mm_movemask_epi8(_mm_andnot_si128(plain, is_lf));
+        if (mask != 0) {
+            return k + (size_t)__builtin_ctz(mask);
+        }
+        k += 16;
+    }
+    return k;
+}
+
+/*
+ * Skips plain content lines from buf[i] (state MID or CR) and returns
+ * where the byte-wise path must go on, with *st the state at that point.
+ * The last byte of the buffer is left to that path, since whether an LF
+ * there is followed by "." is not known yet.
+ */
+static size_t skip_plain_content(const uint8_t *buf, size_t i, size_t len, uint8_t *st)
+{
+    if (i == 0 || len < 2 || i >= len - 1) {
+        return i;
+    }
+    size_t end = len - 1;
+    size_t k = __builtin_cpu_supports("avx2") ? scan_content_avx2(buf, i, end)
+                                               : scan_content_sse2(buf, i, end);
+    if (k == i) {
+        return i;
+    }
+    /* Every LF before k was CR LF followed by a non-dot: k is mid-line. */
+    *st = buf[k - 1] == '\r' ? EOD_CR : EOD_MID;
+    return k;
+}
+#else
+static size_t skip_plain_content(const uint8_t *buf, size_t i, size_t len, uint8_t *st)
+{
+    (void)buf, (void)len, (void)st;
+    return i;
+}
+#endif
+
 /*
  * Streams message content until CRLF "." CRLF.  Inside a line only its LF
- * matters, so memchr jumps from line end to line end and most lines cost
- * one call and two compares; a line that starts with "." goes through the
- * state switch, which also carries a partial match across calls.
+ * matters: plain lines are skipped by the block scan (32 or 16 bytes per
+ * step), then memchr finds the LF that needs a look; a line that starts
+ * with "." goes through the state switch, which also carries a partial
+ * match across calls.
  */
 static size_t parse_data(struct smtp_parser *p, const uint8_t *buf, size_t len,
                          struct smtp_event *ev)
@@ -379,6 +469,7 @@ static size_t parse_data(struct smtp_parser *p, const uint8_t *buf, size_t len,
     }
     while (i < len) {
         if (st == EOD_MID || st == EOD_CR) {
+            i = skip_plain_content(buf, i, len, &st);
             const uint8_t *nl = memchr(buf + i, '\n', len - i);
             if (nl == NULL) {
                 st = buf[len - 1] == '\r' ? EOD_CR : EOD_MID;
