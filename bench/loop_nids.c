@@ -95,16 +95,32 @@ static void feed(const struct pcap_pkthdr *h, const u_char *d)
 	nids_pcap_handler(NULL, &ih, (u_char *)d + off);
 }
 
-static int read_file(const char *path)
+/* read_buffer > 0: the file gets a stdio buffer of that size, as
+ * smtpscope gives its offline files, so the two read alike. */
+static int read_file(const char *path, size_t read_buffer)
 {
 	char err[PCAP_ERRBUF_SIZE];
 	struct pcap_pkthdr *h;
 	const u_char *d;
-	pcap_t *p = pcap_open_offline(path, err);
+	pcap_t *p;
+	char *buf = NULL;
 	int rc;
 
+	if (read_buffer > 0) {
+		FILE *f = fopen(path, "rb");
+		buf = malloc(read_buffer);
+		if (!f || !buf) {
+			fprintf(stderr, "loop_nids: %s: cannot open\n", path);
+			return -1;
+		}
+		setvbuf(f, buf, _IOFBF, read_buffer);
+		p = pcap_fopen_offline(f, err);
+	} else {
+		p = pcap_open_offline(path, err);
+	}
 	if (!p) {
 		fprintf(stderr, "loop_nids: %s\n", err);
+		free(buf);
 		return -1;
 	}
 	if (pcap_datalink(p) != DLT_EN10MB)
@@ -117,24 +133,31 @@ static int read_file(const char *path)
 	if (rc == PCAP_ERROR)
 		fprintf(stderr, "loop_nids: %s\n", pcap_geterr(p));
 	pcap_close(p);
+	free(buf);
 	return rc == PCAP_ERROR ? -1 : 0;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = { { "streams", 1, 0, 's' }, { 0, 0, 0, 0 } };
+	static const struct option lo[] = { { "streams", 1, 0, 's' },
+					    { "read-buffer", 1, 0, 'b' },
+					    { 0, 0, 0, 0 } };
 	int n_streams = 65536, c, rc;
+	long read_buffer = 0;
 
-	while ((c = getopt_long(argc, argv, "s:", lo, NULL)) != -1) {
-		if (c != 's')
+	while ((c = getopt_long(argc, argv, "s:b:", lo, NULL)) != -1) {
+		if (c == 's')
+			n_streams = atoi(optarg);
+		else if (c == 'b')
+			read_buffer = atol(optarg);
+		else
 			goto usage;
-		n_streams = atoi(optarg);
 	}
 	if (optind != argc - 1 || n_streams < 1)
 		goto usage;
 	if (setup_nids(n_streams))
 		return 1;
-	rc = read_file(argv[optind]);
+	rc = read_file(argv[optind], read_buffer > 0 ? (size_t)read_buffer : 0);
 	nids_exit();
 	printf("packets=%llu bytes=%llu ip_packets=%llu established=%llu closed=%llu "
 	       "reset=%llu timed_out=%llu exiting=%llu data_c2s=%llu data_s2c=%llu "
@@ -142,6 +165,6 @@ int main(int argc, char **argv)
 	       C.timed_out, C.exiting, C.data_c2s, C.data_s2c, C.warnings);
 	return rc ? 1 : 0;
 usage:
-	fprintf(stderr, "usage: loop_nids [--streams N] FILE\n");
+	fprintf(stderr, "usage: loop_nids [--streams N] [--read-buffer BYTES] FILE\n");
 	return 2;
 }

@@ -4,8 +4,9 @@
 # Generates synthetic SMTP captures with bench/build/gen (at run time, into
 # a scratch directory, never committed), then, interleaved BENCH_REPS times
 # on the same file: loop_pcap (bare libpcap), loop_nids (libnids, empty
-# callbacks), smtpscope and tshark (each skipped if absent).  Prints median
-# wall time, MB/s, packets/s, peak RSS and ratios to loop_nids, callgrind
+# callbacks), nids_1m (loop_nids reading through a 1 MiB stdio buffer, as
+# smtpscope does), smtpscope and tshark (each skipped if absent).  Prints
+# median wall time, MB/s, packets/s, peak RSS and ratios to loop_nids, callgrind
 # instructions per packet on a ~2k-packet capture, and checks smtpscope's
 # JSON summary against the generator's truth file (exit 1 on mismatch).
 #
@@ -74,6 +75,7 @@ cmd_for() {
 	case $1 in
 	loop_pcap) echo "$BUILD/loop_pcap $2" ;;
 	loop_nids) echo "$BUILD/loop_nids --streams $3 $2" ;;
+	nids_1m) echo "$BUILD/loop_nids --streams $3 --read-buffer 1048576 $2" ;;
 	smtpscope) have_smtpscope && echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3" ;;
 	tshark) have_tshark && echo "tshark -r $2 -q -z io,stat,0" ;;
 	esac
@@ -98,7 +100,7 @@ bench_capture() {
 	have_tshark || note "SKIP tshark: not installed (or BENCH_TSHARK=0)"
 	cat "$file" >/dev/null # warm the page cache
 	for rep in $(seq "$BENCH_REPS"); do
-		for prog in loop_pcap loop_nids smtpscope tshark; do
+		for prog in loop_pcap loop_nids nids_1m smtpscope tshark; do
 			cmd=$(cmd_for "$prog" "$file" "$streams") || continue
 			[ -n "$cmd" ] || continue
 			# shellcheck disable=SC2086
