@@ -148,6 +148,51 @@ START_TEST(test_relative_error_above_256)
 }
 END_TEST
 
+/* The quantile as first written: every bin summed from the bottom. */
+static int64_t quantile_full_walk(const struct latency_hist *h, double q)
+{
+    uint64_t rank = (uint64_t)(q * (double)h->n + 0.999999);
+    rank = rank < 1 ? 1 : rank;
+    if (rank >= h->n) {
+        return h->max_us;
+    }
+    uint64_t seen = 0;
+    for (unsigned g = 0; g < TIMING_GROUPS; g++) {
+        for (unsigned s = 0; s < TIMING_SUB; s++) {
+            seen += h->bins[g][s];
+            if (seen >= rank) {
+                int64_t v = g == 0 ? (int64_t)s : (int64_t)((uint64_t)s << g);
+                v = v < h->min_us ? h->min_us : v;
+                return v > h->max_us ? h->max_us : v;
+            }
+        }
+    }
+    return h->max_us;
+}
+
+/* Skipping whole groups by their counts gives what summing every bin gave,
+ * for sample counts that put ranks at group edges and inside groups. */
+START_TEST(test_same_as_full_walk)
+{
+    static const int counts[] = {1, 2, 3, 7, 100, 1000, 5000};
+    uint64_t seed = 7;
+    for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+        struct latency_hist *h = hist_new();
+        for (int i = 0; i < counts[c]; i++) {
+            unsigned bits = (unsigned)(lcg_next(&seed) % 49);
+            latency_add(h, (int64_t)(lcg_next(&seed) & ((1ULL << bits) - 1)));
+        }
+        for (int k = 1; k <= 1000; k++) {
+            double q = k / 1000.0;
+            ck_assert_msg(latency_quantile(h, q) == quantile_full_walk(h, q),
+                          "n=%d q=%g: %lld, full walk %lld", counts[c], q,
+                          (long long)latency_quantile(h, q), (long long)quantile_full_walk(h, q));
+        }
+        free(h);
+    }
+}
+END_TEST
+
 /* A lone sample comes back exactly: the bin value is clamped to min/max. */
 START_TEST(test_clamped_to_min_max)
 {
@@ -184,6 +229,7 @@ Suite *timing_suite(void)
     tcase_add_test(tc, test_exact_below_256);
     tcase_add_test(tc, test_relative_error_above_256);
     tcase_add_test(tc, test_clamped_to_min_max);
+    tcase_add_test(tc, test_same_as_full_walk);
     tcase_add_test(tc, test_delta);
     suite_add_tcase(s, tc);
     return s;
