@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pcapfile.h"
 #include "pcapng.h"
 
 #define CAPTURE_FILTERS_MAX 8
@@ -28,6 +29,8 @@ struct capture {
     FILE *ng_file;
     uint8_t *read_buffer; /* stdio buffer of an offline file, freed after it */
     struct pcapng_reader ng;
+    bool pf_active;      /* pcap records read by our own reader (libpcap read the header) */
+    struct pcapfile_reader pf;
     /* BPF programs per link type, for files read without libpcap. */
     struct bpf_program filters[CAPTURE_FILTERS_MAX];
     int filter_linktypes[CAPTURE_FILTERS_MAX];

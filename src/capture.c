@@ -11,10 +11,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "smtp_limits.h"
 #include "smtpscope.h"
 
 #define CAPTURE_READ_BUFFER (1u << 20)
+
+/* Reads the first four bytes without touching the stream's buffer, so
+ * the buffering can still be chosen. */
+static bool peek_magic(FILE *f, uint8_t head[4])
+{
+    return pread(fileno(f), head, 4, 0) == 4;
+}
 
 int capture_open_offline(struct capture *c, const char *path, char *err, size_t errlen)
 {
@@ -27,31 +36,48 @@ int capture_open_offline(struct capture *c, const char *path, char *err, size_t 
                                                           pcap_err);
     } else {
         FILE *f = fopen(path, "rb");
-        uint8_t head[4];
+        uint8_t head[4] = {0, 0, 0, 0};
+        bool swapped = false;
+        bool nano = false;
         if (f == NULL) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
             return SMTPSCOPE_ERR_INPUT_OPEN;
         }
-        /* libpcap reads each record with fread: a large stdio buffer turns
-         * ~250k 4 KiB read() calls per GB into ~1k.  Set before any read. */
-        c->read_buffer = malloc(CAPTURE_READ_BUFFER); /* glibc ignores the size without one */
-        if (c->read_buffer != NULL) {
-            setvbuf(f, (char *)c->read_buffer, _IOFBF, CAPTURE_READ_BUFFER);
+        bool peeked = peek_magic(f, head);
+        bool own_records = peeked && pcapfile_magic(head, &swapped, &nano);
+        if (own_records) {
+            /* Our reader asks for 1 MiB at a time: straight into its buffer. */
+            setvbuf(f, NULL, _IONBF, 0);
+        } else {
+            /* libpcap reads each record with fread: a large stdio buffer
+             * turns ~250k 4 KiB read() calls per GB into ~1k. */
+            c->read_buffer = malloc(CAPTURE_READ_BUFFER); /* glibc ignores the size without one */
+            if (c->read_buffer != NULL) {
+                setvbuf(f, (char *)c->read_buffer, _IOFBF, CAPTURE_READ_BUFFER);
+            }
         }
-        if (fread(head, 1, 4, f) == 4 && pcapng_is_pcapng(head)) {
+        if (peeked && pcapng_is_pcapng(head)) {
             /* pcapng: our reader, so interfaces may differ in link type. */
-            rewind(f);
             c->ng_active = true;
             c->ng_file = f;
             return pcapng_open(&c->ng, f, err, errlen);
         }
-        rewind(f);
         c->pcap = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO,
                                                            pcap_err);
         if (c->pcap == NULL) {
             fclose(f);
             free(c->read_buffer);
             c->read_buffer = NULL;
+        } else if (own_records) {
+            /* libpcap checked the header; the records are ours from here. */
+            int rc = pcapfile_open(&c->pf, f, swapped, nano, (uint32_t)pcap_snapshot(c->pcap),
+                                   CAPTURE_SNAPLEN, err, errlen);
+            if (rc != SMTPSCOPE_OK) {
+                pcap_close(c->pcap);
+                c->pcap = NULL;
+                return rc;
+            }
+            c->pf_active = true;
         }
     }
     if (c->pcap == NULL) {
@@ -109,6 +135,12 @@ int capture_set_filter_one(struct capture *c, const char *expr, char *err, size_
         snprintf(err, errlen, "%s", pcap_geterr(c->pcap));
         return SMTPSCOPE_ERR_FILTER;
     }
+    if (c->pf_active) {
+        /* Records bypass libpcap: the program runs per packet in own_next(). */
+        pcap_freecode(&prog);
+        c->filter_expr = expr;
+        return SMTPSCOPE_OK;
+    }
     int rc = pcap_setfilter(c->pcap, &prog);
     pcap_freecode(&prog);
     if (rc != 0) {
@@ -118,22 +150,33 @@ int capture_set_filter_one(struct capture *c, const char *expr, char *err, size_
     return SMTPSCOPE_OK;
 }
 
-static int ng_next(struct capture *c, struct capture_packet *pkt, char *err, size_t errlen)
+/* Whether a packet read by our own readers passes the BPF expression. */
+static bool filter_passes(struct capture *c, const struct capture_packet *pkt)
+{
+    struct bpf_program *prog = filter_for(c, pkt->linktype);
+    struct pcap_pkthdr hdr;
+    hdr.caplen = (bpf_u_int32)pkt->caplen;
+    hdr.len = (bpf_u_int32)pkt->wirelen;
+    hdr.ts.tv_sec = (time_t)(pkt->ts_us / 1000000);
+    hdr.ts.tv_usec = (suseconds_t)(pkt->ts_us % 1000000);
+    return prog == NULL || pcap_offline_filter(prog, &hdr, pkt->data) != 0;
+}
+
+/* The next packet from our pcapng or pcap record reader. */
+static int own_next(struct capture *c, struct capture_packet *pkt, char *err, size_t errlen)
 {
     for (;;) {
-        int rc = pcapng_next(&c->ng, &pkt->data, &pkt->caplen, &pkt->wirelen, &pkt->ts_us,
+        int rc;
+        if (c->ng_active) {
+            rc = pcapng_next(&c->ng, &pkt->data, &pkt->caplen, &pkt->wirelen, &pkt->ts_us,
                              &pkt->linktype, err, errlen);
-        if (rc != 1 || c->filter_expr == NULL) {
-            return rc;
+        } else {
+            rc = pcapfile_next(&c->pf, &pkt->data, &pkt->caplen, &pkt->wirelen, &pkt->ts_us, err,
+                               errlen);
+            pkt->linktype = c->linktype;
         }
-        struct bpf_program *prog = filter_for(c, pkt->linktype);
-        struct pcap_pkthdr hdr;
-        hdr.caplen = (bpf_u_int32)pkt->caplen;
-        hdr.len = (bpf_u_int32)pkt->wirelen;
-        hdr.ts.tv_sec = (time_t)(pkt->ts_us / 1000000);
-        hdr.ts.tv_usec = (suseconds_t)(pkt->ts_us % 1000000);
-        if (prog == NULL || pcap_offline_filter(prog, &hdr, pkt->data) != 0) {
-            return 1;
+        if (rc != 1 || c->filter_expr == NULL || filter_passes(c, pkt)) {
+            return rc;
         }
     }
 }
@@ -142,8 +185,8 @@ int capture_next(struct capture *c, struct capture_packet *pkt, char *err, size_
 {
     struct pcap_pkthdr *hdr;
     const u_char *data;
-    if (c->ng_active) {
-        return ng_next(c, pkt, err, errlen);
+    if (c->ng_active || c->pf_active) {
+        return own_next(c, pkt, err, errlen);
     }
     int rc = pcap_next_ex(c->pcap, &hdr, &data);
     if (rc == 1) {
@@ -173,6 +216,10 @@ int capture_next(struct capture *c, struct capture_packet *pkt, char *err, size_
 
 void capture_close(struct capture *c)
 {
+    if (c->pf_active) {
+        pcapfile_close(&c->pf);
+        c->pf_active = false;
+    }
     if (c->pcap != NULL) {
         pcap_close(c->pcap);
         c->pcap = NULL;
@@ -223,6 +270,16 @@ int capture_set_filter(struct capture_set *set, const char *expr, char *err, siz
 int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *err,
                      size_t errlen)
 {
+    if (set->n == 1) {
+        /* One file: nothing to merge. */
+        int rc = capture_next(&set->files[0], pkt, err, errlen);
+        if (rc < 0) {
+            char file_err[400];
+            snprintf(file_err, sizeof(file_err), "%s", err);
+            snprintf(err, errlen, "%.200s: %s", set->files[0].source, file_err);
+        }
+        return rc;
+    }
     size_t best = set->n;
     for (size_t i = 0; i < set->n; i++) {
         if (set->done[i]) {

@@ -18,5 +18,6 @@ Suite *verdict_suite(void);
 Suite *knowledge_suite(void);
 Suite *out_html_suite(void);
 Suite *extract_suite(void);
+Suite *pcapfile_suite(void);
 
 #endif
