@@ -125,16 +125,58 @@ static bool append_plain_run(struct capbuf *out, struct span s, size_t *i, size_
     return ok;
 }
 
-bool escape_json(struct capbuf *out, struct span s, size_t max)
+#define BYTES8(c) (0x0101010101010101ULL * (uint8_t)(c))
+
+/* True when some byte of w is zero (exact for "some", Hacker's Delight). */
+static bool has_zero_byte(uint64_t w)
 {
-    size_t n = s.len < max ? s.len : max;
-    bool ok = capbuf_append(out, "\"", 1);
+    return ((w - BYTES8(0x01)) & ~w & BYTES8(0x80)) != 0;
+}
+
+/*
+ * json_plain_table for eight bytes at once: none below 0x20, none at or
+ * above 0x7F (w + 1 sets the top bit of a 0x7F byte), no quote and no
+ * backslash.  A carry between bytes can only make it answer false.
+ */
+static bool json_plain8(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof(w)); /* one unaligned load */
+    uint64_t outside = ((w - BYTES8(0x20)) & ~w) | w | (w + BYTES8(0x01));
+    return (outside & BYTES8(0x80)) == 0 && !has_zero_byte(w ^ BYTES8('"')) &&
+           !has_zero_byte(w ^ BYTES8('\\'));
+}
+
+/* Length of the run of bytes at p[0..n) that go into a JSON string as they are. */
+static size_t json_plain_len(const uint8_t *p, size_t n)
+{
     size_t i = 0;
+    while (n - i >= 8 && json_plain8(p + i)) {
+        i += 8;
+    }
+    /* Fewer than eight left: test the last eight, overlapping bytes
+     * already known plain, rather than one at a time. */
+    if (i < n && n - i < 8 && n >= 8 && json_plain8(p + n - 8)) {
+        return n;
+    }
+    while (i < n && json_plain_table[p[i]]) {
+        i++;
+    }
+    return i;
+}
+
+/* capbuf_append, skipping empty runs (whose pointer may be NULL). */
+static bool append_some(struct capbuf *out, const uint8_t *p, size_t len)
+{
+    return len == 0 || capbuf_append(out, p, len);
+}
+
+/* The general case: s[plain..n) holds something to escape. */
+static bool escape_json_rest(struct capbuf *out, struct span s, size_t n, size_t plain)
+{
+    bool ok = capbuf_append(out, "\"", 1) && append_some(out, s.ptr, plain);
+    size_t i = plain;
     while (ok && i < n) {
-        ok = append_plain_run(out, s, &i, n, json_plain_table);
-        if (!ok || i == n) {
-            break;
-        }
         uint8_t c = s.ptr[i];
         size_t seq = utf8_seq_len(s.ptr + i, n - i);
         if (seq == 0) {
@@ -155,8 +197,30 @@ bool escape_json(struct capbuf *out, struct span s, size_t max)
             ok = capbuf_append(out, esc, 6);
             i++;
         }
+        size_t run = ok ? json_plain_len(s.ptr + i, n - i) : 0;
+        ok = ok && append_some(out, s.ptr + i, run);
+        i += run;
     }
     return ok && capbuf_append(out, "\"", 1);
+}
+
+bool escape_json(struct capbuf *out, struct span s, size_t max)
+{
+    size_t n = s.len < max ? s.len : max;
+    size_t plain = json_plain_len(s.ptr, n);
+    size_t room = out->cap - out->len;
+    if (plain < n || room < 2 || room - 2 < n) {
+        return escape_json_rest(out, s, n, plain);
+    }
+    /* Nothing to escape (most wire text) and room: quote, copy, quote. */
+    uint8_t *d = out->data + out->len;
+    d[0] = '"';
+    if (n > 0) {
+        memcpy(d + 1, s.ptr, n); /* an empty span may have no pointer */
+    }
+    d[n + 1] = '"';
+    out->len += n + 2;
+    return true;
 }
 
 bool escape_terminal(struct capbuf *out, struct span s, size_t max)

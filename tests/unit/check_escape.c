@@ -10,10 +10,12 @@
  */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "escape.h"
 #include "suites.h"
+#include "utf8.h"
 
 struct esc_case {
     const char *name;
@@ -78,10 +80,24 @@ static const struct esc_case term_cases[] = {
 #define N_JSON (sizeof(json_cases) / sizeof(json_cases[0]))
 #define N_TERM (sizeof(term_cases) / sizeof(term_cases[0]))
 
-static void check_one(const struct esc_case *c, bool json)
+/*
+ * A fresh buffer has no room, so every append takes the growing path; a
+ * warmed one (grown, then emptied) lets the writers format in place.  The
+ * tables run on both.
+ */
+static void capbuf_init_warm(struct capbuf *out, size_t max, bool warm)
+{
+    capbuf_init(out, max);
+    if (warm) {
+        ck_assert(OUT_LIT(out, "x"));
+        out->len = 0;
+    }
+}
+
+static void check_one(const struct esc_case *c, bool json, bool warm)
 {
     struct capbuf out;
-    capbuf_init(&out, 4096);
+    capbuf_init_warm(&out, 4096, warm);
     struct span in = span_make(c->in, c->in_len);
     size_t max = c->max ? c->max : SIZE_MAX;
     bool ok = json ? escape_json(&out, in, max) : escape_terminal(&out, in, max);
@@ -94,13 +110,14 @@ static void check_one(const struct esc_case *c, bool json)
 
 START_TEST(test_escape_json)
 {
-    check_one(&json_cases[_i], true);
+    check_one(&json_cases[_i], true, false);
+    check_one(&json_cases[_i], true, true);
 }
 END_TEST
 
 START_TEST(test_escape_terminal)
 {
-    check_one(&term_cases[_i], false);
+    check_one(&term_cases[_i], false, false);
 }
 END_TEST
 
@@ -133,6 +150,74 @@ START_TEST(test_every_byte)
 }
 END_TEST
 
+/* Characters that need a look, whole or as single bytes, for the tests
+ * below that put them at every offset of an ASCII line. */
+static const struct {
+    const char *s;
+    size_t len;
+} specials[] = {
+    {IN("\xc3\xa9")}, {IN("\xe2\x80\xae")}, {IN("\xe2\x80\xa8")}, {IN("\xf0\x9f\x98\x80")},
+    {IN("\xc2\x80")}, {IN("\xed\xa0\x80")}, {IN("\xf4\x90\x80\x80")}, {IN("\xe2\x82")},
+};
+
+/* The JSON escaping of text alone, without its quotes. */
+static void escape_inner(struct capbuf *out, const uint8_t *p, size_t len)
+{
+    struct capbuf one;
+    capbuf_init(&one, 256);
+    ck_assert(escape_json(&one, span_make(p, len), SIZE_MAX));
+    ck_assert(capbuf_append(out, one.data + 1, one.len - 2));
+    capbuf_free(&one);
+}
+
+/*
+ * Plain text is scanned eight bytes at a time: a character needing escape
+ * at any offset in, or across, such a block must come out as it does
+ * alone, and the ASCII around it untouched.
+ */
+static void check_at_every_offset(const uint8_t *sp, size_t sp_len)
+{
+    enum { LINE = 24 };
+    uint8_t line[LINE + 4];
+    for (size_t at = 0; at + sp_len <= LINE; at++) {
+        for (size_t k = 0; k < LINE; k++) {
+            line[k] = (uint8_t)('a' + k % 26);
+        }
+        memcpy(line + at, sp, sp_len);
+        struct capbuf want;
+        capbuf_init(&want, 4096);
+        ck_assert(OUT_LIT(&want, "\""));
+        ck_assert(capbuf_append(&want, line, at));
+        escape_inner(&want, sp, sp_len);
+        ck_assert(capbuf_append(&want, line + at + sp_len, LINE - at - sp_len));
+        ck_assert(OUT_LIT(&want, "\""));
+        for (int warm = 0; warm <= 1; warm++) {
+            struct capbuf got;
+            capbuf_init_warm(&got, 4096, warm);
+            ck_assert(escape_json(&got, span_make(line, LINE), SIZE_MAX));
+            ck_assert_msg(got.len == want.len && memcmp(got.data, want.data, got.len) == 0,
+                          "%02x at %zu: want [%.*s] got [%.*s]", sp[0], at, (int)want.len,
+                          (const char *)want.data, (int)got.len, (const char *)got.data);
+            capbuf_free(&got);
+        }
+        bool valid = sp_len == 1 ? sp[0] < 0x80 : utf8_seq_len(sp, sp_len) == sp_len;
+        ck_assert_msg(utf8_valid(line, LINE) == valid, "%02x at %zu: utf8_valid", sp[0], at);
+        capbuf_free(&want);
+    }
+}
+
+START_TEST(test_every_offset)
+{
+    for (unsigned b = 0; b < 256; b++) {
+        uint8_t c = (uint8_t)b;
+        check_at_every_offset(&c, 1);
+    }
+    for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
+        check_at_every_offset((const uint8_t *)specials[i].s, specials[i].len);
+    }
+}
+END_TEST
+
 START_TEST(test_output_full)
 {
     struct capbuf out;
@@ -159,14 +244,40 @@ static const struct ms_case ms_cases[] = {
 START_TEST(test_out_ms)
 {
     for (size_t i = 0; i < sizeof(ms_cases) / sizeof(ms_cases[0]); i++) {
-        struct capbuf out;
-        capbuf_init(&out, 64);
-        ck_assert(out_ms(&out, ms_cases[i].us));
-        ck_assert_msg(out.len == strlen(ms_cases[i].want) &&
-                          memcmp(out.data, ms_cases[i].want, out.len) == 0,
-                      "out_ms(%lld): want %s got %.*s", ms_cases[i].us, ms_cases[i].want,
-                      (int)out.len, (const char *)out.data);
-        capbuf_free(&out);
+        for (int warm = 0; warm <= 1; warm++) {
+            struct capbuf out;
+            capbuf_init_warm(&out, 64, warm);
+            ck_assert(out_ms(&out, ms_cases[i].us));
+            ck_assert_msg(out.len == strlen(ms_cases[i].want) &&
+                              memcmp(out.data, ms_cases[i].want, out.len) == 0,
+                          "out_ms(%lld): want %s got %.*s", ms_cases[i].us, ms_cases[i].want,
+                          (int)out.len, (const char *)out.data);
+            capbuf_free(&out);
+        }
+    }
+}
+END_TEST
+
+/* Each power of ten and its predecessor, so every digit count is hit. */
+START_TEST(test_out_u64)
+{
+    unsigned long long p = 1;
+    for (int k = 0; k < 20; k++) {
+        unsigned long long vs[] = {p, p - 1, k == 19 ? ~0ULL : p * 10 - 1};
+        for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
+            char want[24];
+            snprintf(want, sizeof(want), "%llu", vs[i]);
+            for (int warm = 0; warm <= 1; warm++) {
+                struct capbuf out;
+                capbuf_init_warm(&out, 64, warm);
+                ck_assert(out_u64(&out, vs[i]));
+                ck_assert_msg(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0,
+                              "out_u64: want %s got %.*s", want, (int)out.len,
+                              (const char *)out.data);
+                capbuf_free(&out);
+            }
+        }
+        p = k < 19 ? p * 10 : p;
     }
 }
 END_TEST
@@ -178,8 +289,10 @@ Suite *escape_suite(void)
     tcase_add_loop_test(tc, test_escape_json, 0, (int)N_JSON);
     tcase_add_loop_test(tc, test_escape_terminal, 0, (int)N_TERM);
     tcase_add_test(tc, test_every_byte);
+    tcase_add_test(tc, test_every_offset);
     tcase_add_test(tc, test_output_full);
     tcase_add_test(tc, test_out_ms);
+    tcase_add_test(tc, test_out_u64);
     suite_add_tcase(s, tc);
     return s;
 }
