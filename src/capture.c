@@ -240,12 +240,18 @@ void capture_close(struct capture *c)
 int capture_set_open(struct capture_set *set, const char *const *paths, size_t n, char *err,
                      size_t errlen)
 {
-    memset(set, 0, sizeof(*set));
+    /* Only the slots in use are touched: the set is large (256 files),
+     * and untouched pages of it cost no memory. */
+    set->n = 0;
+    set->first_error = 0;
+    set->error[0] = '\0';
     if (n > CAPTURE_FILES_MAX) {
         snprintf(err, errlen, "at most %d input files", CAPTURE_FILES_MAX);
         return SMTPSCOPE_ERR_USAGE;
     }
     for (size_t i = 0; i < n; i++) {
+        set->has_pending[i] = false;
+        set->done[i] = false;
         int rc = capture_open_offline(&set->files[i], paths[i], err, errlen);
         if (rc != SMTPSCOPE_OK) {
             capture_set_close(set);

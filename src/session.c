@@ -289,7 +289,9 @@ static struct record_exchange *add_exchange(struct session *s, enum record_kind 
         return NULL;
     }
     if (s->rec.n_exchanges == s->exchanges_cap) {
-        uint32_t cap = s->exchanges_cap ? s->exchanges_cap * 2 : 8;
+        /* Every open session holds its list: start small (a typical
+         * session has 6 to 8 exchanges; many are open with fewer). */
+        uint32_t cap = s->exchanges_cap ? s->exchanges_cap * 2 : 4;
         if (cap > SESSION_EXCHANGES_KEEP) {
             cap = SESSION_EXCHANGES_KEEP;
         }
