@@ -40,7 +40,14 @@ void latency_add(struct latency_hist *h, int64_t us);
  */
 int64_t latency_quantile(const struct latency_hist *h, double q);
 
-/* Difference of two packet times, or -1 when either is unknown (-1). */
-int64_t timing_delta_us(int64_t from_us, int64_t to_us);
+/* Difference of two packet times, or -1 when either is unknown (-1).
+ * Inline: writers call it several times per exchange. */
+static inline int64_t timing_delta_us(int64_t from_us, int64_t to_us)
+{
+    if (from_us < 0 || to_us < 0 || to_us < from_us) {
+        return -1;
+    }
+    return to_us - from_us;
+}
 
 #endif

@@ -92,11 +92,3 @@ int64_t latency_quantile(const struct latency_hist *h, double q)
     }
     return v > h->max_us ? h->max_us : v;
 }
-
-int64_t timing_delta_us(int64_t from_us, int64_t to_us)
-{
-    if (from_us < 0 || to_us < 0 || to_us < from_us) {
-        return -1;
-    }
-    return to_us - from_us;
-}
