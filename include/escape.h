@@ -12,8 +12,10 @@
 #ifndef ESCAPE_H
 #define ESCAPE_H
 
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "span.h"
 
@@ -41,5 +43,45 @@ bool out_fmt(struct capbuf *out, const char *fmt, ...) __attribute__((format(pri
 bool out_u64(struct capbuf *out, unsigned long long v);
 /* Appends us/1000 as a decimal with exactly three decimals ("2.700"). */
 bool out_ms(struct capbuf *out, long long us);
+
+/*
+ * Writing through a cursor, for runs of fields of bounded size that are
+ * not from the wire (literal keys, numbers): one capacity test for the run
+ * instead of one per field.  out_room() makes room for len bytes (at most
+ * OUT_ROOM_MAX) and returns where they go, or NULL when out cannot grow
+ * that far.  The put_*() functions and PUT_LIT write at d and return the
+ * end of what they wrote; the caller keeps the total within len.
+ * out_done() then sets out's length to end.  The pointer is valid only
+ * until the next append to out.  Wire bytes never go through a cursor:
+ * they go through escape_json().
+ */
+#define OUT_ROOM_MAX 256
+#define OUT_U64_MAX 20 /* digits of 2^64 - 1 */
+#define OUT_MS_MAX 21  /* sign, 16 digits, point, 3 decimals */
+char *out_room_slow(struct capbuf *out, size_t len);
+
+static inline char *out_room(struct capbuf *out, size_t len)
+{
+    if (out->cap - out->len >= len) {
+        return (char *)out->data + out->len;
+    }
+    return out_room_slow(out, len);
+}
+
+static inline void out_done(struct capbuf *out, const char *end)
+{
+    assert(end >= (const char *)out->data + out->len &&
+           end <= (const char *)out->data + out->cap); /* the run stayed in its room */
+    out->len = (size_t)(end - (const char *)out->data);
+}
+
+/* At most OUT_U64_MAX bytes. */
+char *put_u64(char *d, unsigned long long v);
+/* Exactly width digits of v, zero-padded, v < 10^width; at most 20. */
+char *put_u64_fixed(char *d, unsigned long long v, size_t width);
+/* As out_ms(); at most OUT_MS_MAX bytes. */
+char *put_ms(char *d, long long us);
+/* Writes a string literal at d ("" lit refuses anything else: sizeof). */
+#define PUT_LIT(d, lit) ((char *)memcpy((d), "" lit, sizeof(lit) - 1) + sizeof(lit) - 1)
 
 #endif

@@ -41,34 +41,115 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-bool out_u64(struct capbuf *out, unsigned long long v)
+static const unsigned long long powers_of_ten[20] = {
+    1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+    100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL, 1000000000000ULL,
+    10000000000000ULL, 100000000000000ULL, 1000000000000000ULL, 10000000000000000ULL,
+    100000000000000000ULL, 1000000000000000000ULL, 10000000000000000000ULL,
+};
+
+static size_t decimal_len(unsigned long long v)
 {
-    char digits[20];
-    size_t n = 0;
-    while (v >= 100) {
+    size_t n = 1;
+    while (n < 20 && v >= powers_of_ten[n]) {
+        n++;
+    }
+    return n;
+}
+
+char *put_u64_fixed(char *d, unsigned long long v, size_t width)
+{
+    size_t n = width;
+    while (n >= 2) {
         unsigned pair = (unsigned)(v % 100) * 2;
         v /= 100;
-        digits[sizeof(digits) - 1 - n++] = digit_pairs[pair + 1];
-        digits[sizeof(digits) - 1 - n++] = digit_pairs[pair];
+        d[--n] = digit_pairs[pair + 1];
+        d[--n] = digit_pairs[pair];
     }
-    if (v >= 10) {
-        digits[sizeof(digits) - 1 - n++] = digit_pairs[v * 2 + 1];
-        digits[sizeof(digits) - 1 - n++] = digit_pairs[v * 2];
-    } else {
-        digits[sizeof(digits) - 1 - n++] = (char)('0' + v);
+    if (n == 1) {
+        d[0] = (char)('0' + v % 10);
     }
-    return capbuf_append(out, digits + sizeof(digits) - n, n);
+    return d + width;
+}
+
+/* Two digits of v < 100. */
+static char *put_pair(char *d, unsigned v)
+{
+    memcpy(d, digit_pairs + v * 2, 2);
+    return d + 2;
+}
+
+/* One or two digits of v < 100. */
+static char *put_small(char *d, unsigned v)
+{
+    if (v < 10) {
+        *d = (char)('0' + v);
+        return d + 1;
+    }
+    return put_pair(d, v);
+}
+
+char *put_u64(char *d, unsigned long long v)
+{
+    /* Most numbers in a record are short (codes, line counts, octets,
+     * milliseconds): no loop and no digit count for them. */
+    if (v < 100) {
+        return put_small(d, (unsigned)v);
+    }
+    if (v < 10000) {
+        return put_pair(put_small(d, (unsigned)v / 100), (unsigned)v % 100);
+    }
+    return put_u64_fixed(d, v, decimal_len(v));
+}
+
+char *put_ms(char *d, long long us)
+{
+    unsigned long long a = us < 0 ? 0ULL - (unsigned long long)us : (unsigned long long)us;
+    unsigned frac = (unsigned)(a % 1000);
+    if (us < 0) {
+        *d++ = '-';
+    }
+    d = put_u64(d, a / 1000);
+    d[0] = '.';
+    d[1] = (char)('0' + frac / 100);
+    return put_pair(d + 2, frac % 100);
+}
+
+/* Zeros to append when making room: capbuf has no other way to grow. */
+static const uint8_t room_fill[OUT_ROOM_MAX];
+
+char *out_room_slow(struct capbuf *out, size_t len)
+{
+    if (len > sizeof(room_fill) || !capbuf_append_slow(out, room_fill, len)) {
+        return NULL;
+    }
+    out->len -= len;
+    return (char *)out->data + out->len;
+}
+
+/* Through the cursor when out has room; through the capped append otherwise,
+ * so a nearly full buffer still takes a number that fits. */
+bool out_u64(struct capbuf *out, unsigned long long v)
+{
+    char tmp[OUT_U64_MAX];
+    char *d = out->cap - out->len >= OUT_U64_MAX ? (char *)out->data + out->len : NULL;
+    if (d == NULL) {
+        return capbuf_append(out, tmp, (size_t)(put_u64(tmp, v) - tmp));
+    }
+    out_done(out, put_u64(d, v));
+    return true;
 }
 
 bool out_ms(struct capbuf *out, long long us)
 {
-    unsigned long long a = us < 0 ? 0ULL - (unsigned long long)us : (unsigned long long)us;
-    char frac[4] = {'.', (char)('0' + a / 100 % 10), (char)('0' + a / 10 % 10),
-                    (char)('0' + a % 10)};
-    bool ok = us < 0 ? capbuf_append(out, "-", 1) : true;
-    return ok && out_u64(out, a / 1000) && capbuf_append(out, frac, sizeof(frac));
+    char tmp[OUT_MS_MAX];
+    char *d = out->cap - out->len >= OUT_MS_MAX ? (char *)out->data + out->len : NULL;
+    if (d == NULL) {
+        return capbuf_append(out, tmp, (size_t)(put_ms(tmp, us) - tmp));
+    }
+    out_done(out, put_ms(d, us));
+    return true;
 }
-
 
 static uint32_t code_point(const uint8_t *p, size_t n)
 {

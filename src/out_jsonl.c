@@ -5,6 +5,12 @@
  * the same capture always gives the same bytes (the golden tests rely on
  * it).  Every string from the wire goes through escape_json().
  *
+ * Keys and numbers between wire strings are written in runs through one
+ * cursor (out_room() in escape.h): a record has dozens of fields per
+ * exchange, and a capacity test and a call per field cost more than
+ * formatting them.  Each run's longest output is checked against
+ * OUT_ROOM_MAX at compile time.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include <arpa/inet.h>
@@ -33,29 +39,26 @@ void writer_free(struct writer *w)
     w->priv = NULL;
 }
 
-static void put_ms_or_null(struct capbuf *o, int64_t us)
+/* Longest output of the cursor writers below. */
+#define MS_OR_NULL_MAX OUT_MS_MAX
+#define TIME_MAX (OUT_U64_MAX + 7)
+#define IPV4_MAX 15
+#define ENHANCED_MAX (2 + 3 * OUT_U64_MAX + 2)
+
+static char *put_ms_or_null(char *d, int64_t us)
 {
-    if (us < 0) {
-        OUT_LIT(o, "null");
-    } else {
-        out_ms(o, us);
-    }
+    return us < 0 ? PUT_LIT(d, "null") : put_ms(d, us);
 }
 
-static void put_time(struct capbuf *o, int64_t us)
+/* Seconds with six decimals, or null. */
+static char *put_time(char *d, int64_t us)
 {
     if (us < 0) {
-        OUT_LIT(o, "null");
-        return;
+        return PUT_LIT(d, "null");
     }
-    char frac[7] = {'.'};
-    long long rest = us % 1000000;
-    for (int i = 6; i >= 1; i--) {
-        frac[i] = (char)('0' + rest % 10);
-        rest /= 10;
-    }
-    out_u64(o, (unsigned long long)(us / 1000000));
-    capbuf_append(o, frac, sizeof(frac));
+    d = put_u64(d, (unsigned long long)(us / 1000000));
+    *d++ = '.';
+    return put_u64_fixed(d, (unsigned long long)(us % 1000000), 6);
 }
 
 static void put_text(struct capbuf *o, const struct session_record *r, struct record_text t)
@@ -64,44 +67,53 @@ static void put_text(struct capbuf *o, const struct session_record *r, struct re
 }
 
 /* Dotted quad without inet_ntop: this runs twice per record. */
-static void put_ipv4(struct capbuf *o, const uint8_t *a)
+static char *put_ipv4(char *d, const uint8_t *a)
 {
     for (int i = 0; i < 4; i++) {
         if (i > 0) {
-            OUT_LIT(o, ".");
+            *d++ = '.';
         }
-        out_u64(o, a[i]);
+        d = put_u64(d, a[i]);
     }
+    return d;
 }
 
 static void put_endpoint(struct capbuf *o, const struct record_endpoint *e)
 {
-    OUT_LIT(o, "{\"ip\":\"");
+    char ip[INET6_ADDRSTRLEN] = "?";
     if (e->family == 6) {
-        char ip[INET6_ADDRSTRLEN] = "?";
         inet_ntop(AF_INET6, e->addr, ip, sizeof(ip));
-        out_str(o, ip);
-    } else {
-        put_ipv4(o, e->addr);
     }
-    OUT_LIT(o, "\",\"port\":");
-    out_u64(o, e->port);
-    OUT_LIT(o, "}");
-}
-
-static void put_enhanced(struct capbuf *o, const struct smtp_enhanced *e)
-{
-    if (e->klass == 0) {
-        OUT_LIT(o, "null");
+    size_t ip_len = e->family == 6 ? strlen(ip) : IPV4_MAX;
+    _Static_assert(sizeof(ip) + 18 + OUT_U64_MAX <= OUT_ROOM_MAX, "endpoint fits one run");
+    char *d = out_room(o, 18 + ip_len + OUT_U64_MAX);
+    if (d == NULL) {
         return;
     }
-    OUT_LIT(o, "\"");
-    out_u64(o, e->klass);
-    OUT_LIT(o, ".");
-    out_u64(o, e->subject);
-    OUT_LIT(o, ".");
-    out_u64(o, e->detail);
-    OUT_LIT(o, "\"");
+    d = PUT_LIT(d, "{\"ip\":\"");
+    if (e->family == 6) {
+        d = (char *)memcpy(d, ip, ip_len) + ip_len;
+    } else {
+        d = put_ipv4(d, e->addr);
+    }
+    d = PUT_LIT(d, "\",\"port\":");
+    d = put_u64(d, e->port);
+    out_done(o, PUT_LIT(d, "}"));
+}
+
+static char *put_enhanced(char *d, const struct smtp_enhanced *e)
+{
+    if (e->klass == 0) {
+        return PUT_LIT(d, "null");
+    }
+    *d++ = '"';
+    d = put_u64(d, e->klass);
+    *d++ = '.';
+    d = put_u64(d, e->subject);
+    *d++ = '.';
+    d = put_u64(d, e->detail);
+    *d++ = '"';
+    return d;
 }
 
 static void put_anomalies(struct capbuf *o, uint16_t bits)
@@ -115,25 +127,29 @@ static void put_anomalies(struct capbuf *o, uint16_t bits)
 #undef XX
     };
     bool first = true;
-    out_str(o, "[");
+    OUT_LIT(o, "[");
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (bits & names[i].bit) {
-            out_fmt(o, "%s\"%s\"", first ? "" : ",", names[i].name);
+            out_str(o, first ? "\"" : ",\"");
+            out_str(o, names[i].name);
+            OUT_LIT(o, "\"");
             first = false;
         }
     }
-    out_str(o, "]");
+    OUT_LIT(o, "]");
 }
 
 static void put_cmd(struct capbuf *o, const struct session_record *r,
                     const struct record_exchange *x)
 {
     if (x->kind == RECORD_KIND_MESSAGE || x->kind == RECORD_KIND_AUTH_LINE) {
-        out_fmt(o, "\"%s\"", record_kind_name((enum record_kind)x->kind));
+        OUT_LIT(o, "\"");
+        out_str(o, record_kind_name((enum record_kind)x->kind));
+        OUT_LIT(o, "\"");
         return;
     }
     if (x->kind == RECORD_KIND_UNSOLICITED) {
-        out_str(o, "null");
+        OUT_LIT(o, "null");
         return;
     }
     if (x->verb != SMTP_VERB_UNKNOWN) {
@@ -153,21 +169,66 @@ static void put_cmd(struct capbuf *o, const struct session_record *r,
     escape_json(o, span_make(upper, n), sizeof(upper));
 }
 
+/* The reply's fields up to its text; put_lines() follows in the caller's
+ * next run. */
 static void put_reply_fields(struct capbuf *o, const struct session_record *r,
                              const struct record_exchange *x)
 {
-    if (x->code == 0) {
-        OUT_LIT(o, "\"code\":null,\"enhanced\":null,\"text\":null,\"lines\":0");
+    _Static_assert(7 + OUT_U64_MAX + 12 + ENHANCED_MAX + 8 <= OUT_ROOM_MAX, "one run");
+    char *d = out_room(o, OUT_ROOM_MAX);
+    if (d == NULL) {
         return;
     }
-    OUT_LIT(o, "\"code\":");
-    out_u64(o, x->code);
-    OUT_LIT(o, ",\"enhanced\":");
-    put_enhanced(o, &x->enhanced);
-    OUT_LIT(o, ",\"text\":");
+    if (x->code == 0) {
+        out_done(o, PUT_LIT(d, "\"code\":null,\"enhanced\":null,\"text\":null"));
+        return;
+    }
+    d = PUT_LIT(d, "\"code\":");
+    d = put_u64(d, x->code);
+    d = PUT_LIT(d, ",\"enhanced\":");
+    d = put_enhanced(d, &x->enhanced);
+    out_done(o, PUT_LIT(d, ",\"text\":"));
     put_text(o, r, x->text);
-    OUT_LIT(o, ",\"lines\":");
-    out_u64(o, x->n_lines);
+}
+
+#define LINES_MAX (9 + OUT_U64_MAX)
+
+static char *put_lines(char *d, const struct record_exchange *x)
+{
+    d = PUT_LIT(d, ",\"lines\":");
+    return put_u64(d, x->code == 0 ? 0 : x->n_lines);
+}
+
+/* From "lines" to "size": everything after the reply text but anomalies. */
+static void put_exchange_times(struct capbuf *o, const struct record_exchange *x,
+                               int64_t start_us)
+{
+    _Static_assert(LINES_MAX + 14 + 15 + 8 + 3 * MS_OR_NULL_MAX + 21 + 8 + OUT_U64_MAX <=
+                       OUT_ROOM_MAX,
+                   "one run");
+    char *d = out_room(o, OUT_ROOM_MAX);
+    if (d == NULL) {
+        return;
+    }
+    d = put_lines(d, x);
+    int64_t at = x->cmd_us >= 0 ? x->cmd_us : x->reply_first_us;
+    d = PUT_LIT(d, ",\"latency_ms\":");
+    d = put_ms_or_null(d, timing_delta_us(x->cmd_us, x->reply_first_us));
+    d = PUT_LIT(d, ",\"complete_ms\":");
+    d = put_ms_or_null(d, timing_delta_us(x->cmd_us, x->reply_last_us));
+    d = PUT_LIT(d, ",\"t_ms\":");
+    d = put_ms_or_null(d, timing_delta_us(start_us, at));
+    if (x->kind == RECORD_KIND_UNSOLICITED) {
+        d = PUT_LIT(d, ",\"unsolicited\":true");
+    } else {
+        d = PUT_LIT(d, ",\"unsolicited\":false");
+    }
+    if (x->kind == RECORD_KIND_MESSAGE || (x->kind == RECORD_KIND_COMMAND &&
+                                           x->verb == SMTP_VERB_BDAT)) {
+        d = PUT_LIT(d, ",\"size\":");
+        d = put_u64(d, x->size);
+    }
+    out_done(o, d);
 }
 
 static void put_exchange(struct capbuf *o, const struct session_record *r,
@@ -183,23 +244,7 @@ static void put_exchange(struct capbuf *o, const struct session_record *r,
     }
     OUT_LIT(o, ",");
     put_reply_fields(o, r, x);
-    int64_t at = x->cmd_us >= 0 ? x->cmd_us : x->reply_first_us;
-    OUT_LIT(o, ",\"latency_ms\":");
-    put_ms_or_null(o, timing_delta_us(x->cmd_us, x->reply_first_us));
-    OUT_LIT(o, ",\"complete_ms\":");
-    put_ms_or_null(o, timing_delta_us(x->cmd_us, x->reply_last_us));
-    OUT_LIT(o, ",\"t_ms\":");
-    put_ms_or_null(o, timing_delta_us(start_us, at));
-    if (x->kind == RECORD_KIND_UNSOLICITED) {
-        OUT_LIT(o, ",\"unsolicited\":true");
-    } else {
-        OUT_LIT(o, ",\"unsolicited\":false");
-    }
-    if (x->kind == RECORD_KIND_MESSAGE || (x->kind == RECORD_KIND_COMMAND &&
-                                           x->verb == SMTP_VERB_BDAT)) {
-        OUT_LIT(o, ",\"size\":");
-        out_u64(o, x->size);
-    }
+    put_exchange_times(o, x, start_us);
     if (x->anomalies != 0) {
         OUT_LIT(o, ",\"anomalies\":");
         put_anomalies(o, x->anomalies);
@@ -210,12 +255,16 @@ static void put_exchange(struct capbuf *o, const struct session_record *r,
 static void put_greeting(struct capbuf *o, const struct session_record *r)
 {
     if (!r->has_greeting) {
-        out_str(o, "null");
+        OUT_LIT(o, "null");
         return;
     }
-    out_str(o, "{");
+    OUT_LIT(o, "{");
     put_reply_fields(o, r, &r->greeting);
-    out_str(o, "}");
+    char *d = out_room(o, LINES_MAX + 1);
+    if (d != NULL) {
+        d = put_lines(d, &r->greeting);
+        out_done(o, PUT_LIT(d, "}"));
+    }
 }
 
 static void put_flags(struct capbuf *o, uint64_t flags)
@@ -252,7 +301,7 @@ static void put_auth(struct capbuf *o, const struct session_record *r)
     }
     out_str(o, ",\"code\":");
     if (r->auth_code != 0) {
-        out_fmt(o, "%u", r->auth_code);
+        out_u64(o, r->auth_code);
     } else {
         out_str(o, "null");
     }
@@ -350,6 +399,47 @@ static void put_key_u64(struct capbuf *o, const char *key, unsigned long long v)
     out_u64(o, v);
 }
 
+/* From "start" to the "greeting" key. */
+static void put_session_times(struct capbuf *o, const struct session_record *r, int64_t start_us)
+{
+    _Static_assert(9 + 7 + 2 * TIME_MAX + 14 + 13 + 2 * MS_OR_NULL_MAX + 12 <= OUT_ROOM_MAX,
+                   "one run");
+    char *d = out_room(o, OUT_ROOM_MAX);
+    if (d == NULL) {
+        return;
+    }
+    d = PUT_LIT(d, ",\"start\":");
+    d = put_time(d, start_us);
+    d = PUT_LIT(d, ",\"end\":");
+    d = put_time(d, r->last_us);
+    d = PUT_LIT(d, ",\"connect_ms\":");
+    d = put_ms_or_null(d, timing_delta_us(r->syn_us, r->synack_us));
+    d = PUT_LIT(d, ",\"banner_ms\":");
+    /* Mid-stream there was no handshake to measure the banner from. */
+    bool banner_known = r->has_greeting && !r->is_midstream;
+    d = put_ms_or_null(d, banner_known ? timing_delta_us(r->est_us, r->greeting.reply_first_us)
+                                       : -1);
+    out_done(o, PUT_LIT(d, ",\"greeting\":"));
+}
+
+/* From "exchanges_dropped" to "message_bytes". */
+static void put_session_counts(struct capbuf *o, const struct session_record *r)
+{
+    _Static_assert(23 + 22 + 21 + 17 + 4 * OUT_U64_MAX <= OUT_ROOM_MAX, "one run");
+    char *d = out_room(o, OUT_ROOM_MAX);
+    if (d == NULL) {
+        return;
+    }
+    d = PUT_LIT(d, "],\"exchanges_dropped\":");
+    d = put_u64(d, r->n_exchanges_dropped);
+    d = PUT_LIT(d, ",\"messages_attempted\":");
+    d = put_u64(d, r->messages_attempted);
+    d = PUT_LIT(d, ",\"messages_accepted\":");
+    d = put_u64(d, r->messages_accepted);
+    d = PUT_LIT(d, ",\"message_bytes\":");
+    out_done(o, put_u64(d, r->message_bytes));
+}
+
 static void jsonl_session(struct writer *w, const struct session_record *r)
 {
     struct capbuf *o = &w->line;
@@ -359,17 +449,7 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
     put_endpoint(o, &r->client);
     OUT_LIT(o, ",\"server\":");
     put_endpoint(o, &r->server);
-    OUT_LIT(o, ",\"start\":");
-    put_time(o, start_us);
-    OUT_LIT(o, ",\"end\":");
-    put_time(o, r->last_us);
-    OUT_LIT(o, ",\"connect_ms\":");
-    put_ms_or_null(o, timing_delta_us(r->syn_us, r->synack_us));
-    OUT_LIT(o, ",\"banner_ms\":");
-    /* Mid-stream there was no handshake to measure the banner from. */
-    bool banner_known = r->has_greeting && !r->is_midstream;
-    put_ms_or_null(o, banner_known ? timing_delta_us(r->est_us, r->greeting.reply_first_us) : -1);
-    OUT_LIT(o, ",\"greeting\":");
+    put_session_times(o, r, start_us);
     put_greeting(o, r);
     OUT_LIT(o, ",\"exchanges\":[");
     for (uint32_t i = 0; i < r->n_exchanges; i++) {
@@ -378,10 +458,7 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
         }
         put_exchange(o, r, &r->exchanges[i], start_us);
     }
-    put_key_u64(o, "],\"exchanges_dropped\":", r->n_exchanges_dropped);
-    put_key_u64(o, ",\"messages_attempted\":", r->messages_attempted);
-    put_key_u64(o, ",\"messages_accepted\":", r->messages_accepted);
-    put_key_u64(o, ",\"message_bytes\":", r->message_bytes);
+    put_session_counts(o, r);
     OUT_LIT(o, ",\"tls\":");
     if (r->tls == RECORD_TLS_NONE) {
         OUT_LIT(o, "null");
@@ -414,40 +491,49 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
 
 static void put_hist(struct capbuf *o, const struct latency_hist *h)
 {
-    out_fmt(o, "{\"n\":%llu", (unsigned long long)h->n);
-    if (h->n == 0) {
-        out_str(o, "}");
+    _Static_assert(5 + OUT_U64_MAX + 5 * (10 + OUT_MS_MAX) + 1 <= OUT_ROOM_MAX, "one run");
+    char *d = out_room(o, OUT_ROOM_MAX);
+    if (d == NULL) {
         return;
     }
-    static const struct {
-        const char *name;
-        double q;
-    } qs[] = {{"p50", 0.50}, {"p90", 0.90}, {"p99", 0.99}};
-    for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
-        out_fmt(o, ",\"%s_ms\":", qs[i].name);
-        out_ms(o, latency_quantile(h, qs[i].q));
+    d = PUT_LIT(d, "{\"n\":");
+    d = put_u64(d, h->n);
+    if (h->n > 0) {
+        d = PUT_LIT(d, ",\"p50_ms\":");
+        d = put_ms(d, latency_quantile(h, 0.50));
+        d = PUT_LIT(d, ",\"p90_ms\":");
+        d = put_ms(d, latency_quantile(h, 0.90));
+        d = PUT_LIT(d, ",\"p99_ms\":");
+        d = put_ms(d, latency_quantile(h, 0.99));
+        d = PUT_LIT(d, ",\"min_ms\":");
+        d = put_ms(d, h->min_us);
+        d = PUT_LIT(d, ",\"max_ms\":");
+        d = put_ms(d, h->max_us);
     }
-    out_str(o, ",\"min_ms\":");
-    out_ms(o, h->min_us);
-    out_str(o, ",\"max_ms\":");
-    out_ms(o, h->max_us);
-    out_str(o, "}");
+    out_done(o, PUT_LIT(d, "}"));
+}
+
+/* Appends ,"key":v, or "key":v for the first of a list. */
+static void put_member_u64(struct capbuf *o, bool first, const char *key, unsigned long long v)
+{
+    out_str(o, first ? "\"" : ",\"");
+    out_str(o, key);
+    OUT_LIT(o, "\":");
+    out_u64(o, v);
 }
 
 static void put_counts(struct capbuf *o, const struct run_stats *st)
 {
     out_str(o, ",\"labels\":{");
     for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
-        out_fmt(o, "%s\"%s\":%llu", l ? "," : "", verdict_label_info((enum verdict_label)l)->name,
-                (unsigned long long)st->labels[l]);
+        put_member_u64(o, l == 0, verdict_label_info((enum verdict_label)l)->name,
+                       st->labels[l]);
     }
     out_str(o, "},\"flags\":{");
     bool first = true;
     for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
         if (st->flags[f] > 0) {
-            out_fmt(o, "%s\"%s\":%llu", first ? "" : ",",
-                    verdict_flag_info((enum verdict_flag)f)->name,
-                    (unsigned long long)st->flags[f]);
+            put_member_u64(o, first, verdict_flag_info((enum verdict_flag)f)->name, st->flags[f]);
             first = false;
         }
     }
@@ -455,7 +541,9 @@ static void put_counts(struct capbuf *o, const struct run_stats *st)
     first = true;
     for (int c = 0; c < 1000; c++) {
         if (st->reply_codes[c] > 0) {
-            out_fmt(o, "%s\"%d\":%llu", first ? "" : ",", c, (unsigned long long)st->reply_codes[c]);
+            char code[4] = {0};
+            put_u64(code, (unsigned long long)c);
+            put_member_u64(o, first, code, st->reply_codes[c]);
             first = false;
         }
     }
@@ -476,7 +564,9 @@ static void put_latencies(struct capbuf *o, const struct run_stats *st)
         if (st->by_verb[v].n == 0) {
             continue;
         }
-        out_fmt(o, "%s\"%s\":", first ? "" : ",", smtp_verb_name((enum smtp_verb)v));
+        out_str(o, first ? "\"" : ",\"");
+        out_str(o, smtp_verb_name((enum smtp_verb)v));
+        OUT_LIT(o, "\":");
         put_hist(o, &st->by_verb[v]);
         first = false;
     }
@@ -513,9 +603,12 @@ static void jsonl_summary(struct writer *w, const struct run_report *rep)
     const struct run_input *in = rep->input;
     out_fmt(o, "{\"type\":\"summary\",\"packets\":%llu,\"bytes\":%llu,\"first\":",
             (unsigned long long)in->n_packets, (unsigned long long)in->n_bytes);
-    put_time(o, in->first_us);
-    out_str(o, ",\"last\":");
-    put_time(o, in->last_us);
+    char *d = out_room(o, TIME_MAX + 8 + TIME_MAX);
+    if (d != NULL) {
+        d = put_time(d, in->first_us);
+        d = PUT_LIT(d, ",\"last\":");
+        out_done(o, put_time(d, in->last_us));
+    }
     out_fmt(o, ",\"sessions\":%llu,\"messages_attempted\":%llu,\"messages_accepted\":%llu",
             (unsigned long long)st->n_sessions, (unsigned long long)st->n_messages_attempted,
             (unsigned long long)st->n_messages_accepted);

@@ -239,6 +239,7 @@ struct ms_case {
 static const struct ms_case ms_cases[] = {
     {2700, "2.700"}, {0, "0.000"}, {1, "0.001"}, {999, "0.999"}, {1000, "1.000"},
     {-1500, "-1.500"}, {1234567890123LL, "1234567890.123"},
+    {INT64_MIN, "-9223372036854775.808"}, {INT64_MAX, "9223372036854775.807"},
 };
 
 START_TEST(test_out_ms)
@@ -282,6 +283,32 @@ START_TEST(test_out_u64)
 }
 END_TEST
 
+/* A cursor run on an empty buffer grows it; past the maximum it is refused
+ * and the buffer is left as it was. */
+START_TEST(test_cursor)
+{
+    struct capbuf out;
+    capbuf_init(&out, 40);
+    char *d = out_room(&out, 30);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(out.len, 0);
+    d = PUT_LIT(d, "x=");
+    d = put_u64(d, 1234);
+    d = PUT_LIT(d, " t=");
+    d = put_u64_fixed(d, 42, 6);
+    *d++ = ' ';
+    out_done(&out, put_ms(d, -2700));
+    const char *want = "x=1234 t=000042 -2.700";
+    ck_assert_uint_eq(out.len, strlen(want));
+    ck_assert(memcmp(out.data, want, out.len) == 0);
+    ck_assert_ptr_null(out_room(&out, 40 - out.len + 1));
+    ck_assert_uint_eq(out.len, strlen(want));
+    ck_assert_ptr_nonnull(out_room(&out, 40 - out.len));
+    ck_assert_uint_eq(out.len, strlen(want));
+    capbuf_free(&out);
+}
+END_TEST
+
 Suite *escape_suite(void)
 {
     Suite *s = suite_create("escape");
@@ -293,6 +320,7 @@ Suite *escape_suite(void)
     tcase_add_test(tc, test_output_full);
     tcase_add_test(tc, test_out_ms);
     tcase_add_test(tc, test_out_u64);
+    tcase_add_test(tc, test_cursor);
     suite_add_tcase(s, tc);
     return s;
 }
