@@ -89,11 +89,12 @@ valgrind: smtpscope
 	  if [ $$st -eq 99 ]; then echo "FAIL  $$f"; fail=$$((fail+1)); else echo "pass  $$f"; fi; done; \
 	  echo "valgrind: $$fail failed"; [ $$fail -eq 0 ]
 
-# Include direction (writers never see wire buffers; the parser builds alone).
+# Include direction (writers never see wire buffers; the parser builds alone:
+# its only other header is the compiler's SIMD intrinsics).
 lint:
 	@! grep -l '#include "\(session\|stream\|capture\|decode\)\.h"' src/out_*.c || \
 	  { echo "lint: a writer includes a pipeline header"; exit 1; }
-	@! grep -n '#include' src/smtp_parse.c | grep -v 'smtp_parse.h\|smtp_limits.h\|string.h' || \
+	@! grep -n '#include' src/smtp_parse.c | grep -v 'smtp_parse.h\|smtp_limits.h\|string.h\|immintrin.h' || \
 	  { echo "lint: the parser includes more than its contract"; exit 1; }
 	@! grep -n 'OUT_LIT([^,]*, *[^" ]' src/*.c || \
 	  { echo "lint: OUT_LIT takes a string literal (it uses sizeof)"; exit 1; }

@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "smtpscope.h"
 
@@ -38,6 +39,11 @@ int pcapfile_open(struct pcapfile_reader *r, FILE *f, bool swapped, bool nanosec
     r->max_caplen = max_caplen;
     r->snaplen = snaplen == 0 || snaplen > max_caplen ? max_caplen : snaplen;
     r->cap = PCAPFILE_CHUNK + PCAPFILE_RECORD_HEADER + max_caplen;
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < r->cap) {
+        /* A small file fits whole: no need for the full buffer. */
+        r->cap = (size_t)st.st_size + PCAPFILE_RECORD_HEADER;
+    }
     r->buf = malloc(r->cap);
     if (r->buf == NULL) {
         snprintf(err, errlen, "no memory for the read buffer");
@@ -67,6 +73,9 @@ static size_t fill(struct pcapfile_reader *r, size_t want)
     }
     while (r->end < want && !r->at_eof) {
         size_t room = r->cap - r->end;
+        if (room == 0) {
+            break; /* the file grew past its size at open: the record is not read */
+        }
         size_t ask = room > PCAPFILE_CHUNK ? PCAPFILE_CHUNK : room;
         size_t got = fread(r->buf + r->end, 1, ask, r->f);
         r->end += got;
