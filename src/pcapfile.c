@@ -98,7 +98,10 @@ static int64_t record_time_us(const struct pcapfile_reader *r, uint32_t secs, ui
 int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caplen,
                   size_t *wirelen, int64_t *ts_us, char *err, size_t errlen)
 {
-    size_t have = fill(r, PCAPFILE_RECORD_HEADER);
+    size_t have = r->end - r->start;
+    if (have < PCAPFILE_RECORD_HEADER) {
+        have = fill(r, PCAPFILE_RECORD_HEADER);
+    }
     if (have == 0) {
         return 0;
     }
@@ -114,8 +117,10 @@ int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caple
                  r->snaplen);
         return SMTPSCOPE_ERR_INPUT_DAMAGED;
     }
-    have = fill(r, PCAPFILE_RECORD_HEADER + (size_t)cap);
-    h = r->buf + r->start;
+    if (have < PCAPFILE_RECORD_HEADER + (size_t)cap) {
+        have = fill(r, PCAPFILE_RECORD_HEADER + (size_t)cap);
+        h = r->buf + r->start;
+    }
     if (have < PCAPFILE_RECORD_HEADER + (size_t)cap) {
         snprintf(err, errlen, "truncated dump file; tried to read %u captured bytes, only got %zu",
                  cap, have - PCAPFILE_RECORD_HEADER);
