@@ -112,40 +112,41 @@ struct record_attachment {
     uint64_t size;
 };
 
+/* Fields grouped by size: one of these lives in every open session. */
 struct session_record {
     uint64_t id;
-    struct record_endpoint client;
-    struct record_endpoint server;
     int64_t syn_us;      /* first SYN; -1 if not captured */
     int64_t synack_us;   /* first SYN/ACK */
     int64_t est_us;      /* client's handshake ACK */
     int64_t last_us;     /* last packet of the session seen */
-    bool has_greeting;
-    bool is_midstream;   /* no handshake captured: est_us is the first packet */
+    uint64_t message_bytes;
+    uint64_t bytes[2];     /* payload octets per smtp_dir */
+    uint64_t flags;        /* VERDICT_FLAG_BIT()s */
     struct record_exchange greeting;
     struct record_exchange *exchanges;
+    struct record_message *messages;       /* only with --extract */
+    struct record_attachment *attachments;
+    const uint8_t *arena;  /* text storage; spans above index into it */
+    struct record_endpoint client;
+    struct record_endpoint server;
     uint32_t n_exchanges;
     uint32_t n_exchanges_dropped;
     struct record_text extensions; /* EHLO keywords, '\n' between them */
     uint32_t n_extensions;
     uint32_t messages_attempted;
     uint32_t messages_accepted;
-    uint64_t message_bytes;
-    uint64_t bytes[2];     /* payload octets per smtp_dir */
+    struct record_text auth_mechanism;
+    struct record_text auth_user;
+    uint32_t n_messages;
+    uint32_t n_attachments;
+    uint32_t arena_len;
+    uint16_t auth_code;    /* final reply to AUTH, 0 if none */
+    bool has_greeting;
+    bool is_midstream;   /* no handshake captured: est_us is the first packet */
     uint8_t tls;           /* enum record_tls */
     uint8_t end;           /* enum record_end */
     uint8_t closer;        /* enum record_side: first FIN or RST */
     uint8_t label;         /* enum verdict_label */
-    uint64_t flags;        /* VERDICT_FLAG_BIT()s */
-    struct record_text auth_mechanism;
-    struct record_text auth_user;
-    uint16_t auth_code;    /* final reply to AUTH, 0 if none */
-    struct record_message *messages;       /* only with --extract */
-    uint32_t n_messages;
-    struct record_attachment *attachments;
-    uint32_t n_attachments;
-    const uint8_t *arena;  /* text storage; spans above index into it */
-    uint32_t arena_len;
 };
 
 /* The text t as a span into r's arena. */

@@ -149,16 +149,17 @@ struct smtp_event {
     } u;
 };
 
-/* Parser state.  Zeroed and then smtp_parser_init(): no allocation. */
+/* Parser state.  Zeroed and then smtp_parser_init(): no allocation.
+ * Kept small: two live in every open session. */
 struct smtp_parser {
-    enum smtp_dir dir;
-    enum smtp_mode mode;
-    size_t scanned;         /* bytes of the pending line known to hold no LF */
+    uint64_t bdat_left;     /* octets of the current BDAT chunk still due */
+    uint32_t scanned;       /* bytes of the pending line known to hold no LF (< SMTP_LINE_CAP) */
+    uint16_t open_reply;    /* code of a multi-line reply in progress */
+    uint8_t dir;            /* enum smtp_dir */
+    uint8_t mode;           /* enum smtp_mode */
+    uint8_t eod_state;      /* CRLF.CRLF matcher state, kept across calls */
     bool skipping;          /* discarding the tail of an over-cap line */
     bool skip_last_cr;      /* the last byte skipped was CR */
-    uint16_t open_reply;    /* code of a multi-line reply in progress */
-    uint8_t eod_state;      /* CRLF.CRLF matcher state, kept across calls */
-    uint64_t bdat_left;     /* octets of the current BDAT chunk still due */
     bool bdat_last;         /* the current chunk ends the message */
 };
 

@@ -23,6 +23,9 @@
 #include "record.h"
 #include "session.h"
 
+/* Bytes each session reserves for this module (session_config.glue_size). */
+#define STREAM_GLUE_SIZE 56
+
 struct stream_config {
     int max_streams;         /* libnids hash size */
     bool verify_checksums;

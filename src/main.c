@@ -842,7 +842,7 @@ static int start_pipeline(struct run *run)
         .idle_timeout_data_us = run->opt.idle_timeout_s < 0 ? SESSION_IDLE_TIMEOUT_DATA_US
                                                             : run->opt.idle_timeout_s * 1000000,
         .order_window = (size_t)run->opt.order_window,
-        .glue_size = 64,
+        .glue_size = STREAM_GLUE_SIZE,
     };
     if (run->opt.extract_dir != NULL && run->extractor == NULL) {
         run->extractor = extract_open(run->opt.extract_dir, run->err, sizeof(run->err));

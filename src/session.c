@@ -28,31 +28,45 @@ enum auth_mech { AUTH_MECH_NONE = 0, AUTH_MECH_PLAIN, AUTH_MECH_LOGIN, AUTH_MECH
 
 /* A reply being assembled from its lines. */
 struct reply_acc {
-    bool active;
+    int64_t first_us;
+    struct record_text text;
+    struct smtp_enhanced enhanced;
     uint16_t code;
     uint16_t n_lines;
     uint16_t anomalies;
-    struct smtp_enhanced enhanced;
-    struct record_text text;
-    int64_t first_us;
+    bool active;
 };
 
+/* Fields grouped by size (no padding holes): one per open session. */
 struct session {
     struct session_record rec;
-    enum session_state state;
-    struct smtp_parser parser[2];
     int64_t held_since_us[2];
+    uint64_t content_bytes;       /* of the message being received */
+    int64_t reply_done_us;        /* when the reply being handled completed */
+    const struct session_content_sink *sink; /* NULL unless content is kept */
+    void *content_msg;            /* the sink's handle for the open message */
+    struct session *age_prev, *age_next;
+    struct session *idle_prev, *idle_next;
     struct capbuf arena;
+    struct smtp_parser parser[2];
+    struct reply_acc reply;
+    struct verdict_facts facts;
+    enum session_state state;
     uint32_t exchanges_cap;
     uint32_t next_unanswered;     /* index of the oldest exchange without reply */
     uint32_t n_pending_unstored;  /* commands beyond the kept exchanges */
     uint32_t bdat_index;          /* exchange of the chunk being received */
+    uint32_t wait_index;          /* the exchange the client waits on */
+    uint32_t idle_mark;           /* packet time (~1 s units) of the last move in the idle list */
+    uint32_t n_content;           /* messages handed to the sink so far */
+    uint8_t first_bytes[4];       /* the server's first bytes (implicit TLS) */
+    uint8_t n_first;
+    uint8_t auth_mech;
+    uint8_t auth_lines;
     bool bdat_in_message;         /* a BDAT chunk of this message was seen */
     bool bdat_index_valid;
     bool in_txn;
     bool auth_pending;            /* last AUTH reply was 334 */
-    uint8_t auth_mech;
-    uint8_t auth_lines;
     bool saw_221;
     bool collecting_ehlo;
     bool client_waits;            /* DATA or STARTTLS awaits its reply */
@@ -61,19 +75,6 @@ struct session {
     bool midstream;               /* no handshake seen: greeting unknown */
     bool greeting_window_closed;  /* a complete reply has been seen */
     bool resync[2];               /* skipping lines until one makes sense */
-    uint32_t wait_index;          /* the exchange the client waits on */
-    uint32_t idle_mark;           /* packet time (~1 s units) of the last move in the idle list */
-    const struct session_content_sink *sink; /* NULL unless content is kept */
-    void *content_msg;            /* the sink's handle for the open message */
-    uint32_t n_content;           /* messages handed to the sink so far */
-    uint8_t first_bytes[4];       /* the server's first bytes (implicit TLS) */
-    uint8_t n_first;
-    uint64_t content_bytes;       /* of the message being received */
-    struct reply_acc reply;
-    int64_t reply_done_us;        /* when the reply being handled completed */
-    struct verdict_facts facts;
-    struct session *age_prev, *age_next;
-    struct session *idle_prev, *idle_next;
     max_align_t glue[];
 };
 

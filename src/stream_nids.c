@@ -43,6 +43,7 @@ struct stream_glue {
     uint64_t delivered[2];  /* bytes libnids handed over, per sender */
     size_t ahead[2];        /* held bytes the session already consumed */
 };
+_Static_assert(sizeof(struct stream_glue) <= STREAM_GLUE_SIZE, "STREAM_GLUE_SIZE too small");
 
 /* libnids is a singleton; this is its one context. */
 static struct {

@@ -253,7 +253,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .idle_timeout_us = idle_short ? 1000000 : SESSION_IDLE_TIMEOUT_US,
         .idle_timeout_data_us = idle_short ? 1000000 : SESSION_IDLE_TIMEOUT_DATA_US,
         .order_window = (knobs & 8) ? 2 : ORDER_WINDOW_DEFAULT,
-        .glue_size = 64,
+        .glue_size = STREAM_GLUE_SIZE,
     };
     struct session_sink sink = {emit, h};
     FUZZ_CHECK(session_table_init(&h->table, &scfg, sink));
