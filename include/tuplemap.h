@@ -3,7 +3,7 @@
  *
  * Role: lets the libnids glue find the session of a packet with one cheap
  * probe instead of two libnids hash lookups.  Fixed capacity chosen at
- * creation (never grows: at most half full by contract), linear probing
+ * creation (never grows: at most 80% full by contract), linear probing
  * with backward-shift deletion, and a per-process random seed so crafted
  * tuples cannot force long probe chains.
  *

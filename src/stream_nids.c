@@ -647,7 +647,8 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
     g_stream.token_seed = 0xCBF29CE484222325ULL;
     if (!flowtab_init(&g_stream.handshakes, FLOWTAB_SLOTS_DEFAULT) ||
         !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT) ||
-        !tuplemap_init(&g_stream.sessions, (size_t)cfg->max_streams)) {
+        /* libnids keeps at most 3/4 of its table size open, plus one. */
+        !tuplemap_init(&g_stream.sessions, (size_t)cfg->max_streams / 4 * 3 + 1)) {
         snprintf(err, errlen, "out of memory for flow tables");
         return SMTPSCOPE_ERR_INTERNAL;
     }

@@ -41,8 +41,11 @@ static bool same_key(const struct flow_key *a, const struct flow_key *b)
 
 bool tuplemap_init(struct tuplemap *m, size_t max_used)
 {
+    /* At most 80% full: with lookups only for segments libnids did not
+     * deliver and for FIN/RST, a few more probes cost less than memory
+     * in every slot (this table is sized for the stream limit). */
     size_t n = 16;
-    while (n < 2 * max_used) {
+    while (n < max_used + max_used / 4) {
         n *= 2;
     }
     memset(m, 0, sizeof(*m));
