@@ -9,7 +9,7 @@
 #   make clean
 
 CC      ?= cc
-CFLAGS  ?= -O2 -g
+CFLAGS  ?= -O2 -g -flto=auto
 WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wmissing-prototypes -Wstrict-prototypes
 # GMime (MIME parsing for --extract) brings glib; its headers are not ours
 # to warn about, so they come in as system headers.
