@@ -99,6 +99,12 @@ struct session_table_stats {
     uint64_t n_alloc_failed;
 };
 
+/* A finished session waiting for its turn in the output order. */
+struct session_waiting {
+    uint64_t id;
+    struct session *session;
+};
+
 struct session_table {
     struct session_config cfg;
     struct session_sink sink;
@@ -107,7 +113,7 @@ struct session_table {
     struct session *by_age_tail;
     struct session *idle_head;    /* open sessions, least recently active first */
     struct session *idle_tail;
-    struct session **finished;    /* min-heap on id, capacity order_window */
+    struct session_waiting *finished; /* min-heap on id, capacity order_window */
     size_t n_finished;
     struct session_table_stats stats;
 };
