@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pool.h"
 #include "record.h"
 #include "smtp_parse.h"
 
@@ -99,6 +100,15 @@ struct session_table_stats {
     uint64_t n_alloc_failed;
 };
 
+/* Where sessions and their small exchange lists and texts come from. */
+struct session_pools {
+    struct pool sessions;
+    struct pool exchanges_small;
+    struct pool exchanges_mid;
+    struct pool text_small;
+    struct pool text_mid;
+};
+
 /* A finished session waiting for its turn in the output order. */
 struct session_waiting {
     uint64_t id;
@@ -114,6 +124,7 @@ struct session_table {
     struct session *idle_head;    /* open sessions, least recently active first */
     struct session *idle_tail;
     struct session_waiting *finished; /* min-heap on id, capacity order_window */
+    struct session_pools pools;
     size_t n_finished;
     struct session_table_stats stats;
 };

@@ -47,6 +47,7 @@ struct session {
     void *content_msg;            /* the sink's handle for the open message */
     struct session *age_prev, *age_next;
     struct session *idle_prev, *idle_next;
+    struct session_pools *pools;  /* the table's, for the exchange list */
     struct capbuf arena;
     struct smtp_parser parser[2];
     struct reply_acc reply;
@@ -194,13 +195,72 @@ static struct session *heap_pop(struct session_table *t)
     return top;
 }
 
-static void session_free(struct session *s)
+/* ---- memory: small exchange lists and sessions come from pools ---------- */
+
+/* Exchange lists of these capacities live in the pools; larger ones are
+ * malloc'd (a session with that many commands is rare). */
+#define EXCHANGES_SMALL 4
+#define EXCHANGES_MID 8
+
+static void exchanges_release(struct session_pools *pools, struct record_exchange *list,
+                              uint32_t cap)
 {
-    capbuf_free(&s->arena);
+    if (cap == EXCHANGES_SMALL) {
+        pool_put(&pools->exchanges_small, list);
+    } else if (cap == EXCHANGES_MID) {
+        pool_put(&pools->exchanges_mid, list);
+    } else {
+        free(list);
+    }
+}
+
+/* A list of cap exchanges holding the n of old (released); NULL if lacking memory. */
+static struct record_exchange *exchanges_grow(struct session_pools *pools,
+                                              struct record_exchange *old, uint32_t old_cap,
+                                              uint32_t n, uint32_t cap)
+{
+    struct record_exchange *list;
+    if (cap == EXCHANGES_SMALL) {
+        list = pool_get(&pools->exchanges_small);
+    } else if (cap == EXCHANGES_MID) {
+        list = pool_get(&pools->exchanges_mid);
+    } else if (old_cap > EXCHANGES_MID) {
+        return realloc(old, cap * sizeof(*old));
+    } else {
+        list = malloc(cap * sizeof(*list));
+    }
+    if (list != NULL && n > 0) {
+        memcpy(list, old, n * sizeof(*old));
+    }
+    if (list != NULL) {
+        exchanges_release(pools, old, old_cap);
+    }
+    return list;
+}
+
+/* Text buffers of these sizes live in the pools (most sessions need one
+ * of them); larger ones are malloc'd and grown by the capbuf. */
+#define TEXT_SMALL 256
+#define TEXT_MID 512
+
+static void text_release(struct session_pools *pools, uint8_t *data, size_t cap)
+{
+    if (cap == TEXT_SMALL) {
+        pool_put(&pools->text_small, data);
+    } else if (cap == TEXT_MID) {
+        pool_put(&pools->text_mid, data);
+    } else {
+        free(data);
+    }
+}
+
+static void session_free(struct session_table *t, struct session *s)
+{
+    text_release(&t->pools, s->arena.data, s->arena.cap);
     free(s->rec.messages);
     free(s->rec.attachments);
-    free(s->rec.exchanges);
-    free(s);
+    exchanges_release(&t->pools, s->rec.exchanges, s->exchanges_cap);
+    pool_put(&t->pools.sessions, s);
 }
 
 static void emit_and_free(struct session_table *t, struct session *s)
@@ -209,7 +269,7 @@ static void emit_and_free(struct session_table *t, struct session *s)
     s->rec.arena_len = (uint32_t)s->arena.len;
     t->sink.emit(t->sink.ctx, &s->rec);
     t->stats.n_emitted++;
-    session_free(s);
+    session_free(t, s);
 }
 
 /* Writes every finished record no open session precedes. */
@@ -231,6 +291,11 @@ bool session_table_init(struct session_table *t, const struct session_config *cf
     t->cfg = *cfg;
     t->sink = sink;
     t->next_id = 1;
+    pool_init(&t->pools.sessions, sizeof(struct session) + cfg->glue_size);
+    pool_init(&t->pools.exchanges_small, EXCHANGES_SMALL * sizeof(struct record_exchange));
+    pool_init(&t->pools.exchanges_mid, EXCHANGES_MID * sizeof(struct record_exchange));
+    pool_init(&t->pools.text_small, TEXT_SMALL);
+    pool_init(&t->pools.text_mid, TEXT_MID);
     if (cfg->order_window > 0) {
         /* One slot more than the window: the record just finished. */
         t->finished = calloc(cfg->order_window + 1, sizeof(*t->finished));
@@ -254,14 +319,55 @@ void session_table_free(struct session_table *t)
     while (t->by_age_head != NULL) {
         struct session *s = t->by_age_head;
         age_unlink(t, s);
-        session_free(s);
+        session_free(t, s);
     }
     free(t->finished);
     t->finished = NULL;
+    pool_free_all(&t->pools.sessions);
+    pool_free_all(&t->pools.exchanges_small);
+    pool_free_all(&t->pools.exchanges_mid);
+    pool_free_all(&t->pools.text_small);
+    pool_free_all(&t->pools.text_mid);
 }
 
 /* ---- text storage -------------------------------------------------------- */
 
+
+/*
+ * Appends to the session's text.  While the buffer is a pool one it is
+ * moved here, never by the capbuf (which would realloc it); false when
+ * the text is at its maximum or memory is lacking.
+ */
+static bool text_append(struct session *s, const void *p, size_t n)
+{
+    struct capbuf *b = &s->arena;
+    if (n > b->cap - b->len && b->cap <= TEXT_MID) {
+        size_t need = b->len + n;
+        size_t cap = need <= TEXT_SMALL ? TEXT_SMALL : TEXT_MID;
+        uint8_t *data;
+        if (need > b->max) {
+            return false;
+        }
+        if (need <= TEXT_MID) {
+            data = pool_get(cap == TEXT_SMALL ? &s->pools->text_small : &s->pools->text_mid);
+        } else {
+            for (cap = 2 * TEXT_MID; cap < need; cap *= 2) {
+            }
+            cap = cap < b->max ? cap : b->max;
+            data = malloc(cap);
+        }
+        if (data == NULL) {
+            return false;
+        }
+        if (b->len > 0) {
+            memcpy(data, b->data, b->len);
+        }
+        text_release(s->pools, b->data, b->cap);
+        b->data = data;
+        b->cap = cap;
+    }
+    return capbuf_append(b, p, n);
+}
 
 /* Copies up to keep bytes of sp into the arena. */
 static struct record_text keep_text(struct session *s, struct span sp, size_t keep)
@@ -275,7 +381,7 @@ static struct record_text keep_text(struct session *s, struct span sp, size_t ke
         set_flag(s, VERDICT_FLAG_INVALID_UTF8);
     }
     t.off = (uint32_t)s->arena.len;
-    if (!capbuf_append(&s->arena, sp.ptr, n)) {
+    if (!text_append(s, sp.ptr, n)) {
         set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
         t.off = 0;
         return t;
@@ -297,11 +403,12 @@ static struct record_exchange *add_exchange(struct session *s, enum record_kind 
     if (s->rec.n_exchanges == s->exchanges_cap) {
         /* Every open session holds its list: start small (a typical
          * session has 6 to 8 exchanges; many are open with fewer). */
-        uint32_t cap = s->exchanges_cap ? s->exchanges_cap * 2 : 4;
+        uint32_t cap = s->exchanges_cap ? s->exchanges_cap * 2 : EXCHANGES_SMALL;
         if (cap > SESSION_EXCHANGES_KEEP) {
             cap = SESSION_EXCHANGES_KEEP;
         }
-        struct record_exchange *grown = realloc(s->rec.exchanges, cap * sizeof(*grown));
+        struct record_exchange *grown = exchanges_grow(s->pools, s->rec.exchanges,
+                                                       s->exchanges_cap, s->rec.n_exchanges, cap);
         if (grown == NULL) {
             s->rec.n_exchanges_dropped++;
             return NULL;
@@ -966,7 +1073,7 @@ static void add_extension(struct session *s, struct span keyword)
         list->off = (uint32_t)s->arena.len;
         list->len = 0;
     } else if ((size_t)list->off + list->len != s->arena.len ||
-               !capbuf_append(&s->arena, "\n", 1)) {
+               !text_append(s, "\n", 1)) {
         return;
     } else {
         list->len++;
@@ -974,7 +1081,7 @@ static void add_extension(struct session *s, struct span keyword)
     if (n > 0 && !utf8_valid(keyword.ptr, n)) {
         set_flag(s, VERDICT_FLAG_INVALID_UTF8);
     }
-    if (!capbuf_append(&s->arena, keyword.ptr, n)) {
+    if (!text_append(s, keyword.ptr, n)) {
         set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
         if (s->rec.n_extensions > 0) {
             s->arena.len--; /* take the separator back: the list stays whole */
@@ -1295,11 +1402,13 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
                              const struct record_endpoint *server, int64_t syn_us,
                              int64_t synack_us, int64_t est_us)
 {
-    struct session *s = calloc(1, sizeof(*s) + t->cfg.glue_size);
+    struct session *s = pool_get(&t->pools.sessions);
     if (s == NULL) {
         t->stats.n_alloc_failed++;
         return NULL;
     }
+    memset(s, 0, sizeof(*s) + t->cfg.glue_size);
+    s->pools = &t->pools;
     s->rec.id = t->next_id++;
     s->rec.client = *client;
     s->rec.server = *server;

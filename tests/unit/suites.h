@@ -19,5 +19,6 @@ Suite *knowledge_suite(void);
 Suite *out_html_suite(void);
 Suite *extract_suite(void);
 Suite *pcapfile_suite(void);
+Suite *pool_suite(void);
 
 #endif
