@@ -202,16 +202,23 @@ static struct session *heap_pop(struct session_table *t)
 #define EXCHANGES_SMALL 4
 #define EXCHANGES_MID 8
 
+/* Gives back a buffer of size bytes: to the pool of that size, else to
+ * malloc (pooled sizes are never malloc'd, so the size tells). */
+static void release_sized(struct pool *small, struct pool *mid, void *p, size_t size)
+{
+    if (size == small->size) {
+        pool_put(small, p);
+    } else if (size == mid->size) {
+        pool_put(mid, p);
+    } else {
+        free(p);
+    }
+}
+
 static void exchanges_release(struct session_pools *pools, struct record_exchange *list,
                               uint32_t cap)
 {
-    if (cap == EXCHANGES_SMALL) {
-        pool_put(&pools->exchanges_small, list);
-    } else if (cap == EXCHANGES_MID) {
-        pool_put(&pools->exchanges_mid, list);
-    } else {
-        free(list);
-    }
+    release_sized(&pools->exchanges_small, &pools->exchanges_mid, list, cap * sizeof(*list));
 }
 
 /* A list of cap exchanges holding the n of old (released); NULL if lacking memory. */
@@ -245,13 +252,7 @@ static struct record_exchange *exchanges_grow(struct session_pools *pools,
 
 static void text_release(struct session_pools *pools, uint8_t *data, size_t cap)
 {
-    if (cap == TEXT_SMALL) {
-        pool_put(&pools->text_small, data);
-    } else if (cap == TEXT_MID) {
-        pool_put(&pools->text_mid, data);
-    } else {
-        free(data);
-    }
+    release_sized(&pools->text_small, &pools->text_mid, data, cap);
 }
 
 static void session_free(struct session_table *t, struct session *s)
