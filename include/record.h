@@ -15,6 +15,7 @@
 #define RECORD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "smtp_limits.h"
@@ -158,6 +159,11 @@ static inline struct span record_span(const struct session_record *r, struct rec
 
 /* The EHLO keywords one at a time: *cursor starts at 0; false at the end. */
 bool record_next_extension(const struct session_record *r, uint32_t *cursor, struct span *out);
+
+/* Room for any endpoint as text: "[" IPv6 (45) "]:" port (5) and NUL. */
+#define RECORD_ENDPOINT_TEXT_MAX 56
+/* "192.0.2.1:25" or "[2001:db8::1]:25" into out (cap bytes). */
+void record_endpoint_format(char *out, size_t cap, const struct record_endpoint *e);
 
 const char *record_kind_name(enum record_kind kind);
 const char *record_end_name(enum record_end end);

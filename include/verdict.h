@@ -260,4 +260,7 @@ struct verdict_facts {
 /* Applies the rules of docs/verdicts.md in order; the first match wins. */
 enum verdict_label verdict_classify(const struct verdict_facts *f);
 
+/* Whether a label is an abnormal close (all but normal_quit and tls_opaque). */
+bool verdict_label_is_abnormal(unsigned label);
+
 #endif

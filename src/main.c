@@ -593,7 +593,7 @@ static void print_stats_line(struct run *run)
     capture_drops(&run->cap, &drop, &ifdrop);
     unsigned long long abnormal = 0;
     for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
-        if (l != VERDICT_NORMAL_QUIT && l != VERDICT_TLS_OPAQUE) {
+        if (verdict_label_is_abnormal(l)) {
             abnormal += run->stats->labels[l];
         }
     }

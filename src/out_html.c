@@ -17,7 +17,6 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -52,7 +51,7 @@
 
 struct html_server {
     struct record_endpoint ep;
-    char name[INET6_ADDRSTRLEN + 8];
+    char name[RECORD_ENDPOINT_TEXT_MAX];
     bool is_other;
     uint64_t n_sessions;
     uint64_t n_abnormal;
@@ -167,18 +166,6 @@ static const char *class_colour(unsigned code)
     static const char *const c[6] = {"#7f7f7f", "#7f7f7f", "#2ca02c", "#4e79a7", "#ff7f0e",
                                      "#d62728"};
     return code / 100 < 6 ? c[code / 100] : c[0];
-}
-
-static bool label_is_abnormal(unsigned label)
-{
-    return label != VERDICT_NORMAL_QUIT && label != VERDICT_TLS_OPAQUE;
-}
-
-static void format_endpoint(char *out, size_t cap, const struct record_endpoint *e)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    inet_ntop(e->family == 6 ? AF_INET6 : AF_INET, e->addr, ip, sizeof(ip));
-    snprintf(out, cap, e->family == 6 ? "[%s]:%u" : "%s:%u", ip, e->port);
 }
 
 /* "2026-11-22 03:35:03.258317 UTC", or "n/a". */
@@ -304,7 +291,7 @@ static struct html_server *server_slot(struct html_state *st, const struct recor
     if (st->n_servers < HTML_SERVERS_MAX) {
         struct html_server *s = &st->servers[st->n_servers++];
         s->ep = *e;
-        format_endpoint(s->name, sizeof(s->name), e);
+        record_endpoint_format(s->name, sizeof(s->name), e);
         latency_init(&s->banner);
         latency_init(&s->reply);
         st->n_servers_seen++;
@@ -400,7 +387,7 @@ static void add_server(struct html_state *st, struct html_server *s,
     if (r->label < VERDICT_LABEL_COUNT) {
         s->labels[r->label]++;
     }
-    if (label_is_abnormal(r->label)) {
+    if (verdict_label_is_abnormal(r->label)) {
         s->n_abnormal++;
     }
     if (r->has_greeting) {
@@ -451,7 +438,7 @@ static bool session_is_listed(const struct session_record *r)
 {
     int worst_flag;
     session_rank(r, &worst_flag);
-    return label_is_abnormal(r->label) || worst_flag >= 2;
+    return verdict_label_is_abnormal(r->label) || worst_flag >= 2;
 }
 
 static void put_command_cell(struct capbuf *o, const struct session_record *r,
@@ -744,10 +731,10 @@ static void keep_abnormal(struct html_state *st, const struct session_record *r)
     slot->id = r->id;
     slot->rank = rank;
     slot->label = r->label;
-    char client[INET6_ADDRSTRLEN + 8];
-    char server[INET6_ADDRSTRLEN + 8];
-    format_endpoint(client, sizeof(client), &r->client);
-    format_endpoint(server, sizeof(server), &r->server);
+    char client[RECORD_ENDPOINT_TEXT_MAX];
+    char server[RECORD_ENDPOINT_TEXT_MAX];
+    record_endpoint_format(client, sizeof(client), &r->client);
+    record_endpoint_format(server, sizeof(server), &r->server);
     const struct verdict_info *li = verdict_label_info((enum verdict_label)r->label);
     int len = snprintf(slot->summary, sizeof(slot->summary), "#%llu %s &#8594; %s &#183; <b>%s</b> (%s)",
                        (unsigned long long)r->id, client, server, li->name, li->severity);

@@ -10,7 +10,6 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +21,8 @@
 
 struct abnormal_entry {
     uint64_t id;
-    char client[INET6_ADDRSTRLEN + 8];
-    char server[INET6_ADDRSTRLEN + 8];
+    char client[RECORD_ENDPOINT_TEXT_MAX];
+    char server[RECORD_ENDPOINT_TEXT_MAX];
     uint8_t label;
     uint64_t flags;
 };
@@ -34,22 +33,10 @@ struct text_state {
     uint64_t n_abnormal;
 };
 
-static bool label_is_abnormal(uint8_t label)
-{
-    return label != VERDICT_NORMAL_QUIT && label != VERDICT_TLS_OPAQUE;
-}
-
-static void format_endpoint(char *out, size_t cap, const struct record_endpoint *e)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    inet_ntop(e->family == 6 ? AF_INET6 : AF_INET, e->addr, ip, sizeof(ip));
-    snprintf(out, cap, e->family == 6 ? "[%s]:%u" : "%s:%u", ip, e->port);
-}
-
 static void text_session(struct writer *w, const struct session_record *r)
 {
     struct text_state *st = w->priv;
-    if (st == NULL || !label_is_abnormal(r->label)) {
+    if (st == NULL || !verdict_label_is_abnormal(r->label)) {
         return;
     }
     st->n_abnormal++;
@@ -58,8 +45,8 @@ static void text_session(struct writer *w, const struct session_record *r)
     }
     struct abnormal_entry *e = &st->listed[st->n_listed++];
     e->id = r->id;
-    format_endpoint(e->client, sizeof(e->client), &r->client);
-    format_endpoint(e->server, sizeof(e->server), &r->server);
+    record_endpoint_format(e->client, sizeof(e->client), &r->client);
+    record_endpoint_format(e->server, sizeof(e->server), &r->server);
     e->label = r->label;
     e->flags = r->flags;
 }

@@ -5,6 +5,8 @@
  */
 #include "record.h"
 
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 static const char *const kind_names[] = {
@@ -56,4 +58,11 @@ bool record_next_extension(const struct session_record *r, uint32_t *cursor, str
     *out = span_make(start, n);
     *cursor += (uint32_t)n + 1;
     return true;
+}
+
+void record_endpoint_format(char *out, size_t cap, const struct record_endpoint *e)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(e->family == 6 ? AF_INET6 : AF_INET, e->addr, ip, sizeof(ip));
+    snprintf(out, cap, e->family == 6 ? "[%s]:%u" : "%s:%u", ip, e->port);
 }

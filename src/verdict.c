@@ -72,3 +72,8 @@ enum verdict_label verdict_classify(const struct verdict_facts *f)
     }
     return VERDICT_FIN_WITHOUT_QUIT;
 }
+
+bool verdict_label_is_abnormal(unsigned label)
+{
+    return label != VERDICT_NORMAL_QUIT && label != VERDICT_TLS_OPAQUE;
+}
