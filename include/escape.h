@@ -21,6 +21,8 @@
 
 /* Appends s as a quoted JSON string.  Returns false if out is full. */
 bool escape_json(struct capbuf *out, struct span s, size_t max);
+/* Length of the run at p[0..n) that goes into a JSON string unescaped. */
+size_t json_plain_len(const uint8_t *p, size_t n);
 /* Appends s for a terminal: printable ASCII as is, the rest as \xNN. */
 bool escape_terminal(struct capbuf *out, struct span s, size_t max);
 /*
@@ -45,15 +47,16 @@ bool out_u64(struct capbuf *out, unsigned long long v);
 bool out_ms(struct capbuf *out, long long us);
 
 /*
- * Writing through a cursor, for runs of fields of bounded size that are
- * not from the wire (literal keys, numbers): one capacity test for the run
- * instead of one per field.  out_room() makes room for len bytes (at most
- * OUT_ROOM_MAX) and returns where they go, or NULL when out cannot grow
- * that far.  The put_*() functions and PUT_LIT write at d and return the
- * end of what they wrote; the caller keeps the total within len.
+ * Writing through a cursor, for runs of fields of bounded size: one
+ * capacity test for the run instead of one per field.  out_room() makes
+ * room for len bytes and returns where they go, or NULL when out cannot
+ * grow that far; runs of fixed fields stay within OUT_ROOM_MAX (checked at
+ * compile time).  The put_*() functions and PUT_LIT write at d and return
+ * the end of what they wrote; the caller keeps the total within len.
  * out_done() then sets out's length to end.  The pointer is valid only
- * until the next append to out.  Wire bytes never go through a cursor:
- * they go through escape_json().
+ * until the next append to out.  Wire bytes go through a cursor only when
+ * json_plain_len() finds nothing in them to escape; otherwise through
+ * escape_json().
  */
 #define OUT_ROOM_MAX 256
 #define OUT_U64_MAX 20 /* digits of 2^64 - 1 */

@@ -43,6 +43,8 @@ void capbuf_init(struct capbuf *b, size_t max);
  * b->data are invalid after a successful append (the data may move).
  */
 bool capbuf_append_slow(struct capbuf *b, const void *p, size_t len);
+/* Makes room for len more bytes without adding any; false as above. */
+bool capbuf_reserve(struct capbuf *b, size_t len);
 
 static inline bool capbuf_append(struct capbuf *b, const void *p, size_t len)
 {

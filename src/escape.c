@@ -115,16 +115,9 @@ char *put_ms(char *d, long long us)
     return put_pair(d + 2, frac % 100);
 }
 
-/* Zeros to append when making room: capbuf has no other way to grow. */
-static const uint8_t room_fill[OUT_ROOM_MAX];
-
 char *out_room_slow(struct capbuf *out, size_t len)
 {
-    if (len > sizeof(room_fill) || !capbuf_append_slow(out, room_fill, len)) {
-        return NULL;
-    }
-    out->len -= len;
-    return (char *)out->data + out->len;
+    return capbuf_reserve(out, len) ? (char *)out->data + out->len : NULL;
 }
 
 /* Through the cursor when out has room; through the capped append otherwise,
@@ -229,7 +222,7 @@ static bool json_plain8(const uint8_t *p)
 }
 
 /* Length of the run of bytes at p[0..n) that go into a JSON string as they are. */
-static size_t json_plain_len(const uint8_t *p, size_t n)
+size_t json_plain_len(const uint8_t *p, size_t n)
 {
     size_t i = 0;
     while (n - i >= 8 && json_plain8(p + i)) {

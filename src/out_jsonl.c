@@ -139,26 +139,45 @@ static void put_anomalies(struct capbuf *o, uint16_t bits)
     OUT_LIT(o, "]");
 }
 
-static void put_cmd(struct capbuf *o, const struct session_record *r,
-                    const struct record_exchange *x)
+/* Each known command as its JSON value, with its length: no strlen per exchange. */
+static const struct {
+    char text[16];
+    uint8_t len;
+} verb_json[SMTP_VERB_COUNT] = {
+#define XX(id, str) {"\"" str "\"", sizeof(str) + 1},
+    SMTP_VERB_MAP(XX)
+#undef XX
+};
+
+#define CMD_MAX ((size_t)16)
+
+/* The "cmd" value of an exchange whose command is not an unknown verb. */
+static char *put_cmd_name(char *d, const struct record_exchange *x)
 {
-    if (x->kind == RECORD_KIND_MESSAGE || x->kind == RECORD_KIND_AUTH_LINE) {
-        OUT_LIT(o, "\"");
-        out_str(o, record_kind_name((enum record_kind)x->kind));
-        OUT_LIT(o, "\"");
-        return;
+    if (x->kind == RECORD_KIND_MESSAGE) {
+        return PUT_LIT(d, "\"<message>\"");
+    }
+    if (x->kind == RECORD_KIND_AUTH_LINE) {
+        return PUT_LIT(d, "\"<auth>\"");
     }
     if (x->kind == RECORD_KIND_UNSOLICITED) {
-        OUT_LIT(o, "null");
-        return;
+        return PUT_LIT(d, "null");
     }
-    if (x->verb != SMTP_VERB_UNKNOWN) {
-        OUT_LIT(o, "\"");
-        out_str(o, smtp_verb_name((enum smtp_verb)x->verb));
-        OUT_LIT(o, "\"");
-        return;
-    }
-    /* Unknown verb: upper-cased as the schema says, then escaped. */
+    unsigned v = x->verb < SMTP_VERB_COUNT ? x->verb : SMTP_VERB_UNKNOWN;
+    memcpy(d, verb_json[v].text, CMD_MAX);
+    return d + verb_json[v].len;
+}
+
+static bool is_unknown_verb(const struct record_exchange *x)
+{
+    return x->kind != RECORD_KIND_MESSAGE && x->kind != RECORD_KIND_AUTH_LINE &&
+           x->kind != RECORD_KIND_UNSOLICITED && x->verb == SMTP_VERB_UNKNOWN;
+}
+
+/* Unknown verb: upper-cased as the schema says, then escaped. */
+static void put_unknown_verb(struct capbuf *o, const struct session_record *r,
+                             const struct record_exchange *x)
+{
     uint8_t upper[SMTP_VERB_KEEP];
     struct span v = record_span(r, x->verb_text);
     size_t n = v.len < sizeof(upper) ? v.len : sizeof(upper);
@@ -169,29 +188,52 @@ static void put_cmd(struct capbuf *o, const struct session_record *r,
     escape_json(o, span_make(upper, n), sizeof(upper));
 }
 
-/* The reply's fields up to its text; put_lines() follows in the caller's
- * next run. */
-static void put_reply_fields(struct capbuf *o, const struct session_record *r,
-                             const struct record_exchange *x)
+/*
+ * A wire string written at the cursor d when it needs no escaping (nearly
+ * always); otherwise the run is closed and escape_json() writes it.
+ * Returns the cursor with room for `after` more bytes, or NULL.
+ */
+static char *put_wire(struct capbuf *o, char *d, const struct session_record *r,
+                      struct record_text t, size_t max, size_t after)
 {
-    _Static_assert(7 + OUT_U64_MAX + 12 + ENHANCED_MAX + 8 <= OUT_ROOM_MAX, "one run");
-    char *d = out_room(o, OUT_ROOM_MAX);
-    if (d == NULL) {
-        return;
+    struct span s = record_span(r, t);
+    size_t n = s.len < max ? s.len : max;
+    if (json_plain_len(s.ptr, n) == n) {
+        *d++ = '"';
+        if (n > 0) {
+            memcpy(d, s.ptr, n); /* an empty span may have no pointer */
+        }
+        d += n;
+        *d++ = '"';
+        return d;
     }
+    out_done(o, d);
+    escape_json(o, s, max);
+    return out_room(o, after);
+}
+
+/* Longest output of an exchange's fields after its reply text. */
+#define EXCHANGE_TAIL_MAX (LINES_MAX + 14 + 15 + 8 + 3 * MS_OR_NULL_MAX + 21 + 8 + OUT_U64_MAX)
+/* From the "code" key to the reply text. */
+#define REPLY_HEAD_MAX (7 + OUT_U64_MAX + 12 + ENHANCED_MAX + 8)
+#define LINES_MAX (9 + OUT_U64_MAX)
+/* ",\"anomalies\":", or the closing brace */
+#define ANOMALIES_KEY_LEN 13
+
+/* The reply's fields up to its text, then the text. */
+static char *put_reply_fields(struct capbuf *o, char *d, const struct session_record *r,
+                              const struct record_exchange *x, size_t after)
+{
     if (x->code == 0) {
-        out_done(o, PUT_LIT(d, "\"code\":null,\"enhanced\":null,\"text\":null"));
-        return;
+        return PUT_LIT(d, "\"code\":null,\"enhanced\":null,\"text\":null");
     }
     d = PUT_LIT(d, "\"code\":");
     d = put_u64(d, x->code);
     d = PUT_LIT(d, ",\"enhanced\":");
     d = put_enhanced(d, &x->enhanced);
-    out_done(o, PUT_LIT(d, ",\"text\":"));
-    put_text(o, r, x->text);
+    d = PUT_LIT(d, ",\"text\":");
+    return put_wire(o, d, r, x->text, SMTP_TEXT_KEEP, after);
 }
-
-#define LINES_MAX (9 + OUT_U64_MAX)
 
 static char *put_lines(char *d, const struct record_exchange *x)
 {
@@ -200,16 +242,8 @@ static char *put_lines(char *d, const struct record_exchange *x)
 }
 
 /* From "lines" to "size": everything after the reply text but anomalies. */
-static void put_exchange_times(struct capbuf *o, const struct record_exchange *x,
-                               int64_t start_us)
+static char *put_exchange_times(char *d, const struct record_exchange *x, int64_t start_us)
 {
-    _Static_assert(LINES_MAX + 14 + 15 + 8 + 3 * MS_OR_NULL_MAX + 21 + 8 + OUT_U64_MAX <=
-                       OUT_ROOM_MAX,
-                   "one run");
-    char *d = out_room(o, OUT_ROOM_MAX);
-    if (d == NULL) {
-        return;
-    }
     d = put_lines(d, x);
     int64_t at = x->cmd_us >= 0 ? x->cmd_us : x->reply_first_us;
     d = PUT_LIT(d, ",\"latency_ms\":");
@@ -228,27 +262,53 @@ static void put_exchange_times(struct capbuf *o, const struct record_exchange *x
         d = PUT_LIT(d, ",\"size\":");
         d = put_u64(d, x->size);
     }
-    out_done(o, d);
+    return d;
 }
 
+/*
+ * One exchange in one run through the cursor: its fixed fields and, when
+ * they need no escaping, its wire strings (the room asked for covers both).
+ */
 static void put_exchange(struct capbuf *o, const struct session_record *r,
                          const struct record_exchange *x, int64_t start_us)
 {
-    OUT_LIT(o, "{\"cmd\":");
-    put_cmd(o, r, x);
-    OUT_LIT(o, ",\"arg\":");
-    if (x->kind == RECORD_KIND_COMMAND && x->arg.len > 0) {
-        escape_json(o, record_span(r, x->arg), SMTP_ARG_KEEP);
+    bool has_arg = x->kind == RECORD_KIND_COMMAND && x->arg.len > 0;
+    size_t text_room = 2 + (x->text.len < SMTP_TEXT_KEEP ? x->text.len : SMTP_TEXT_KEEP);
+    size_t tail = REPLY_HEAD_MAX + text_room + EXCHANGE_TAIL_MAX + ANOMALIES_KEY_LEN;
+    size_t arg_room = has_arg ? 2 + (x->arg.len < SMTP_ARG_KEEP ? x->arg.len : SMTP_ARG_KEEP) : 4;
+    char *d = out_room(o, 8 + CMD_MAX + 7 + arg_room + 1 + tail);
+    if (d == NULL) {
+        return;
+    }
+    d = PUT_LIT(d, "{\"cmd\":");
+    if (is_unknown_verb(x)) {
+        out_done(o, d);
+        put_unknown_verb(o, r, x);
+        if ((d = out_room(o, 7 + arg_room + 1 + tail)) == NULL) {
+            return;
+        }
     } else {
-        OUT_LIT(o, "null");
+        d = put_cmd_name(d, x);
     }
-    OUT_LIT(o, ",");
-    put_reply_fields(o, r, x);
-    put_exchange_times(o, x, start_us);
-    if (x->anomalies != 0) {
-        OUT_LIT(o, ",\"anomalies\":");
-        put_anomalies(o, x->anomalies);
+    d = PUT_LIT(d, ",\"arg\":");
+    if (has_arg) {
+        if ((d = put_wire(o, d, r, x->arg, SMTP_ARG_KEEP, 1 + tail)) == NULL) {
+            return;
+        }
+    } else {
+        d = PUT_LIT(d, "null");
     }
+    d = PUT_LIT(d, ",");
+    if ((d = put_reply_fields(o, d, r, x, EXCHANGE_TAIL_MAX + ANOMALIES_KEY_LEN)) == NULL) {
+        return;
+    }
+    d = put_exchange_times(d, x, start_us);
+    if (x->anomalies == 0) {
+        out_done(o, PUT_LIT(d, "}"));
+        return;
+    }
+    out_done(o, PUT_LIT(d, ",\"anomalies\":"));
+    put_anomalies(o, x->anomalies);
     OUT_LIT(o, "}");
 }
 
@@ -258,13 +318,18 @@ static void put_greeting(struct capbuf *o, const struct session_record *r)
         OUT_LIT(o, "null");
         return;
     }
-    OUT_LIT(o, "{");
-    put_reply_fields(o, r, &r->greeting);
-    char *d = out_room(o, LINES_MAX + 1);
-    if (d != NULL) {
-        d = put_lines(d, &r->greeting);
-        out_done(o, PUT_LIT(d, "}"));
+    const struct record_exchange *g = &r->greeting;
+    size_t text_room = 2 + (g->text.len < SMTP_TEXT_KEEP ? g->text.len : SMTP_TEXT_KEEP);
+    char *d = out_room(o, 1 + REPLY_HEAD_MAX + text_room + LINES_MAX + 1);
+    if (d == NULL) {
+        return;
     }
+    d = PUT_LIT(d, "{");
+    if ((d = put_reply_fields(o, d, r, g, LINES_MAX + 1)) == NULL) {
+        return;
+    }
+    d = put_lines(d, g);
+    out_done(o, PUT_LIT(d, "}"));
 }
 
 static void put_flags(struct capbuf *o, uint64_t flags)

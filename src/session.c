@@ -451,6 +451,9 @@ static void note_line_anomalies(struct session *s, uint32_t a)
         {SMTP_ANOM_BDAT_BAD_SIZE, VERDICT_FLAG_BDAT_BAD_SIZE},
         {SMTP_ANOM_BARE_LF_IN_DATA, VERDICT_FLAG_BARE_LF_IN_DATA},
     };
+    if (a == 0) {
+        return; /* nearly every line: skip the table walk */
+    }
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         if (a & map[i].bit) {
             set_flag(s, map[i].flag);

@@ -17,6 +17,7 @@ Suite *timing_suite(void);
 Suite *verdict_suite(void);
 Suite *knowledge_suite(void);
 Suite *out_html_suite(void);
+Suite *out_jsonl_suite(void);
 Suite *extract_suite(void);
 Suite *pcapfile_suite(void);
 Suite *pool_suite(void);

@@ -22,6 +22,7 @@ int main(void)
     srunner_add_suite(sr, verdict_suite());
     srunner_add_suite(sr, knowledge_suite());
     srunner_add_suite(sr, out_html_suite());
+    srunner_add_suite(sr, out_jsonl_suite());
     srunner_add_suite(sr, extract_suite());
     srunner_add_suite(sr, pcapfile_suite());
     srunner_add_suite(sr, pool_suite());
