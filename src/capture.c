@@ -273,6 +273,16 @@ int capture_set_filter(struct capture_set *set, const char *expr, char *err, siz
     return SMTPSCOPE_OK;
 }
 
+/* Puts the file's name before its error (apart: keeps the packet path's
+ * frame small). */
+static __attribute__((noinline, cold)) void name_the_file(const struct capture *c, char *err,
+                                                          size_t errlen)
+{
+    char file_err[400];
+    snprintf(file_err, sizeof(file_err), "%s", err);
+    snprintf(err, errlen, "%.200s: %s", c->source, file_err);
+}
+
 int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *err,
                      size_t errlen)
 {
@@ -280,9 +290,7 @@ int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *
         /* One file: nothing to merge. */
         int rc = capture_next(&set->files[0], pkt, err, errlen);
         if (rc < 0) {
-            char file_err[400];
-            snprintf(file_err, sizeof(file_err), "%s", err);
-            snprintf(err, errlen, "%.200s: %s", set->files[0].source, file_err);
+            name_the_file(&set->files[0], err, errlen);
         }
         return rc;
     }

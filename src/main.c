@@ -84,6 +84,7 @@ struct run {
     char source_text[320]; /* "a.pcap and N more files" */
     uint16_t greeting_ports[8]; /* other ports whose server sent "220 " */
     size_t n_greeting_ports;
+    uint64_t port_bits[65536 / 64]; /* opt.ports as a set: one test per packet */
     struct first_seq {
         uint32_t key;
         uint32_t seq;
@@ -449,14 +450,17 @@ static void extract_sink_end(void *ctx, void *msg, const struct session_record *
 
 /* ---- the packet loop ------------------------------------------------------- */
 
-static bool port_selected(const struct options *o, uint16_t port)
+static void index_ports(struct run *run)
 {
-    for (size_t i = 0; i < o->n_ports; i++) {
-        if (o->ports[i] == port) {
-            return true;
-        }
+    memset(run->port_bits, 0, sizeof(run->port_bits));
+    for (size_t i = 0; i < run->opt.n_ports; i++) {
+        run->port_bits[run->opt.ports[i] / 64] |= 1ULL << (run->opt.ports[i] % 64);
     }
-    return false;
+}
+
+static bool port_selected(const struct run *run, uint16_t port)
+{
+    return (run->port_bits[port / 64] >> (port % 64)) & 1;
 }
 
 static uint32_t flow_hash(const struct decoded *d, bool is_ipv6, const uint8_t *tcp)
@@ -533,7 +537,7 @@ static void handle_packet(struct run *run, const struct capture_packet *pkt)
     }
     enum decode_result r = decode_frame(pkt->linktype, pkt->data, pkt->caplen, &d);
     if (r == DECODE_IPV6) {
-        if (!port_selected(&run->opt, d.sport) && !port_selected(&run->opt, d.dport)) {
+        if (!port_selected(run, d.sport) && !port_selected(run, d.dport)) {
             in->n_other_ports++;
             note_other_port(run, &d, true);
             return;
@@ -555,7 +559,7 @@ static void handle_packet(struct run *run, const struct capture_packet *pkt)
     } else if (!d.has_ports) {
         in->by_decode[DECODE_MALFORMED]++;
         return;
-    } else if (!port_selected(&run->opt, d.sport) && !port_selected(&run->opt, d.dport)) {
+    } else if (!port_selected(run, d.sport) && !port_selected(run, d.dport)) {
         in->n_other_ports++;
         note_other_port(run, &d, false);
         return;
@@ -834,6 +838,7 @@ static int open_input(struct run *run)
 
 static int start_pipeline(struct run *run)
 {
+    index_ports(run);
     struct session_config scfg = {
         .implicit_tls_ports = g_tls_ports,
         .n_implicit_tls_ports = g_n_tls_ports,
