@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "utf8.h"
 
@@ -221,10 +224,40 @@ static bool json_plain8(const uint8_t *p)
            !has_zero_byte(w ^ BYTES8('\\'));
 }
 
+#ifdef __SSE2__
+/* Bits set where the 16 bytes at p need escaping: below 0x20 or at or
+ * above 0x7F (a signed compare takes both at once), quote, backslash. */
+static unsigned json_special16(const uint8_t *p)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i bad = _mm_or_si128(_mm_cmplt_epi8(v, _mm_set1_epi8(0x20)),
+                               _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7F)));
+    bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+    bad = _mm_or_si128(bad, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+    return (unsigned)_mm_movemask_epi8(bad);
+}
+#endif
+
 /* Length of the run of bytes at p[0..n) that go into a JSON string as they are. */
 size_t json_plain_len(const uint8_t *p, size_t n)
 {
     size_t i = 0;
+#ifdef __SSE2__
+    if (n >= 16) {
+        for (; n - i >= 16; i += 16) {
+            unsigned bad = json_special16(p + i);
+            if (bad != 0) {
+                return i + (size_t)__builtin_ctz(bad);
+            }
+        }
+        if (i == n) {
+            return n;
+        }
+        /* The last 16 bytes, overlapping some already known plain. */
+        unsigned bad = json_special16(p + n - 16) >> (16 - (n - i));
+        return bad == 0 ? n : i + (size_t)__builtin_ctz(bad);
+    }
+#endif
     while (n - i >= 8 && json_plain8(p + i)) {
         i += 8;
     }

@@ -247,9 +247,17 @@ static char *put_exchange_times(char *d, const struct record_exchange *x, int64_
     d = put_lines(d, x);
     int64_t at = x->cmd_us >= 0 ? x->cmd_us : x->reply_first_us;
     d = PUT_LIT(d, ",\"latency_ms\":");
+    char *latency = d;
     d = put_ms_or_null(d, timing_delta_us(x->cmd_us, x->reply_first_us));
+    size_t latency_len = (size_t)(d - latency);
     d = PUT_LIT(d, ",\"complete_ms\":");
-    d = put_ms_or_null(d, timing_delta_us(x->cmd_us, x->reply_last_us));
+    if (x->reply_last_us == x->reply_first_us) {
+        /* A reply in one segment: the same figure, copied not formatted. */
+        memmove(d, latency, latency_len);
+        d += latency_len;
+    } else {
+        d = put_ms_or_null(d, timing_delta_us(x->cmd_us, x->reply_last_us));
+    }
     d = PUT_LIT(d, ",\"t_ms\":");
     d = put_ms_or_null(d, timing_delta_us(start_us, at));
     if (x->kind == RECORD_KIND_UNSOLICITED) {

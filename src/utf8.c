@@ -57,6 +57,9 @@ bool utf8_valid(const uint8_t *p, size_t n)
             i += 8;
             continue;
         }
+        if (n - i < 8 && n >= 8 && ascii8(p + n - 8)) {
+            return true; /* the tail, overlapping bytes already checked */
+        }
         if (p[i] < 0x80) {
             i++;
             continue;

@@ -218,6 +218,42 @@ START_TEST(test_every_offset)
 }
 END_TEST
 
+/* json_plain_len() against the byte-at-a-time rule, for every length up to
+ * four 16-byte blocks and one special byte at every position. */
+static size_t plain_len_reference(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && p[i] >= 0x20 && p[i] < 0x7F && p[i] != '"' && p[i] != '\\') {
+        i++;
+    }
+    return i;
+}
+
+START_TEST(test_plain_len)
+{
+    static const uint8_t special[] = {0x00, 0x1F, 0x7F, 0x80, 0xFF, '"', '\\'};
+    uint8_t buf[72];
+    for (size_t n = 0; n <= 64; n++) {
+        for (size_t k = 0; k < n; k++) {
+            buf[k] = (uint8_t)(0x20 + (k * 7) % 0x5F); /* 0x20..0x7E, quote and backslash aside */
+            if (buf[k] == '"' || buf[k] == '\\') {
+                buf[k] = 'x';
+            }
+        }
+        ck_assert_uint_eq(json_plain_len(buf, n), n);
+        for (size_t at = 0; at < n; at++) {
+            for (size_t j = 0; j < sizeof(special); j++) {
+                uint8_t keep = buf[at];
+                buf[at] = special[j];
+                ck_assert_msg(json_plain_len(buf, n) == plain_len_reference(buf, n),
+                              "n %zu, %02x at %zu", n, special[j], at);
+                buf[at] = keep;
+            }
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_output_full)
 {
     struct capbuf out;
@@ -317,6 +353,7 @@ Suite *escape_suite(void)
     tcase_add_loop_test(tc, test_escape_terminal, 0, (int)N_TERM);
     tcase_add_test(tc, test_every_byte);
     tcase_add_test(tc, test_every_offset);
+    tcase_add_test(tc, test_plain_len);
     tcase_add_test(tc, test_output_full);
     tcase_add_test(tc, test_out_ms);
     tcase_add_test(tc, test_out_u64);
