@@ -161,6 +161,7 @@ struct smtp_parser {
     bool skipping;          /* discarding the tail of an over-cap line */
     bool skip_last_cr;      /* the last byte skipped was CR */
     bool bdat_last;         /* the current chunk ends the message */
+    bool nul_seen;          /* a NUL byte in the pending line's first `scanned` bytes */
 };
 
 /* Resets p to line mode for direction dir. */

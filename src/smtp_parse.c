@@ -4,8 +4,9 @@
  * Role: turns one direction of a reassembled SMTP stream into command,
  * reply and content events.  It never allocates, never does I/O and keeps
  * all its state in struct smtp_parser, so the fuzzers and unit tests drive
- * it directly.  Lines are found with memchr (content with a block scan,
- * SSE2/AVX2 on x86-64, chosen at run time) and the scan position is
+ * it directly.  Lines are found with one SSE2 pass that also notes NUL
+ * bytes (content with a block scan, SSE2/AVX2 on x86-64, chosen at run
+ * time; memchr and byte loops elsewhere) and the scan position is
  * remembered between calls (picohttpparser's last_len), so a line dripped
  * in one byte at a time still costs linear time.
  *
@@ -118,6 +119,7 @@ void smtp_parser_set_mode(struct smtp_parser *p, enum smtp_mode mode)
 {
     p->mode = mode;
     p->scanned = 0;
+    p->nul_seen = false;
     p->skipping = false;
     p->eod_state = EOD_LINE_START;
     if (mode != SMTP_MODE_BDAT) {
@@ -267,21 +269,18 @@ static void parse_command_line(struct smtp_parser *p, const uint8_t *s, size_t n
     p->bdat_last = ev->u.command.bdat_last;
 }
 
-/* Fills *ev for the line buf[0..content_len) whose wire size is wire_len. */
-static void emit_line(struct smtp_parser *p, const uint8_t *buf, size_t content_len,
-                      size_t wire_len, uint32_t anomalies, struct smtp_event *ev)
+/*
+ * Fills *ev for the line buf[0..content_len) whose wire size is wire_len;
+ * content_len is at most SMTP_LINE_CAP and the caller has looked for NUL
+ * bytes (anomalies says whether there was one).
+ */
+static void emit_checked_line(struct smtp_parser *p, const uint8_t *buf, size_t content_len,
+                              size_t wire_len, uint32_t anomalies, struct smtp_event *ev)
 {
     size_t limit = p->dir == SMTP_DIR_CLIENT ? SMTP_RFC_COMMAND_LINE_MAX
                                              : SMTP_RFC_REPLY_LINE_MAX;
     if (wire_len > limit) {
         anomalies |= SMTP_ANOM_LONG_LINE;
-    }
-    if (content_len > SMTP_LINE_CAP) {
-        content_len = SMTP_LINE_CAP;
-        anomalies |= SMTP_ANOM_TRUNCATED;
-    }
-    if (content_len > 0 && memchr(buf, '\0', content_len) != NULL) {
-        anomalies |= SMTP_ANOM_NUL_BYTE;
     }
     ev->anomalies = anomalies;
     ev->line_len = wire_len;
@@ -290,6 +289,75 @@ static void emit_line(struct smtp_parser *p, const uint8_t *buf, size_t content_
     } else {
         parse_reply_line(p, buf, content_len, ev);
     }
+}
+
+/* As emit_checked_line(), for a line not yet looked at: cuts it to
+ * SMTP_LINE_CAP and looks for NUL bytes first. */
+static void emit_line(struct smtp_parser *p, const uint8_t *buf, size_t content_len,
+                      size_t wire_len, uint32_t anomalies, struct smtp_event *ev)
+{
+    if (content_len > SMTP_LINE_CAP) {
+        content_len = SMTP_LINE_CAP;
+        anomalies |= SMTP_ANOM_TRUNCATED;
+    }
+    if (content_len > 0 && memchr(buf, '\0', content_len) != NULL) {
+        anomalies |= SMTP_ANOM_NUL_BYTE;
+    }
+    emit_checked_line(p, buf, content_len, wire_len, anomalies, ev);
+}
+
+#ifdef SMTP_PARSE_SIMD
+/* Bits of the LF and NUL bytes among the 16 at p. */
+static inline void lf_nul16(const uint8_t *p, unsigned *lf, unsigned *nul)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    *lf = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+    *nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
+}
+
+/* The first LF of a block whose bit 0 is at base (lf != 0); notes a NUL
+ * before it. */
+static inline size_t first_lf(size_t base, unsigned lf, unsigned zero, bool *nul)
+{
+    *nul |= (zero & ((lf & (0u - lf)) - 1)) != 0;
+    return base + (size_t)__builtin_ctz(lf);
+}
+#endif
+
+/*
+ * Position of the first LF in buf[from..end), or end if none; sets *nul
+ * when a NUL byte comes before it.  One pass instead of two memchr calls
+ * (LF, then NUL) per line: 16 bytes per compare, and the last block
+ * overlaps bytes already seen, so no load leaves buf[0..end).
+ */
+static size_t find_line_end(const uint8_t *buf, size_t from, size_t end, bool *nul)
+{
+    size_t i = from;
+#ifdef SMTP_PARSE_SIMD
+    unsigned lf, zero;
+    for (; end - i >= 16; i += 16) {
+        lf_nul16(buf + i, &lf, &zero);
+        if (lf != 0) {
+            return first_lf(i, lf, zero, nul);
+        }
+        *nul |= zero != 0;
+    }
+    if (i < end && end >= 16) {
+        size_t seen = i - (end - 16); /* leading bytes of the block scanned already */
+        lf_nul16(buf + end - 16, &lf, &zero);
+        lf >>= seen;
+        zero >>= seen;
+        if (lf != 0) {
+            return first_lf(i, lf, zero, nul);
+        }
+        *nul |= zero != 0;
+        return end;
+    }
+#endif
+    for (; i < end && buf[i] != '\n'; i++) {
+        *nul |= buf[i] == 0;
+    }
+    return i;
 }
 
 static size_t parse_skip(struct smtp_parser *p, const uint8_t *buf, size_t len,
@@ -322,6 +390,7 @@ static size_t cut_line(struct smtp_parser *p, const uint8_t *buf, struct smtp_ev
 {
     size_t content = SMTP_LINE_CAP;
     p->scanned = 0;
+    p->nul_seen = false;
     p->skipping = true;
     p->skip_last_cr = buf[SMTP_LINE_CAP - 1] == '\r';
     if (p->skip_last_cr) {
@@ -339,24 +408,26 @@ static size_t parse_line(struct smtp_parser *p, const uint8_t *buf, size_t len,
         return parse_skip(p, buf, len, ev);
     }
     size_t from = p->scanned < len ? p->scanned : len;
-    const uint8_t *nl = memchr(buf + from, '\n', len - from);
-    if (nl == NULL || (size_t)(nl - buf) >= SMTP_LINE_CAP) {
+    bool nul = p->nul_seen;
+    size_t lf = find_line_end(buf, from, len, &nul);
+    if (lf == len || lf >= SMTP_LINE_CAP) {
         if (len < SMTP_LINE_CAP) {
             p->scanned = len;
+            p->nul_seen = nul;
             return 0;
         }
         return cut_line(p, buf, ev);
     }
-    size_t lf = (size_t)(nl - buf);
     size_t content = lf;
-    uint32_t anomalies = 0;
+    uint32_t anomalies = nul ? SMTP_ANOM_NUL_BYTE : 0;
     p->scanned = 0;
+    p->nul_seen = false;
     if (content > 0 && buf[content - 1] == '\r') {
         content--;
     } else {
         anomalies |= SMTP_ANOM_BARE_LF;
     }
-    emit_line(p, buf, content, lf + 1, anomalies, ev);
+    emit_checked_line(p, buf, content, lf + 1, anomalies, ev);
     return lf + 1;
 }
 
@@ -610,6 +681,7 @@ size_t smtp_parse_finish(struct smtp_parser *p, const uint8_t *buf, size_t len,
         return parse_skip(p, buf, len, ev);
     }
     p->scanned = 0;
+    p->nul_seen = false;
     emit_line(p, buf, len, len, SMTP_ANOM_UNTERMINATED, ev);
     return len;
 }

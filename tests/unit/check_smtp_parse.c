@@ -187,6 +187,20 @@ static const struct parse_case cases[] = {
              "C ?\"\\0\" {nul_byte}\n"
              "C ?\"QU\\0IT\" {nul_byte}\n"
              "C QUIT\n"},
+    /* Lines longer than one 16-byte block: a NUL in a later block, in the
+     * overlapping last block, or before the block holding the LF; the
+     * next line must not inherit the flag. */
+    {.name = "NUL bytes in long commands", CLI,
+     IN("NOOP 0123456789abcdefghijklmnopq\0rstuvwxyz0123456789\r\n"
+        "NOOP 0123456789abcdefghijklmnopqrstuvwxyz0123456789\r\n"
+        "NOOP 0123456789ab\0\r\n"
+        "NOOP 0123456789abcdefghijklmnopqrstuvwxyz0\0\r\n"
+        "NOOP 0123456789abc\r\n"),
+     .want = "C NOOP arg=\"0123456789abcdefghijklmnopq\\0rstuvwxyz0123456789\" {nul_byte}\n"
+             "C NOOP arg=\"0123456789abcdefghijklmnopqrstuvwxyz0123456789\"\n"
+             "C NOOP arg=\"0123456789ab\\0\" {nul_byte}\n"
+             "C NOOP arg=\"0123456789abcdefghijklmnopqrstuvwxyz0\\0\" {nul_byte}\n"
+             "C NOOP arg=\"0123456789abc\"\n"},
     {.name = "NUL bytes in replies", SRV, IN("250 a\0b\r\n\0\r\n"),
      .want = "R 250 last text=\"a\\0b\" {nul_byte}\n"
              "R 000 last text=\"\\0\" {malformed_reply,nul_byte}\n"},
