@@ -302,7 +302,19 @@ struct tcp_view {
     size_t payload;
 };
 
-static bool view_tcp(const uint8_t *ip, size_t len, struct tcp_view *v)
+static uint32_t be32_at(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return __builtin_bswap32(v);
+}
+
+/*
+ * Validates the TCP/IPv4 header and reads what every segment needs (flags,
+ * payload size); *th points at the TCP header for view_fill().
+ */
+static bool view_tcp_flags(const uint8_t *ip, size_t len, struct tcp_view *v,
+                           const uint8_t **th)
 {
     if (len < 20 || ip[9] != 6) {
         return false;
@@ -313,19 +325,34 @@ static bool view_tcp(const uint8_t *ip, size_t len, struct tcp_view *v)
         return false;
     }
     /* At this point: a whole, unfragmented TCP/IPv4 header is present. */
-    const uint8_t *th = ip + hl;
-    size_t thl = (size_t)(th[12] >> 4) * 4;
+    size_t thl = (size_t)(ip[hl + 12] >> 4) * 4;
     if (thl < 20 || total - hl < thl) {
         return false;
     }
+    *th = ip + hl;
+    v->flags = ip[hl + 13];
+    v->payload = total - hl - thl;
+    return true;
+}
+
+/* The rest of the view: addresses, ports, sequence numbers. */
+static void view_fill(const uint8_t *ip, const uint8_t *th, struct tcp_view *v)
+{
     memcpy(&v->src, ip + 12, 4);
     memcpy(&v->dst, ip + 16, 4);
     v->sport = (uint16_t)(th[0] << 8 | th[1]);
     v->dport = (uint16_t)(th[2] << 8 | th[3]);
-    v->seq = (uint32_t)th[4] << 24 | (uint32_t)th[5] << 16 | (uint32_t)th[6] << 8 | th[7];
-    v->ack = (uint32_t)th[8] << 24 | (uint32_t)th[9] << 16 | (uint32_t)th[10] << 8 | th[11];
-    v->flags = th[13];
-    v->payload = total - hl - thl;
+    v->seq = be32_at(th + 4);
+    v->ack = be32_at(th + 8);
+}
+
+static bool view_tcp(const uint8_t *ip, size_t len, struct tcp_view *v)
+{
+    const uint8_t *th;
+    if (!view_tcp_flags(ip, len, v, &th)) {
+        return false;
+    }
+    view_fill(ip, th, v);
     return true;
 }
 
@@ -686,11 +713,15 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
 void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us)
 {
     struct tcp_view v;
+    const uint8_t *th = NULL;
     g_stream.now_us = now_us;
     sweep_idle();
-    bool is_tcp = view_tcp(ip, len, &v);
+    /* Most segments need only their flags and size here: the rest of the
+     * view is read when a segment needs a look of its own. */
+    bool is_tcp = view_tcp_flags(ip, len, &v, &th);
     bool flagged = is_tcp && (v.flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST));
     if (flagged) {
+        view_fill(ip, th, &v);
         inspect_tcp(&v, true);
     }
     g_stream.hook_wanted = !is_tcp;
@@ -698,6 +729,7 @@ void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us)
     feed_raw(ip, len);
     g_stream.hook_wanted = false;
     if (is_tcp && !flagged && v.payload > 0 && !g_stream.delivered_now) {
+        view_fill(ip, th, &v);
         after_undelivered(&v, ip, len);
     }
 }
