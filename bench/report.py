@@ -62,7 +62,28 @@ def cmd_table(results, name, pcap, truth_path):
             walls["smtpscope"] / walls["nids_1m"]))
     if "smtpscope" in walls and "tshark" in walls:
         print("smtpscope speed-up over tshark: %.1fx" % (walls["tshark"] / walls["smtpscope"]))
+    for other in ("loop_nids", "tshark"):
+        paired_ratios(runs, other)
     return 0
+
+
+def paired_ratios(runs, other):
+    """Ratio of the two programs' runs within each repetition: they ran
+    back to back, so a machine that slows down for a while affects both,
+    and the spread shows how much the medians above can be trusted."""
+    if "smtpscope" not in runs or other not in runs:
+        return
+    pairs = list(zip(runs["smtpscope"]["wall"], runs[other]["wall"]))
+    if len(pairs) < 2:
+        return
+    if other == "tshark":
+        ratios = sorted(b / a for a, b in pairs)
+        what = "tshark / smtpscope"
+    else:
+        ratios = sorted(a / b for a, b in pairs)
+        what = "smtpscope / " + other
+    print("paired %s per repetition: median %.2fx, range %.2fx-%.2fx" % (
+        what, statistics.median(ratios), ratios[0], ratios[-1]))
 
 
 def verdict(ok, what):
