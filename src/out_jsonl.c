@@ -14,6 +14,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -343,7 +344,7 @@ static void put_greeting(struct capbuf *o, const struct session_record *r)
 static void put_flags(struct capbuf *o, uint64_t flags)
 {
     bool first = true;
-    out_str(o, "[");
+    OUT_LIT(o, "[");
     for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
         if (flags & VERDICT_FLAG_BIT(f)) {
             if (!first) {
@@ -355,30 +356,30 @@ static void put_flags(struct capbuf *o, uint64_t flags)
             first = false;
         }
     }
-    out_str(o, "]");
+    OUT_LIT(o, "]");
 }
 
 static void put_auth(struct capbuf *o, const struct session_record *r)
 {
     if (r->auth_mechanism.len == 0) {
-        out_str(o, "null");
+        OUT_LIT(o, "null");
         return;
     }
-    out_str(o, "{\"mechanism\":");
+    OUT_LIT(o, "{\"mechanism\":");
     put_text(o, r, r->auth_mechanism);
-    out_str(o, ",\"user\":");
+    OUT_LIT(o, ",\"user\":");
     if (r->auth_user.len > 0) {
         put_text(o, r, r->auth_user);
     } else {
-        out_str(o, "null");
+        OUT_LIT(o, "null");
     }
-    out_str(o, ",\"code\":");
+    OUT_LIT(o, ",\"code\":");
     if (r->auth_code != 0) {
         out_u64(o, r->auth_code);
     } else {
-        out_str(o, "null");
+        OUT_LIT(o, "null");
     }
-    out_str(o, "}");
+    OUT_LIT(o, "}");
 }
 
 static void put_extensions(struct capbuf *o, const struct session_record *r)
@@ -387,10 +388,24 @@ static void put_extensions(struct capbuf *o, const struct session_record *r)
     struct span keyword;
     OUT_LIT(o, "[");
     for (uint32_t i = 0; record_next_extension(r, &cursor, &keyword); i++) {
-        if (i > 0) {
-            OUT_LIT(o, ",");
+        size_t n = keyword.len < SMTP_TEXT_KEEP ? keyword.len : SMTP_TEXT_KEEP;
+        char *d = out_room(o, n + 3);
+        if (d == NULL) {
+            return;
         }
-        escape_json(o, keyword, SMTP_TEXT_KEEP);
+        if (i > 0) {
+            *d++ = ',';
+        }
+        if (json_plain_len(keyword.ptr, n) == n) {
+            /* Keywords are plain ASCII nearly always: no escaper call. */
+            *d++ = '"';
+            memcpy(d, keyword.ptr, n);
+            d += n;
+            out_done(o, PUT_LIT(d, "\""));
+        } else {
+            out_done(o, d);
+            escape_json(o, keyword, SMTP_TEXT_KEEP);
+        }
     }
     OUT_LIT(o, "]");
 }
@@ -513,6 +528,51 @@ static void put_session_counts(struct capbuf *o, const struct session_record *r)
     out_done(o, put_u64(d, r->message_bytes));
 }
 
+#define NAME_MAX_LEN 48
+
+/* A name from one of our fixed tables (labels, end reasons) at d. */
+static char *put_name(char *d, const char *name)
+{
+    size_t n = strlen(name);
+    assert(n <= NAME_MAX_LEN);
+    memcpy(d, name, n);
+    return d + n;
+}
+
+/* From "close" to the end of the line; the flags list (usually empty) is
+ * the only part written apart. */
+static void put_session_end(struct capbuf *o, const struct session_record *r)
+{
+    _Static_assert(11 + NAME_MAX_LEN + 11 + 2 + 10 + 8 + 16 + NAME_MAX_LEN + 21 + OUT_U64_MAX +
+                           10 + OUT_U64_MAX + 3 <= 2 * OUT_ROOM_MAX,
+                   "one run");
+    char *d = out_room(o, 2 * OUT_ROOM_MAX);
+    if (d == NULL) {
+        return;
+    }
+    d = PUT_LIT(d, ",\"close\":\"");
+    d = put_name(d, verdict_label_info((enum verdict_label)r->label)->name);
+    d = PUT_LIT(d, "\",\"flags\":");
+    if (r->flags != 0) {
+        out_done(o, d);
+        put_flags(o, r->flags);
+        if ((d = out_room(o, 2 * OUT_ROOM_MAX)) == NULL) {
+            return;
+        }
+    } else {
+        d = PUT_LIT(d, "[]");
+    }
+    d = PUT_LIT(d, ",\"closer\":");
+    d = put_name(d, closer_name(r->closer));
+    d = PUT_LIT(d, ",\"end_reason\":\"");
+    d = put_name(d, record_end_name((enum record_end)r->end));
+    d = PUT_LIT(d, "\",\"bytes\":{\"client\":");
+    d = put_u64(d, r->bytes[SMTP_DIR_CLIENT]);
+    d = PUT_LIT(d, ",\"server\":");
+    d = put_u64(d, r->bytes[SMTP_DIR_SERVER]);
+    out_done(o, PUT_LIT(d, "}}\n"));
+}
+
 static void jsonl_session(struct writer *w, const struct session_record *r)
 {
     struct capbuf *o = &w->line;
@@ -545,17 +605,7 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
     OUT_LIT(o, ",\"extensions\":");
     put_extensions(o, r);
     put_messages(o, r);
-    OUT_LIT(o, ",\"close\":\"");
-    out_str(o, verdict_label_info((enum verdict_label)r->label)->name);
-    OUT_LIT(o, "\",\"flags\":");
-    put_flags(o, r->flags);
-    OUT_LIT(o, ",\"closer\":");
-    out_str(o, closer_name(r->closer));
-    OUT_LIT(o, ",\"end_reason\":\"");
-    out_str(o, record_end_name((enum record_end)r->end));
-    put_key_u64(o, "\",\"bytes\":{\"client\":", r->bytes[SMTP_DIR_CLIENT]);
-    put_key_u64(o, ",\"server\":", r->bytes[SMTP_DIR_SERVER]);
-    OUT_LIT(o, "}}\n");
+    put_session_end(o, r);
     writer_flush_line(w);
     if (w->flush_each && fflush(w->out) != 0) {
         w->failed = true;

@@ -197,12 +197,45 @@ START_TEST(test_long_escaped_exchanges)
 }
 END_TEST
 
+/* The end of the line: keywords (one needing escapes), a flag, the names. */
+START_TEST(test_session_tail)
+{
+    struct jsonl_fake *f = calloc(1, sizeof(*f));
+    ck_assert_ptr_nonnull(f);
+    fake_init(f);
+    const char keywords[] = "PIPELINING\nSIZE 10240000\nX\"Y\x01";
+    f->r.extensions = keep(f, keywords, sizeof(keywords) - 1);
+    f->r.n_extensions = 3;
+    f->r.flags = VERDICT_FLAG_BIT(VERDICT_FLAG_BARE_LF);
+    f->r.label = VERDICT_FIN_WITHOUT_QUIT;
+    f->r.closer = RECORD_SIDE_SERVER;
+    f->r.bytes[SMTP_DIR_CLIENT] = 12345;
+    f->r.bytes[SMTP_DIR_SERVER] = 678;
+    char *line = write_line(f);
+    const char *want = "\"extensions\":[\"PIPELINING\",\"SIZE 10240000\",\"X\\\"Y\\u0001\"],"
+                       "\"close\":\"fin_without_quit\",\"flags\":[\"bare_lf\"],"
+                       "\"closer\":\"server\",\"end_reason\":\"fin\","
+                       "\"bytes\":{\"client\":12345,\"server\":678}}\n";
+    ck_assert_msg(strstr(line, want) != NULL, "want %s in %s", want, line);
+    f->r.flags = 0;
+    f->r.n_extensions = 0;
+    f->r.extensions.len = 0;
+    free(line);
+    line = write_line(f);
+    ck_assert_ptr_nonnull(strstr(line, "\"extensions\":[],\"close\":\"fin_without_quit\","
+                                       "\"flags\":[],\"closer\":\"server\""));
+    free(line);
+    free(f);
+}
+END_TEST
+
 Suite *out_jsonl_suite(void)
 {
     Suite *s = suite_create("out_jsonl");
     TCase *tc = tcase_create("exchange");
     tcase_add_loop_test(tc, test_exchange_object, 0, (int)N_EXCHANGE_CASES);
     tcase_add_test(tc, test_long_escaped_exchanges);
+    tcase_add_test(tc, test_session_tail);
     suite_add_tcase(s, tc);
     return s;
 }
