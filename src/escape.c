@@ -124,28 +124,18 @@ char *out_room_slow(struct capbuf *out, size_t len)
     return capbuf_reserve(out, len) ? (char *)out->data + out->len : NULL;
 }
 
-/* Through the cursor when out has room; through the capped append otherwise,
- * so a nearly full buffer still takes a number that fits. */
+/* Formatted on the stack, then appended: the capped append takes a number
+ * that fits even when out is nearly full. */
 bool out_u64(struct capbuf *out, unsigned long long v)
 {
     char tmp[OUT_U64_MAX];
-    char *d = out->cap - out->len >= OUT_U64_MAX ? (char *)out->data + out->len : NULL;
-    if (d == NULL) {
-        return capbuf_append(out, tmp, (size_t)(put_u64(tmp, v) - tmp));
-    }
-    out_done(out, put_u64(d, v));
-    return true;
+    return capbuf_append(out, tmp, (size_t)(put_u64(tmp, v) - tmp));
 }
 
 bool out_ms(struct capbuf *out, long long us)
 {
     char tmp[OUT_MS_MAX];
-    char *d = out->cap - out->len >= OUT_MS_MAX ? (char *)out->data + out->len : NULL;
-    if (d == NULL) {
-        return capbuf_append(out, tmp, (size_t)(put_ms(tmp, us) - tmp));
-    }
-    out_done(out, put_ms(d, us));
-    return true;
+    return capbuf_append(out, tmp, (size_t)(put_ms(tmp, us) - tmp));
 }
 
 static uint32_t code_point(const uint8_t *p, size_t n)
@@ -189,13 +179,12 @@ static const uint8_t html_plain_table[256] = {
     [0x3F ... 0x7E] = 1,
 };
 
-/* Appends the run of plain bytes at s[*i..n) and moves *i past it; false
- * only when out is full.  Shared by the JSON and HTML escapers. */
-static bool append_plain_run(struct capbuf *out, struct span s, size_t *i, size_t n,
-                             const uint8_t plain[256])
+/* Appends the run of HTML-plain bytes at s[*i..n) and moves *i past it;
+ * false only when out is full. */
+static bool append_html_plain_run(struct capbuf *out, struct span s, size_t *i, size_t n)
 {
     size_t run = *i;
-    while (run < n && plain[s.ptr[run]]) {
+    while (run < n && html_plain_table[s.ptr[run]]) {
         run++;
     }
     bool ok = run == *i || capbuf_append(out, s.ptr + *i, run - *i);
@@ -377,7 +366,7 @@ bool escape_html(struct capbuf *out, struct span s, size_t max)
     bool ok = true;
     size_t i = 0;
     while (ok && i < n) {
-        ok = append_plain_run(out, s, &i, n, html_plain_table);
+        ok = append_html_plain_run(out, s, &i, n);
         if (!ok || i == n) {
             break;
         }

@@ -201,6 +201,11 @@ static struct session *heap_pop(struct session_table *t)
  * malloc'd (a session with that many commands is rare). */
 #define EXCHANGES_SMALL 4
 #define EXCHANGES_MID 8
+/* release_sized() tells pooled buffers by their size, and pools round sizes
+ * up to 16: the pooled sizes must already be multiples of 16. */
+_Static_assert(EXCHANGES_SMALL * sizeof(struct record_exchange) % 16 == 0 &&
+                   EXCHANGES_MID * sizeof(struct record_exchange) % 16 == 0,
+               "pooled exchange lists keep their exact size");
 
 /* Gives back a buffer of size bytes: to the pool of that size, else to
  * malloc (pooled sizes are never malloc'd, so the size tells). */
@@ -249,6 +254,7 @@ static struct record_exchange *exchanges_grow(struct session_pools *pools,
  * of them); larger ones are malloc'd and grown by the capbuf. */
 #define TEXT_SMALL 256
 #define TEXT_MID 512
+_Static_assert(TEXT_SMALL % 16 == 0 && TEXT_MID % 16 == 0, "pooled texts keep their exact size");
 
 static void text_release(struct session_pools *pools, uint8_t *data, size_t cap)
 {
