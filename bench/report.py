@@ -14,7 +14,7 @@ import statistics
 import sys
 
 LABELS = ("normal_quit", "rst", "server_221_mid_transaction", "fin_without_quit")
-ORDER = ("loop_pcap", "loop_nids", "nids_1m", "smtpscope", "tshark")
+ORDER = ("loop_pcap", "loop_nids", "nids_1m", "smtpscope", "scope_kept", "tshark")
 
 
 def load_runs(path, name):

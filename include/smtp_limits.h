@@ -50,6 +50,11 @@
 #define STREAM_TABLE_DEFAULT 65536
 #define STREAM_TABLE_MAX (1 << 22)
 
+/* Above this many open sessions, each emptied libnids stream buffer is
+ * freed at once instead of kept for the stream's life (4 KiB or more per
+ * direction, so the buffers kept stay under about 32 MiB). */
+#define STREAM_FREE_BUFFERS_ABOVE_DEFAULT 4096
+
 /* Fixed tables keyed by TCP 4-tuple: handshake times, unattached flows. */
 #define FLOWTAB_SLOTS_DEFAULT 16384
 

@@ -28,6 +28,7 @@
 
 struct stream_config {
     int max_streams;         /* libnids hash size */
+    uint64_t free_buffers_above; /* open sessions past which emptied buffers are freed */
     bool verify_checksums;
     const uint16_t *ports;   /* server ports that make a session */
     size_t n_ports;

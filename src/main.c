@@ -55,6 +55,7 @@ struct options {
     bool quiet;
     bool verify_checksums;
     int max_streams;
+    long long free_buffers_above;
     long long idle_timeout_s;
     long order_window;
     uint16_t ports[PORTS_MAX];
@@ -153,6 +154,10 @@ static void usage(FILE *f)
             "  --verify-checksums   drop packets with bad TCP/IP checksums\n"
             "                       (off by default: offloaded captures have none)\n"
             "  --max-streams N      TCP stream table size (default %d)\n"
+            "  --free-buffers-above N\n"
+            "                       with more than N sessions open, free each\n"
+            "                       stream's reassembly buffer once parsed instead\n"
+            "                       of keeping it (default %d; 0 = always)\n"
             "  --idle-timeout SEC   end sessions silent this long (default 300, 600 in\n"
             "                       DATA, RFC 5321 4.5.3.2; 0 = never)\n"
             "  --order-window N     finished records held to keep id order (default %d;\n"
@@ -162,7 +167,7 @@ static void usage(FILE *f)
             "Exit status: 0 ok, 1 usage, 2 cannot open input, 3 input damaged (sessions\n"
             "before the damage are still reported), 4 unsupported link type,\n"
             "5 cannot write output, 6 internal error.\n",
-            STREAM_TABLE_DEFAULT, ORDER_WINDOW_DEFAULT);
+            STREAM_TABLE_DEFAULT, STREAM_FREE_BUFFERS_ABOVE_DEFAULT, ORDER_WINDOW_DEFAULT);
 }
 
 static bool parse_ports(const char *list, uint16_t *out, size_t *n_out)
@@ -225,6 +230,7 @@ enum {
     OPT_TLS_PORTS,
     OPT_VERIFY,
     OPT_MAX_STREAMS,
+    OPT_FREE_BUFFERS,
     OPT_IDLE,
     OPT_ORDER,
     OPT_DURATION,
@@ -242,6 +248,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"tls-ports", required_argument, NULL, OPT_TLS_PORTS},
         {"verify-checksums", no_argument, NULL, OPT_VERIFY},
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
+        {"free-buffers-above", required_argument, NULL, OPT_FREE_BUFFERS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
         {"order-window", required_argument, NULL, OPT_ORDER},
         {"duration", required_argument, NULL, OPT_DURATION},
@@ -255,6 +262,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     int c;
     memset(o, 0, sizeof(*o));
     o->max_streams = STREAM_TABLE_DEFAULT;
+    o->free_buffers_above = STREAM_FREE_BUFFERS_ABOVE_DEFAULT;
     o->idle_timeout_s = -1;
     o->order_window = -1;
     o->ports[0] = 25;
@@ -351,6 +359,14 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return 1;
             }
             o->max_streams = (int)v;
+            break;
+        case OPT_FREE_BUFFERS:
+            if (!parse_long(optarg, 0, STREAM_TABLE_MAX, &v)) {
+                fprintf(stderr, "smtpscope: --free-buffers-above wants 0..%d open sessions\n",
+                        STREAM_TABLE_MAX);
+                return 1;
+            }
+            o->free_buffers_above = v;
             break;
         case OPT_IDLE:
             if (!parse_long(optarg, 0, 86400LL * 365, &v)) {
@@ -866,6 +882,7 @@ static int start_pipeline(struct run *run)
     }
     struct stream_config cfg = {
         .max_streams = run->opt.max_streams,
+        .free_buffers_above = (uint64_t)run->opt.free_buffers_above,
         .verify_checksums = run->opt.verify_checksums,
         .ports = run->opt.ports,
         .n_ports = run->opt.n_ports,

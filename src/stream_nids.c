@@ -219,6 +219,24 @@ static void resume_client(struct tcp_stream *a, struct session *s, struct stream
     }
 }
 
+/*
+ * libnids keeps each direction's buffer (4 KiB or more) for the stream's
+ * whole life, parsed or not: with tens of thousands of sessions open that
+ * is most of the process's memory, and every new segment is copied into a
+ * cold buffer.  Past cfg.free_buffers_above open sessions an emptied
+ * buffer is freed; add2buf() allocates a new one when data comes (from
+ * the allocator's warm free list).  Below it, the buffer stays: a malloc
+ * and a free per segment cost more than the memory is worth.
+ */
+static void free_empty_buffer(struct tcp_stream *a, struct half_stream *h)
+{
+    h->offset = h->count; /* nothing left for notify() to move... */
+    nids_discard(a, 0);   /* ...and nothing for it to discard */
+    free(h->data);
+    h->data = NULL;
+    h->bufsize = 0;
+}
+
 static void on_data(struct tcp_stream *a, struct session *s)
 {
     struct half_stream *h;
@@ -244,6 +262,8 @@ static void on_data(struct tcp_stream *a, struct session *s)
     glue->ahead[dir] = 0;
     if (ahead + used < avail) {
         nids_discard(a, (int)(ahead + used));
+    } else if (g_stream.table->stats.n_open > g_stream.cfg.free_buffers_above) {
+        free_empty_buffer(a, h);
     }
     if (dir == SMTP_DIR_SERVER) {
         resume_client(a, s, glue);

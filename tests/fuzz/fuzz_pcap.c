@@ -260,6 +260,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct stream_config cfg = {
         .max_streams = table_sizes[knobs & 3],
         .verify_checksums = (knobs & 4) != 0,
+        /* Half the inputs free every emptied libnids buffer. */
+        .free_buffers_above = (knobs & 64) ? 0 : STREAM_FREE_BUFFERS_ABOVE_DEFAULT,
         .ports = g_ports,
         .n_ports = sizeof(g_ports) / sizeof(g_ports[0]),
     };

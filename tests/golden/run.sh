@@ -4,17 +4,21 @@
 # tests/TESTLIST idea).  Output is deterministic by design: packet times
 # only, fixed key order, records in session id order.
 #
-#   tests/golden/run.sh [--binary PATH] [--update NAME|all]
-# Prints one line per case and a closing "N passed, N failed" line.
+#   tests/golden/run.sh [--binary PATH] [--also "OPTIONS"] [--update NAME|all]
+# --also adds options to every case that must not change its output (the
+# same expected files are used).  Prints one line per case and a closing
+# "N passed, N failed" line.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 binary=./smtpscope
 update=""
+also=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --binary) binary=$2; shift 2 ;;
         --update) update=$2; shift 2 ;;
-        *) echo "usage: $0 [--binary PATH] [--update NAME|all]" >&2; exit 2 ;;
+        --also) also=$2; shift 2 ;;
+        *) echo "usage: $0 [--binary PATH] [--also OPTIONS] [--update NAME|all]" >&2; exit 2 ;;
     esac
 done
 corpus=${SMTPSCOPE_CORPUS:-../shared/corpus/public}
@@ -39,7 +43,7 @@ while read -r name capture opts; do
     fi
     expected=tests/golden/expected/$name.jsonl
     # shellcheck disable=SC2086 # options are words by design
-    "$binary" -q -r "$path" --json "$tmp/out.jsonl" $opts 2>"$tmp/err"
+    "$binary" -q -r "$path" --json "$tmp/out.jsonl" $opts $also 2>"$tmp/err"
     status=$?
     if [ $status -ne 0 ] && [ $status -ne 3 ]; then
         echo "FAIL  $name: exit status $status: $(head -c 300 "$tmp/err")"
@@ -65,5 +69,5 @@ while read -r name capture opts; do
 done < tests/golden/TESTLIST
 
 [ -n "$update" ] && exit 0
-echo "golden ($binary): $passed passed, $failed failed, $skipped skipped"
+echo "golden ($binary${also:+ $also}): $passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]

@@ -170,6 +170,7 @@ def control(ss, summ):
 CHECKS = {
     "long-client-line": long_client_line,
     "long-server-line": long_server_line,
+    "long-client-line-freed": long_client_line,
     "syn-flood": syn_flood_default,
     "syn-flood-small-table": syn_flood_small,
     "pipeline-100k": pipeline,
