@@ -51,14 +51,20 @@ struct record_exchange {
     uint16_t anomalies; /* smtp_line_anomaly bits of command and reply */
     bool bdat_last;     /* a BDAT ... LAST chunk */
     struct smtp_enhanced enhanced;
-    struct record_text verb_text; /* the verb as sent, for unknown verbs */
+    /* An exchange has a verb as sent (kind COMMAND, verb UNKNOWN) or a
+     * size (kind MESSAGE, or a BDAT command), never both: they share room,
+     * so an exchange is one 64-byte cache line. */
+    union {
+        struct record_text verb_text; /* the verb as sent, for unknown verbs */
+        uint64_t size;                /* message octets, or BDAT chunk size */
+    };
     struct record_text arg;
     struct record_text text; /* first reply line's text */
     int64_t cmd_us;          /* segment that completed the command */
     int64_t reply_first_us;  /* first byte of the reply */
     int64_t reply_last_us;   /* segment that completed the last line */
-    uint64_t size;           /* message octets, or BDAT chunk size */
 };
+_Static_assert(sizeof(struct record_exchange) == 64, "an exchange is one cache line");
 
 #define RECORD_END_MAP(XX)                                                     \
     XX(OPEN, "open")                                                           \
