@@ -66,6 +66,18 @@ struct record_exchange {
 };
 _Static_assert(sizeof(struct record_exchange) == 64, "an exchange is one cache line");
 
+/* Which member of the shared room an exchange uses (neither: both zero). */
+static inline bool record_has_verb_text(const struct record_exchange *x)
+{
+    return x->kind == RECORD_KIND_COMMAND && x->verb == SMTP_VERB_UNKNOWN;
+}
+
+static inline bool record_has_size(const struct record_exchange *x)
+{
+    return x->kind == RECORD_KIND_MESSAGE ||
+           (x->kind == RECORD_KIND_COMMAND && x->verb == SMTP_VERB_BDAT);
+}
+
 #define RECORD_END_MAP(XX)                                                     \
     XX(OPEN, "open")                                                           \
     XX(FIN, "fin")                                                             \

@@ -38,21 +38,27 @@ struct reply_acc {
 };
 
 /* Fields grouped by size (no padding holes): one per open session. */
+/* Wire text copied for the record; lengths fit 32 bits since the whole is
+ * capped at SESSION_TEXT_ARENA_MAX. */
+struct session_text {
+    uint8_t *data;
+    uint32_t len;
+    uint32_t cap;
+};
+
 struct session {
     struct session_record rec;
     int64_t held_since_us[2];
     uint64_t content_bytes;       /* of the message being received */
     int64_t reply_done_us;        /* when the reply being handled completed */
-    const struct session_content_sink *sink; /* NULL unless content is kept */
-    void *content_msg;            /* the sink's handle for the open message */
+    void *content_msg;            /* the content sink's handle for the open message */
     struct session *age_prev, *age_next;
     struct session *idle_prev, *idle_next;
-    struct session_pools *pools;  /* the table's, for the exchange list */
-    struct capbuf arena;
+    struct session_table *table;  /* for its pools and its content sink */
+    struct session_text text;     /* the record's arena while the session runs */
     struct smtp_parser parser[2];
     struct reply_acc reply;
     struct verdict_facts facts;
-    enum session_state state;
     uint32_t exchanges_cap;
     uint32_t next_unanswered;     /* index of the oldest exchange without reply */
     uint32_t n_pending_unstored;  /* commands beyond the kept exchanges */
@@ -60,6 +66,7 @@ struct session {
     uint32_t wait_index;          /* the exchange the client waits on */
     uint32_t idle_mark;           /* packet time (~1 s units) of the last move in the idle list */
     uint32_t n_content;           /* messages handed to the sink so far */
+    uint8_t state;                /* enum session_state */
     uint8_t first_bytes[4];       /* the server's first bytes (implicit TLS) */
     uint8_t n_first;
     uint8_t auth_mech;
@@ -263,7 +270,7 @@ static void text_release(struct session_pools *pools, uint8_t *data, size_t cap)
 
 static void session_free(struct session_table *t, struct session *s)
 {
-    text_release(&t->pools, s->arena.data, s->arena.cap);
+    text_release(&t->pools, s->text.data, s->text.cap);
     free(s->rec.messages);
     free(s->rec.attachments);
     exchanges_release(&t->pools, s->rec.exchanges, s->exchanges_cap);
@@ -272,8 +279,8 @@ static void session_free(struct session_table *t, struct session *s)
 
 static void emit_and_free(struct session_table *t, struct session *s)
 {
-    s->rec.arena = s->arena.data;
-    s->rec.arena_len = (uint32_t)s->arena.len;
+    s->rec.arena = s->text.data;
+    s->rec.arena_len = s->text.len;
     t->sink.emit(t->sink.ctx, &s->rec);
     t->stats.n_emitted++;
     session_free(t, s);
@@ -340,40 +347,47 @@ void session_table_free(struct session_table *t)
 /* ---- text storage -------------------------------------------------------- */
 
 
-/*
- * Appends to the session's text.  While the buffer is a pool one it is
- * moved here, never by the capbuf (which would realloc it); false when
- * the text is at its maximum or memory is lacking.
- */
+/* Room for need bytes of text: pooled buffers while small, then malloc'd
+ * ones doubling up to the cap.  False when capped or memory is lacking. */
+static bool text_reserve(struct session *s, size_t need)
+{
+    struct session_text *b = &s->text;
+    struct session_pools *pools = &s->table->pools;
+    if (need > SESSION_TEXT_ARENA_MAX) {
+        return false;
+    }
+    size_t cap = need <= TEXT_SMALL ? TEXT_SMALL : TEXT_MID;
+    uint8_t *data;
+    if (need <= TEXT_MID) {
+        data = pool_get(cap == TEXT_SMALL ? &pools->text_small : &pools->text_mid);
+    } else {
+        for (cap = 2 * (size_t)TEXT_MID; cap < need; cap *= 2) {
+        }
+        cap = cap < SESSION_TEXT_ARENA_MAX ? cap : SESSION_TEXT_ARENA_MAX;
+        data = malloc(cap);
+    }
+    if (data == NULL) {
+        return false;
+    }
+    if (b->len > 0) {
+        memcpy(data, b->data, b->len);
+    }
+    text_release(pools, b->data, b->cap);
+    b->data = data;
+    b->cap = (uint32_t)cap;
+    return true;
+}
+
+/* Appends to the session's text; false when capped or memory is lacking. */
 static bool text_append(struct session *s, const void *p, size_t n)
 {
-    struct capbuf *b = &s->arena;
-    if (n > b->cap - b->len && b->cap <= TEXT_MID) {
-        size_t need = b->len + n;
-        size_t cap = need <= TEXT_SMALL ? TEXT_SMALL : TEXT_MID;
-        uint8_t *data;
-        if (need > b->max) {
-            return false;
-        }
-        if (need <= TEXT_MID) {
-            data = pool_get(cap == TEXT_SMALL ? &s->pools->text_small : &s->pools->text_mid);
-        } else {
-            for (cap = 2 * TEXT_MID; cap < need; cap *= 2) {
-            }
-            cap = cap < b->max ? cap : b->max;
-            data = malloc(cap);
-        }
-        if (data == NULL) {
-            return false;
-        }
-        if (b->len > 0) {
-            memcpy(data, b->data, b->len);
-        }
-        text_release(s->pools, b->data, b->cap);
-        b->data = data;
-        b->cap = cap;
+    struct session_text *b = &s->text;
+    if (n > b->cap - b->len && !text_reserve(s, (size_t)b->len + n)) {
+        return false;
     }
-    return capbuf_append(b, p, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += (uint32_t)n;
+    return true;
 }
 
 /* Copies up to keep bytes of sp into the arena. */
@@ -387,7 +401,7 @@ static struct record_text keep_text(struct session *s, struct span sp, size_t ke
     if (!utf8_valid(sp.ptr, n)) {
         set_flag(s, VERDICT_FLAG_INVALID_UTF8);
     }
-    t.off = (uint32_t)s->arena.len;
+    t.off = s->text.len;
     if (!text_append(s, sp.ptr, n)) {
         set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
         t.off = 0;
@@ -414,7 +428,7 @@ static struct record_exchange *add_exchange(struct session *s, enum record_kind 
         if (cap > SESSION_EXCHANGES_KEEP) {
             cap = SESSION_EXCHANGES_KEEP;
         }
-        struct record_exchange *grown = exchanges_grow(s->pools, s->rec.exchanges,
+        struct record_exchange *grown = exchanges_grow(&s->table->pools, s->rec.exchanges,
                                                        s->exchanges_cap, s->rec.n_exchanges, cap);
         if (grown == NULL) {
             s->rec.n_exchanges_dropped++;
@@ -683,8 +697,8 @@ static void on_command(struct session *s, const struct smtp_event *ev, int64_t n
 /* The record as the sink sees it: texts readable through record_span(). */
 static const struct session_record *record_now(struct session *s)
 {
-    s->rec.arena = s->arena.data;
-    s->rec.arena_len = (uint32_t)s->arena.len;
+    s->rec.arena = s->text.data;
+    s->rec.arena_len = s->text.len;
     return &s->rec;
 }
 
@@ -750,24 +764,26 @@ static void content_end(struct session *s, uint32_t exchange, int64_t end_us)
     const struct record_exchange *reply =
         exchange < s->rec.n_exchanges ? &s->rec.exchanges[exchange] : NULL;
     void *msg = s->content_msg;
+    const struct session_content_sink *sink = &s->table->cfg.content;
     s->content_msg = NULL;
-    s->sink->end(s->sink->ctx, msg, record_now(s), reply, end_us, &info);
+    sink->end(sink->ctx, msg, record_now(s), reply, end_us, &info);
     keep_message(s, reply != NULL ? exchange : UINT32_MAX, &info);
 }
 
 static void content_begin(struct session *s, int64_t start_us)
 {
-    if (s->sink == NULL) {
+    const struct session_content_sink *sink = &s->table->cfg.content;
+    if (sink->begin == NULL) {
         return;
     }
     content_end(s, UINT32_MAX, start_us); /* a previous one never got its reply */
-    s->content_msg = s->sink->begin(s->sink->ctx, record_now(s), ++s->n_content, start_us);
+    s->content_msg = sink->begin(sink->ctx, record_now(s), ++s->n_content, start_us);
 }
 
 static void content_data(struct session *s, const uint8_t *p, uint64_t n, bool is_bdat)
 {
     if (s->content_msg != NULL && n > 0) {
-        s->sink->data(s->content_msg, p, (size_t)n, is_bdat);
+        s->table->cfg.content.data(s->content_msg, p, (size_t)n, is_bdat);
     }
 }
 
@@ -1080,9 +1096,9 @@ static void add_extension(struct session *s, struct span keyword)
         return;
     }
     if (s->rec.n_extensions == 0) {
-        list->off = (uint32_t)s->arena.len;
+        list->off = s->text.len;
         list->len = 0;
-    } else if ((size_t)list->off + list->len != s->arena.len ||
+    } else if (list->off + list->len != s->text.len ||
                !text_append(s, "\n", 1)) {
         return;
     } else {
@@ -1094,7 +1110,7 @@ static void add_extension(struct session *s, struct span keyword)
     if (!text_append(s, keyword.ptr, n)) {
         set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
         if (s->rec.n_extensions > 0) {
-            s->arena.len--; /* take the separator back: the list stays whole */
+            s->text.len--; /* take the separator back: the list stays whole */
             list->len--;
         }
         return;
@@ -1418,7 +1434,7 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
         return NULL;
     }
     memset(s, 0, sizeof(*s) + t->cfg.glue_size);
-    s->pools = &t->pools;
+    s->table = t;
     s->rec.id = t->next_id++;
     s->rec.client = *client;
     s->rec.server = *server;
@@ -1427,11 +1443,9 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
     s->rec.est_us = est_us;
     s->rec.last_us = est_us;
     s->held_since_us[0] = s->held_since_us[1] = est_us;
-    capbuf_init(&s->arena, SESSION_TEXT_ARENA_MAX);
     smtp_parser_init(&s->parser[SMTP_DIR_CLIENT], SMTP_DIR_CLIENT);
     smtp_parser_init(&s->parser[SMTP_DIR_SERVER], SMTP_DIR_SERVER);
     s->state = SESSION_GREETING_WAIT;
-    s->sink = t->cfg.content.begin != NULL ? &t->cfg.content : NULL;
     if (is_implicit_tls_port(&t->cfg, server->port)) {
         start_tls(s, RECORD_TLS_IMPLICIT);
     }

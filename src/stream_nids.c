@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include "flowtab.h"
-#include "tuplemap.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
 
@@ -41,7 +40,8 @@ struct stream_glue {
     uint32_t next_seq[2];   /* first byte's sequence number, per sender */
     uint32_t seq_high[2];   /* highest sequence number sent + length */
     uint64_t delivered[2];  /* bytes libnids handed over, per sender */
-    size_t ahead[2];        /* held bytes the session already consumed */
+    uint32_t ahead[2];      /* held bytes the session already consumed (libnids
+                             * counts its buffer in int, so this fits) */
 };
 _Static_assert(sizeof(struct stream_glue) <= STREAM_GLUE_SIZE, "STREAM_GLUE_SIZE too small");
 
@@ -54,7 +54,6 @@ static struct {
     enum record_end exit_reason;
     struct flowtab handshakes;
     struct flowtab unattached;
-    struct tuplemap sessions; /* 4-tuple (client first) -> open session */
     struct stream_stats stats;
     bool hook_wanted;         /* the packet being fed was an IP fragment */
     bool delivered_now;       /* libnids handed over data for this packet */
@@ -135,8 +134,6 @@ static void end_session(struct session *s, enum record_end reason)
         uint32_t delivered_end = glue->next_seq[d] + (uint32_t)glue->delivered[d];
         end.gap[d] = seq_after(glue->seq_high[d], delivered_end);
     }
-    struct flow_key key = {a->addr.saddr, a->addr.daddr, a->addr.source, a->addr.dest};
-    tuplemap_del(&g_stream.sessions, &key);
     a->user = NULL;
     session_end(g_stream.table, s, &end);
 }
@@ -193,7 +190,6 @@ static void on_established(struct tcp_stream *a, void **param)
     glue->next_seq[SMTP_DIR_SERVER] = a->server.first_data_seq;
     glue->seq_high[SMTP_DIR_CLIENT] = a->client.first_data_seq;
     glue->seq_high[SMTP_DIR_SERVER] = a->server.first_data_seq;
-    tuplemap_put(&g_stream.sessions, &key, s);
     g_stream.delivered_now = true;
     g_stream.stats.n_established++;
     a->client.collect++;
@@ -213,7 +209,7 @@ static void resume_client(struct tcp_stream *a, struct session *s, struct stream
             return;
         }
         size_t left = avail - ahead;
-        glue->ahead[SMTP_DIR_CLIENT] += session_feed(g_stream.table, s, SMTP_DIR_CLIENT,
+        glue->ahead[SMTP_DIR_CLIENT] += (uint32_t)session_feed(g_stream.table, s, SMTP_DIR_CLIENT,
                                                      (const uint8_t *)h->data + ahead, left,
                                                      left, g_stream.now_us);
     }
@@ -566,20 +562,25 @@ static bool pick_up_midstream(const struct tcp_view *v)
     return true;
 }
 
-/* The session of a packet, and which side sent it; NULL if none. */
+/*
+ * The session of a packet, and which side sent it; NULL if none.  A
+ * stream's user pointer holds its session from JUST_EST to end_session(),
+ * so libnids' own table answers; the lookup also brings in the stream that
+ * libnids is about to process for this packet.
+ */
 static struct session *session_of(const struct tcp_view *v, enum smtp_dir *dir)
 {
-    struct flow_key as_client = {v->src, v->dst, v->sport, v->dport};
-    struct flow_key as_server = {v->dst, v->src, v->dport, v->sport};
+    struct tuple4 as_client = {v->sport, v->dport, v->src, v->dst};
+    struct tuple4 as_server = {v->dport, v->sport, v->dst, v->src};
     bool client_first = is_smtp_port(v->dport);
-    struct session *s = tuplemap_get(&g_stream.sessions, client_first ? &as_client : &as_server);
-    if (s != NULL) {
+    struct tcp_stream *a = nids_find_tcp_stream(client_first ? &as_client : &as_server);
+    if (a != NULL && a->user != NULL) {
         *dir = client_first ? SMTP_DIR_CLIENT : SMTP_DIR_SERVER;
-        return s;
+        return a->user;
     }
-    s = tuplemap_get(&g_stream.sessions, client_first ? &as_server : &as_client);
+    a = nids_find_tcp_stream(client_first ? &as_server : &as_client);
     *dir = client_first ? SMTP_DIR_SERVER : SMTP_DIR_CLIENT;
-    return s;
+    return a != NULL ? a->user : NULL;
 }
 
 /* Highest sequence number sent, so a hole never filled shows at the end. */
@@ -693,9 +694,7 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
     g_stream.exit_reason = RECORD_END_END_OF_INPUT;
     g_stream.token_seed = 0xCBF29CE484222325ULL;
     if (!flowtab_init(&g_stream.handshakes, FLOWTAB_SLOTS_DEFAULT) ||
-        !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT) ||
-        /* libnids keeps at most 3/4 of its table size open, plus one. */
-        !tuplemap_init(&g_stream.sessions, (size_t)cfg->max_streams / 4 * 3 + 1)) {
+        !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT)) {
         snprintf(err, errlen, "out of memory for flow tables");
         return SMTPSCOPE_ERR_INTERNAL;
     }
@@ -819,7 +818,6 @@ void stream_finish(enum record_end reason, int64_t now_us)
     nids_params.pcap_desc = NULL;
     flowtab_free(&g_stream.handshakes);
     flowtab_free(&g_stream.unattached);
-    tuplemap_free(&g_stream.sessions);
 }
 
 void stream_get_stats(struct stream_stats *out)

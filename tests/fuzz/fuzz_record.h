@@ -38,10 +38,15 @@ static inline void fuzz_check_exchange(const struct session_record *r, const str
     FUZZ_CHECK(x->code <= 999);
     FUZZ_CHECK(x->enhanced.klass == 0 || x->enhanced.klass == 2 || x->enhanced.klass == 4 ||
                x->enhanced.klass == 5);
-    fuzz_check_text(r, x->verb_text);
+    FUZZ_CHECK(!(record_has_verb_text(x) && record_has_size(x)));
+    if (record_has_verb_text(x)) {
+        fuzz_check_text(r, x->verb_text);
+        FUZZ_CHECK(x->verb_text.len <= SMTP_VERB_KEEP);
+    } else if (!record_has_size(x)) {
+        FUZZ_CHECK(x->size == 0); /* the shared room unused */
+    }
     fuzz_check_text(r, x->arg);
     fuzz_check_text(r, x->text);
-    FUZZ_CHECK(x->verb_text.len <= SMTP_VERB_KEEP);
     FUZZ_CHECK(x->arg.len <= SMTP_ARG_KEEP);
     FUZZ_CHECK(x->text.len <= SMTP_TEXT_KEEP);
     if (x->reply_first_us >= 0 && x->reply_last_us >= 0) {

@@ -835,6 +835,58 @@ START_TEST(test_too_many_commands)
 }
 END_TEST
 
+/* Commands whose arguments together pass the record's text cap: texts are
+ * kept whole up to the cap, then left out and the record flagged; the
+ * arena never passes SESSION_TEXT_ARENA_MAX. */
+START_TEST(test_text_capped)
+{
+    enum { N = 800, ARG = 480, LINE = 5 + ARG + 2 };
+    char *cbuf = malloc((size_t)N * LINE);
+    char *sbuf = malloc((size_t)N * 8);
+    ck_assert_ptr_nonnull(cbuf);
+    ck_assert_ptr_nonnull(sbuf);
+    for (size_t i = 0; i < N; i++) {
+        char *l = cbuf + i * LINE;
+        memcpy(l, "NOOP ", 5);
+        memset(l + 5, 'a' + (int)(i % 26), ARG);
+        memcpy(l + 5 + ARG, "\r\n", 2);
+        memcpy(sbuf + i * 8, "250 ok\r\n", 8);
+    }
+    struct step st[] = {
+        S("220 mx\r\n"),
+        {STEP_CLIENT, cbuf, (size_t)N * LINE, 0, SMTP_DIR_CLIENT},
+        {STEP_SERVER, sbuf, (size_t)N * 8, 0, SMTP_DIR_SERVER},
+        FIN_C,
+    };
+    struct rec_copy *c = run(st, N_OF(st));
+    const struct session_record *r = &c->r;
+    ck_assert_uint_eq(r->n_exchanges, N);
+    ck_assert(r->flags & FLAG(RECORD_TEXT_CAPPED));
+    ck_assert_uint_le(r->arena_len, SESSION_TEXT_ARENA_MAX);
+    ck_assert_uint_gt(r->arena_len, SESSION_TEXT_ARENA_MAX - LINE);
+    size_t kept = 0;
+    for (size_t i = 0; i < N; i++) {
+        const struct record_exchange *x = &r->exchanges[i];
+        ck_assert_uint_eq(x->code, 250);
+        if (x->arg.len == 0) {
+            continue;
+        }
+        /* Every argument kept is whole and its own. */
+        ck_assert_uint_eq(x->arg.len, ARG);
+        struct span a = record_span(r, x->arg);
+        ck_assert_uint_eq(a.ptr[0], 'a' + i % 26);
+        ck_assert_uint_eq(a.ptr[ARG - 1], 'a' + i % 26);
+        kept++;
+    }
+    ck_assert_uint_gt(kept, 400);
+    ck_assert_uint_lt(kept, N);
+    ck_assert_uint_eq(r->exchanges[N - 1].arg.len, 0);
+    rec_copy_free(c);
+    free(cbuf);
+    free(sbuf);
+}
+END_TEST
+
 /* ---- output order ------------------------------------------------------------- */
 
 struct order_sink {
@@ -997,6 +1049,7 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_client_before_greeting);
     tcase_add_test(tc, test_greeting_refused);
     tcase_add_test(tc, test_too_many_commands);
+    tcase_add_test(tc, test_text_capped);
     tcase_add_test(tc, test_records_in_id_order);
     tcase_add_test(tc, test_order_window_overflow);
     tcase_add_test(tc, test_order_window_zero_writes_at_once);
