@@ -5,10 +5,14 @@
 # a scratch directory, never committed), then, interleaved BENCH_REPS times
 # on the same file: loop_pcap (bare libpcap), loop_nids (libnids, empty
 # callbacks), nids_1m (loop_nids reading through a 1 MiB stdio buffer, as
-# smtpscope does), smtpscope and tshark (each skipped if absent).  Prints
+# smtpscope does), smtpscope, scope_kept (smtpscope keeping libnids' buffers,
+# on captures with more than 4096 sessions open at once, where smtpscope
+# frees them by default) and tshark (each skipped if absent).  Prints
 # median wall time, MB/s, packets/s, peak RSS and ratios to loop_nids, callgrind
 # instructions per packet on a ~2k-packet capture, and checks smtpscope's
-# JSON summary against the generator's truth file (exit 1 on mismatch).
+# JSON summary against the generator's truth file, and (past 4096 open
+# sessions) its JSON with the buffers freed against its JSON with them kept
+# (exit 1 on mismatch).
 #
 # Environment:
 #   BENCH_SIZE=small|full  full adds a ~1 GB (22k sessions, 1k concurrent)
