@@ -258,7 +258,7 @@ static struct record_exchange *exchanges_grow(struct session_pools *pools,
 }
 
 /* Text buffers of these sizes live in the pools (most sessions need one
- * of them); larger ones are malloc'd and grown by the capbuf. */
+ * of them); larger ones are malloc'd, doubling up to the cap (text_reserve()). */
 #define TEXT_SMALL 256
 #define TEXT_MID 512
 _Static_assert(TEXT_SMALL % 16 == 0 && TEXT_MID % 16 == 0, "pooled texts keep their exact size");

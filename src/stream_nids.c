@@ -209,9 +209,9 @@ static void resume_client(struct tcp_stream *a, struct session *s, struct stream
             return;
         }
         size_t left = avail - ahead;
-        glue->ahead[SMTP_DIR_CLIENT] += (uint32_t)session_feed(g_stream.table, s, SMTP_DIR_CLIENT,
-                                                     (const uint8_t *)h->data + ahead, left,
-                                                     left, g_stream.now_us);
+        size_t used = session_feed(g_stream.table, s, SMTP_DIR_CLIENT,
+                                   (const uint8_t *)h->data + ahead, left, left, g_stream.now_us);
+        glue->ahead[SMTP_DIR_CLIENT] += (uint32_t)used;
     }
 }
 
