@@ -224,6 +224,10 @@ static void resume_client(struct tcp_stream *a, struct session *s, struct stream
  * the allocator's warm free list).  Below it, the buffer stays: a malloc
  * and a free per segment cost more than the memory is worth.
  */
+/* A segment this long is likely one of a burst (message content, a long
+ * reply): its buffer is kept for the next one rather than freed. */
+#define STREAM_BURST_SEGMENT 1024
+
 static void free_empty_buffer(struct tcp_stream *a, struct half_stream *h)
 {
     h->offset = h->count; /* nothing left for notify() to move... */
@@ -258,7 +262,8 @@ static void on_data(struct tcp_stream *a, struct session *s)
     glue->ahead[dir] = 0;
     if (ahead + used < avail) {
         nids_discard(a, (int)(ahead + used));
-    } else if (g_stream.table->stats.n_open > g_stream.cfg.free_buffers_above) {
+    } else if (fresh < STREAM_BURST_SEGMENT &&
+               g_stream.table->stats.n_open > g_stream.cfg.free_buffers_above) {
         free_empty_buffer(a, h);
     }
     if (dir == SMTP_DIR_SERVER) {
