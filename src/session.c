@@ -37,7 +37,6 @@ struct reply_acc {
     bool active;
 };
 
-/* Fields grouped by size (no padding holes): one per open session. */
 /* Wire text copied for the record; lengths fit 32 bits since the whole is
  * capped at SESSION_TEXT_ARENA_MAX. */
 struct session_text {
@@ -46,6 +45,7 @@ struct session_text {
     uint32_t cap;
 };
 
+/* Fields grouped by size (no padding holes): one per open session. */
 struct session {
     struct session_record rec;
     int64_t held_since_us[2];
@@ -346,7 +346,6 @@ void session_table_free(struct session_table *t)
 
 /* ---- text storage -------------------------------------------------------- */
 
-
 /* Room for need bytes of text: pooled buffers while small, then malloc'd
  * ones doubling up to the cap.  False when capped or memory is lacking. */
 static bool text_reserve(struct session *s, size_t need)
@@ -364,6 +363,15 @@ static bool text_reserve(struct session *s, size_t need)
         for (cap = 2 * (size_t)TEXT_MID; cap < need; cap *= 2) {
         }
         cap = cap < SESSION_TEXT_ARENA_MAX ? cap : SESSION_TEXT_ARENA_MAX;
+        if (b->cap > TEXT_MID) { /* malloc'd already: grow it in place if it can */
+            data = realloc(b->data, cap);
+            if (data == NULL) {
+                return false;
+            }
+            b->data = data;
+            b->cap = (uint32_t)cap;
+            return true;
+        }
         data = malloc(cap);
     }
     if (data == NULL) {

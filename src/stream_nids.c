@@ -215,6 +215,10 @@ static void resume_client(struct tcp_stream *a, struct session *s, struct stream
     }
 }
 
+/* A segment this long is likely one of a burst (message content, a long
+ * reply): its buffer is kept for the next one rather than freed. */
+#define STREAM_BURST_SEGMENT 1024
+
 /*
  * libnids keeps each direction's buffer (4 KiB or more) for the stream's
  * whole life, parsed or not: with tens of thousands of sessions open that
@@ -224,10 +228,6 @@ static void resume_client(struct tcp_stream *a, struct session *s, struct stream
  * the allocator's warm free list).  Below it, the buffer stays: a malloc
  * and a free per segment cost more than the memory is worth.
  */
-/* A segment this long is likely one of a burst (message content, a long
- * reply): its buffer is kept for the next one rather than freed. */
-#define STREAM_BURST_SEGMENT 1024
-
 static void free_empty_buffer(struct tcp_stream *a, struct half_stream *h)
 {
     h->offset = h->count; /* nothing left for notify() to move... */
@@ -327,7 +327,7 @@ static uint32_t be32_at(const uint8_t *p)
 {
     uint32_t v;
     memcpy(&v, p, 4);
-    return __builtin_bswap32(v);
+    return ntohl(v);
 }
 
 /*
