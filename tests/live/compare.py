@@ -4,6 +4,9 @@ traffic: sessions, their exchanges (command and reply code sequences) and
 close labels must be equal; banner and reply latencies within TOL_MS.
 Fields that depend on the capture (times, ports chosen by tcpreplay's
 rewrite: none here) are not compared.  Usage: compare.py OFFLINE LIVE TOL_MS
+Exit 0 when they agree, 1 when sessions or their shapes differ, 3 when
+only latencies differ: tcpreplay's own pacing jitters on a loaded machine,
+so the caller may replay again for that, never for a shape difference.
 """
 import json
 import sys
@@ -27,7 +30,7 @@ def shape(s):
 
 def main():
     offline, live, tol = sessions(sys.argv[1]), sessions(sys.argv[2]), float(sys.argv[3])
-    problems = []
+    problems, timing = [], []
     if len(offline) != len(live):
         problems.append(f"{len(live)} live sessions, {len(offline)} offline")
     for a, b in zip(offline, live):
@@ -36,10 +39,10 @@ def main():
             continue
         if a["banner_ms"] is not None and b["banner_ms"] is not None and \
                 abs(a["banner_ms"] - b["banner_ms"]) > tol:
-            problems.append(f"banner {a['banner_ms']} vs {b['banner_ms']} ms")
-    for p in problems:
+            timing.append(f"banner {a['banner_ms']} vs {b['banner_ms']} ms")
+    for p in problems + timing:
         print("   ", p)
-    return 1 if problems else 0
+    return 1 if problems else 3 if timing else 0
 
 
 if __name__ == "__main__":

@@ -44,6 +44,23 @@ cleanup() {
 trap cleanup EXIT
 
 # --- 1. tcpreplay parity -------------------------------------------------
+# One replay of $1 captured live; returns compare.py's verdict (0 agree,
+# 1 shapes differ, 3 latencies only) or 1 when smtpscope exits non-zero.
+replay_live() {
+    ip netns exec "$ns" "$bin" -q -i cap0 --json "$tmp/live.jsonl" \
+        --idle-timeout 0 2>"$tmp/live.err" &
+    local pid=$!
+    sleep 0.5
+    ip netns exec "$ns" tcpreplay -q -i rp0 "$1" >"$tmp/replay.out" 2>&1
+    sleep 0.5
+    kill -INT $pid
+    wait $pid
+    status=$?
+    # A capture that ended with sessions open ends them open live too;
+    # the stop turns them into capture_stopped, the same label.
+    [ $status -eq 0 ] || { : >"$tmp/cmp"; return 1; }
+    python3 tests/live/compare.py "$tmp/offline.jsonl" "$tmp/live.jsonl" 5 >"$tmp/cmp"
+}
 if ip netns add "$ns" && ip -n "$ns" link add rp0 type veth peer name cap0 &&
    ip -n "$ns" link set rp0 mtu 65535 && ip -n "$ns" link set cap0 mtu 65535 &&
    ip -n "$ns" link set rp0 up && ip -n "$ns" link set cap0 up; then
@@ -56,19 +73,16 @@ if ip netns add "$ns" && ip -n "$ns" link add rp0 type veth peer name cap0 &&
             continue
         fi
         "$bin" -q -r "$cap" --json "$tmp/offline.jsonl" 2>/dev/null
-        ip netns exec "$ns" "$bin" -q -i cap0 --json "$tmp/live.jsonl" \
-            --idle-timeout 0 2>"$tmp/live.err" &
-        pid=$!
-        sleep 0.5
-        ip netns exec "$ns" tcpreplay -q -i rp0 "$cap" >"$tmp/replay.out" 2>&1
-        sleep 0.5
-        kill -INT $pid
-        wait $pid
-        status=$?
-        # A capture that ended with sessions open ends them open live too;
-        # the stop turns them into capture_stopped, the same label.
-        if [ $status -eq 0 ] && python3 tests/live/compare.py "$tmp/offline.jsonl" \
-            "$tmp/live.jsonl" 5 >"$tmp/cmp"; then
+        # A latency miss alone is replayed again, at most twice: tcpreplay
+        # paces with the host's scheduler.  A different session shape or
+        # a bad exit fails at once.
+        for attempt in 1 2 3; do
+            replay_live "$cap"
+            verdict=$?
+            [ $verdict -eq 3 ] || break
+            echo "note  replay $name: latency off on attempt $attempt, replaying again"
+        done
+        if [ $verdict -eq 0 ]; then
             ok "replay $name"
         else
             bad "replay $name (exit $status)"
