@@ -24,7 +24,7 @@
 #include "session.h"
 
 /* Bytes each session reserves for this module (session_config.glue_size). */
-#define STREAM_GLUE_SIZE 48
+#define STREAM_GLUE_SIZE 40
 
 struct stream_config {
     int max_streams;         /* libnids hash size */

@@ -37,17 +37,10 @@ struct reply_acc {
     bool active;
 };
 
-/* Wire text copied for the record; lengths fit 32 bits since the whole is
- * capped at SESSION_TEXT_ARENA_MAX. */
-struct session_text {
-    uint8_t *data;
-    uint32_t len;
-    uint32_t cap;
-};
-
-/* Fields grouped by size (no padding holes): one per open session. */
+/* Fields grouped by size (no padding holes): one per open session.  With
+ * its glue a session fills a 512-byte pool slot (checked below). */
 struct session {
-    struct session_record rec;
+    struct session_record rec; /* rec.arena/arena_len are the session's text */
     int64_t held_since_us[2];
     uint64_t content_bytes;       /* of the message being received */
     int64_t reply_done_us;        /* when the reply being handled completed */
@@ -55,36 +48,52 @@ struct session {
     struct session *age_prev, *age_next;
     struct session *idle_prev, *idle_next;
     struct session_table *table;  /* for its pools and its content sink */
-    struct session_text text;     /* the record's arena while the session runs */
     struct smtp_parser parser[2];
     struct reply_acc reply;
-    struct verdict_facts facts;
-    uint32_t exchanges_cap;
-    uint32_t next_unanswered;     /* index of the oldest exchange without reply */
+    uint32_t text_cap;            /* bytes the arena has room for */
     uint32_t n_pending_unstored;  /* commands beyond the kept exchanges */
-    uint32_t bdat_index;          /* exchange of the chunk being received */
-    uint32_t wait_index;          /* the exchange the client waits on */
     uint32_t idle_mark;           /* packet time (~1 s units) of the last move in the idle list */
     uint32_t n_content;           /* messages handed to the sink so far */
+    /* Indexes into the exchange list, which never outgrows
+     * SESSION_EXCHANGES_KEEP (asserted below). */
+    uint16_t exchanges_cap;
+    uint16_t next_unanswered;     /* index of the oldest exchange without reply */
+    uint16_t bdat_index;          /* exchange of the chunk being received */
+    uint16_t wait_index;          /* the exchange the client waits on */
     uint8_t state;                /* enum session_state */
     uint8_t first_bytes[4];       /* the server's first bytes (implicit TLS) */
     uint8_t n_first;
     uint8_t auth_mech;
     uint8_t auth_lines;
-    bool bdat_in_message;         /* a BDAT chunk of this message was seen */
-    bool bdat_index_valid;
-    bool in_txn;
-    bool auth_pending;            /* last AUTH reply was 334 */
-    bool saw_221;
+    /* Tested or set on every line: plain bytes; the rest are bits. */
     bool collecting_ehlo;
-    bool client_waits;            /* DATA or STARTTLS awaits its reply */
     bool client_resume;           /* held client bytes may be parsed now */
-    bool content_early;           /* content began before the 354 came */
-    bool midstream;               /* no handshake seen: greeting unknown */
     bool greeting_window_closed;  /* a complete reply has been seen */
-    bool resync[2];               /* skipping lines until one makes sense */
-    max_align_t glue[];
+    bool resync_client;           /* skipping lines until one makes sense */
+    bool resync_server;
+    bool client_waits;            /* DATA or STARTTLS awaits its reply */
+    bool bdat_in_message : 1;     /* a BDAT chunk of this message was seen */
+    bool bdat_index_valid : 1;
+    bool in_txn : 1;
+    bool auth_pending : 1;        /* last AUTH reply was 334 */
+    bool saw_221 : 1;
+    bool content_early : 1;       /* content began before the 354 came */
+    bool midstream : 1;           /* no handshake seen: greeting unknown */
+    /* Facts for the verdict (struct verdict_facts is filled from these and
+     * the record when the session ends). */
+    bool saw_fin : 1;
+    bool saw_rst : 1;
+    bool saw_421 : 1;
+    bool saw_quit : 1;
+    bool quit_answered_221 : 1;
+    bool saw_221_not_quit_in_txn : 1;
+    bool saw_221_not_quit_no_txn : 1;
+    bool client_data_after_221 : 1;
+    uint64_t glue[]; /* the stream layer's per-session state (pointers, integers) */
 };
+_Static_assert(SESSION_EXCHANGES_KEEP <= UINT16_MAX, "exchange indexes fit 16 bits");
+/* With the stream layer's 40 bytes of glue, a session fills a 512-byte slot. */
+_Static_assert(sizeof(struct session) <= 472, "a session and its glue fit 512 bytes");
 
 static const char *const state_names[] = {
 #define XX(id, str) str,
@@ -263,6 +272,13 @@ static struct record_exchange *exchanges_grow(struct session_pools *pools,
 #define TEXT_MID 512
 _Static_assert(TEXT_SMALL % 16 == 0 && TEXT_MID % 16 == 0, "pooled texts keep their exact size");
 
+/* The session's text is its record's arena: writable here, const to the
+ * writers that read the record. */
+static uint8_t *text_data(struct session *s)
+{
+    return (uint8_t *)s->rec.arena;
+}
+
 static void text_release(struct session_pools *pools, uint8_t *data, size_t cap)
 {
     release_sized(&pools->text_small, &pools->text_mid, data, cap);
@@ -270,7 +286,7 @@ static void text_release(struct session_pools *pools, uint8_t *data, size_t cap)
 
 static void session_free(struct session_table *t, struct session *s)
 {
-    text_release(&t->pools, s->text.data, s->text.cap);
+    text_release(&t->pools, text_data(s), s->text_cap);
     free(s->rec.messages);
     free(s->rec.attachments);
     exchanges_release(&t->pools, s->rec.exchanges, s->exchanges_cap);
@@ -279,8 +295,6 @@ static void session_free(struct session_table *t, struct session *s)
 
 static void emit_and_free(struct session_table *t, struct session *s)
 {
-    s->rec.arena = s->text.data;
-    s->rec.arena_len = s->text.len;
     t->sink.emit(t->sink.ctx, &s->rec);
     t->stats.n_emitted++;
     session_free(t, s);
@@ -350,7 +364,6 @@ void session_table_free(struct session_table *t)
  * ones doubling up to the cap.  False when capped or memory is lacking. */
 static bool text_reserve(struct session *s, size_t need)
 {
-    struct session_text *b = &s->text;
     struct session_pools *pools = &s->table->pools;
     if (need > SESSION_TEXT_ARENA_MAX) {
         return false;
@@ -363,13 +376,13 @@ static bool text_reserve(struct session *s, size_t need)
         for (cap = 2 * (size_t)TEXT_MID; cap < need; cap *= 2) {
         }
         cap = cap < SESSION_TEXT_ARENA_MAX ? cap : SESSION_TEXT_ARENA_MAX;
-        if (b->cap > TEXT_MID) { /* malloc'd already: grow it in place if it can */
-            data = realloc(b->data, cap);
+        if (s->text_cap > TEXT_MID) { /* malloc'd already: grow it in place if it can */
+            data = realloc(text_data(s), cap);
             if (data == NULL) {
                 return false;
             }
-            b->data = data;
-            b->cap = (uint32_t)cap;
+            s->rec.arena = data;
+            s->text_cap = (uint32_t)cap;
             return true;
         }
         data = malloc(cap);
@@ -377,24 +390,23 @@ static bool text_reserve(struct session *s, size_t need)
     if (data == NULL) {
         return false;
     }
-    if (b->len > 0) {
-        memcpy(data, b->data, b->len);
+    if (s->rec.arena_len > 0) {
+        memcpy(data, s->rec.arena, s->rec.arena_len);
     }
-    text_release(pools, b->data, b->cap);
-    b->data = data;
-    b->cap = (uint32_t)cap;
+    text_release(pools, text_data(s), s->text_cap);
+    s->rec.arena = data;
+    s->text_cap = (uint32_t)cap;
     return true;
 }
 
 /* Appends to the session's text; false when capped or memory is lacking. */
 static bool text_append(struct session *s, const void *p, size_t n)
 {
-    struct session_text *b = &s->text;
-    if (n > b->cap - b->len && !text_reserve(s, (size_t)b->len + n)) {
+    if (n > s->text_cap - s->rec.arena_len && !text_reserve(s, (size_t)s->rec.arena_len + n)) {
         return false;
     }
-    memcpy(b->data + b->len, p, n);
-    b->len += (uint32_t)n;
+    memcpy(text_data(s) + s->rec.arena_len, p, n);
+    s->rec.arena_len += (uint32_t)n;
     return true;
 }
 
@@ -409,7 +421,7 @@ static struct record_text keep_text(struct session *s, struct span sp, size_t ke
     if (!utf8_valid(sp.ptr, n)) {
         set_flag(s, VERDICT_FLAG_INVALID_UTF8);
     }
-    t.off = s->text.len;
+    t.off = s->rec.arena_len;
     if (!text_append(s, sp.ptr, n)) {
         set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
         t.off = 0;
@@ -664,11 +676,10 @@ static void on_command(struct session *s, const struct smtp_event *ev, int64_t n
     switch (verb) {
     case SMTP_VERB_MAIL:
         /* A transaction attempt, whatever the server then says. */
-        s->facts.n_mail_tried++;
-        s->rec.messages_attempted++;
+                s->rec.messages_attempted++;
         break;
     case SMTP_VERB_QUIT:
-        s->facts.saw_quit = true;
+        s->saw_quit = true;
         break;
     case SMTP_VERB_DATA:
     case SMTP_VERB_STARTTLS:
@@ -705,8 +716,6 @@ static void on_command(struct session *s, const struct smtp_event *ev, int64_t n
 /* The record as the sink sees it: texts readable through record_span(). */
 static const struct session_record *record_now(struct session *s)
 {
-    s->rec.arena = s->text.data;
-    s->rec.arena_len = s->text.len;
     return &s->rec;
 }
 
@@ -819,16 +828,16 @@ static void finish_content(struct session *s, int64_t now_us)
 static void on_client_event(struct session *s, const struct smtp_event *ev, const uint8_t *bytes,
                             int64_t now_us)
 {
-    if (s->resync[SMTP_DIR_CLIENT]) {
+    if (s->resync_client) {
         if (ev->type != SMTP_EV_COMMAND || ev->u.command.verb == SMTP_VERB_UNKNOWN) {
             return;
         }
-        s->resync[SMTP_DIR_CLIENT] = false;
+        s->resync_client = false;
     }
     if (s->saw_221 && ev->type != SMTP_EV_SKIPPED) {
         set_flag(s, VERDICT_FLAG_DATA_AFTER_221);
-        if (s->facts.quit_answered_221) {
-            s->facts.client_data_after_221 = true;
+        if (s->quit_answered_221) {
+            s->client_data_after_221 = true;
         }
     }
     switch (ev->type) {
@@ -891,11 +900,11 @@ static void on_221(struct session *s, enum smtp_verb verb, enum record_kind kind
     }
     s->saw_221 = true;
     if (kind == RECORD_KIND_COMMAND && verb == SMTP_VERB_QUIT) {
-        s->facts.quit_answered_221 = true;
+        s->quit_answered_221 = true;
     } else if (s->in_txn) {
-        s->facts.saw_221_not_quit_in_txn = true;
+        s->saw_221_not_quit_in_txn = true;
     } else {
-        s->facts.saw_221_not_quit_no_txn = true;
+        s->saw_221_not_quit_no_txn = true;
     }
 }
 
@@ -995,7 +1004,7 @@ static void on_greeting(struct session *s, const struct reply_acc *r, int64_t no
         set_flag(s, VERDICT_FLAG_GREETING_REFUSED);
     }
     if (r->code == 421) {
-        s->facts.saw_421 = true;
+        s->saw_421 = true;
     }
     if (r->code == 221) {
         on_221(s, SMTP_VERB_UNKNOWN, RECORD_KIND_GREETING);
@@ -1041,7 +1050,7 @@ static void on_reply_complete(struct session *s, int64_t now_us)
         set_flag(s, VERDICT_FLAG_REPLY_AFTER_221);
     }
     if (r.code == 421) {
-        s->facts.saw_421 = true;
+        s->saw_421 = true;
     }
     if (r.code == 0) {
         return; /* a line that is no reply: flagged, never paired */
@@ -1104,9 +1113,9 @@ static void add_extension(struct session *s, struct span keyword)
         return;
     }
     if (s->rec.n_extensions == 0) {
-        list->off = s->text.len;
+        list->off = s->rec.arena_len;
         list->len = 0;
-    } else if (list->off + list->len != s->text.len ||
+    } else if (list->off + list->len != s->rec.arena_len ||
                !text_append(s, "\n", 1)) {
         return;
     } else {
@@ -1118,7 +1127,7 @@ static void add_extension(struct session *s, struct span keyword)
     if (!text_append(s, keyword.ptr, n)) {
         set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
         if (s->rec.n_extensions > 0) {
-            s->text.len--; /* take the separator back: the list stays whole */
+            s->rec.arena_len--; /* take the separator back: the list stays whole */
             list->len--;
         }
         return;
@@ -1161,13 +1170,13 @@ static void on_reply_line(struct session *s, const struct smtp_event *ev, int64_
 static void on_server_event(struct session *s, const struct smtp_event *ev, int64_t line_us,
                             int64_t now_us)
 {
-    if (s->resync[SMTP_DIR_SERVER]) {
+    if (s->resync_server) {
         /* Start at the first line that is a reply (if it is the tail of a
          * multi-line reply, that reply is only shorter). */
         if (ev->type != SMTP_EV_REPLY || ev->u.reply.code == 0) {
             return;
         }
-        s->resync[SMTP_DIR_SERVER] = false;
+        s->resync_server = false;
     }
     switch (ev->type) {
     case SMTP_EV_REPLY:
@@ -1269,7 +1278,7 @@ static void note_closer(struct session *s, enum smtp_dir dir)
 
 void session_note_fin(struct session *s, enum smtp_dir dir, int64_t now_us)
 {
-    s->facts.saw_fin = true;
+    s->saw_fin = true;
     note_closer(s, dir);
     if (now_us > s->rec.last_us) {
         s->rec.last_us = now_us;
@@ -1278,7 +1287,7 @@ void session_note_fin(struct session *s, enum smtp_dir dir, int64_t now_us)
 
 void session_note_rst(struct session *s, enum smtp_dir dir, int64_t now_us, bool had_payload)
 {
-    s->facts.saw_rst = true;
+    s->saw_rst = true;
     note_closer(s, dir);
     if (had_payload) {
         set_flag(s, VERDICT_FLAG_RST_PAYLOAD_LOST);
@@ -1375,7 +1384,7 @@ static void end_flags(struct session *s, const struct session_end *end)
     if (end->gap[0] || end->gap[1]) {
         set_flag(s, VERDICT_FLAG_STREAM_GAP);
     }
-    if (s->facts.saw_rst && s->saw_221) {
+    if (s->saw_rst && s->saw_221) {
         set_flag(s, VERDICT_FLAG_RST_AFTER_221);
     }
     if (s->rec.bytes[SMTP_DIR_SERVER] == 0) {
@@ -1388,6 +1397,25 @@ static void end_flags(struct session *s, const struct session_end *end)
     }
 }
 
+/* The verdict from the facts the session gathered and its record. */
+static enum verdict_label verdict_classify_session(const struct session *s)
+{
+    const struct verdict_facts facts = {
+        .saw_fin = s->saw_fin,
+        .saw_rst = s->saw_rst,
+        .is_tls = s->rec.tls != RECORD_TLS_NONE,
+        .saw_421 = s->saw_421,
+        .saw_221_not_quit_in_txn = s->saw_221_not_quit_in_txn,
+        .saw_221_not_quit_no_txn = s->saw_221_not_quit_no_txn,
+        .quit_answered_221 = s->quit_answered_221,
+        .client_data_after_221 = s->client_data_after_221,
+        .saw_quit = s->saw_quit,
+        .n_mail_tried = s->rec.messages_attempted,
+        .n_messages_accepted = s->rec.messages_accepted,
+    };
+    return verdict_classify(&facts);
+}
+
 void session_end(struct session_table *t, struct session *s, const struct session_end *end)
 {
     finish_tail(t, s, SMTP_DIR_SERVER, end);
@@ -1398,10 +1426,8 @@ void session_end(struct session_table *t, struct session *s, const struct sessio
         s->rec.last_us = end->now_us;
     }
     s->rec.end = (uint8_t)end->reason;
-    s->facts.is_tls = s->rec.tls != RECORD_TLS_NONE;
-    s->facts.n_messages_accepted = s->rec.messages_accepted;
     end_flags(s, end);
-    s->rec.label = (uint8_t)verdict_classify(&s->facts);
+    s->rec.label = (uint8_t)verdict_classify_session(s);
     session_set_state(s, SESSION_ENDED);
     idle_unlink(t, s);
     t->stats.n_open--;
@@ -1476,8 +1502,8 @@ void session_set_midstream(struct session *s)
     s->rec.is_midstream = true;
     set_flag(s, VERDICT_FLAG_MIDSTREAM);
     if (s->rec.tls == RECORD_TLS_NONE) {
-        s->resync[SMTP_DIR_CLIENT] = true;
-        s->resync[SMTP_DIR_SERVER] = true;
+        s->resync_client = true;
+        s->resync_server = true;
         session_set_state(s, SESSION_COMMANDS);
     }
 }

@@ -39,7 +39,8 @@ struct stream_glue {
     struct tcp_stream *tcp;
     uint32_t next_seq[2];   /* first byte's sequence number, per sender */
     uint32_t seq_high[2];   /* highest sequence number sent + length */
-    uint64_t delivered[2];  /* bytes libnids handed over, per sender */
+    uint32_t delivered[2];  /* bytes libnids handed over, per sender, modulo 2^32
+                             * (only ever added to a sequence number) */
     uint32_t ahead[2];      /* held bytes the session already consumed (libnids
                              * counts its buffer in int, so this fits) */
 };
@@ -131,7 +132,7 @@ static void end_session(struct session *s, enum record_end reason)
     collect_tail(&end, SMTP_DIR_CLIENT, &a->server, glue->ahead[SMTP_DIR_CLIENT]);
     collect_tail(&end, SMTP_DIR_SERVER, &a->client, glue->ahead[SMTP_DIR_SERVER]);
     for (int d = 0; d < 2; d++) {
-        uint32_t delivered_end = glue->next_seq[d] + (uint32_t)glue->delivered[d];
+        uint32_t delivered_end = glue->next_seq[d] + glue->delivered[d];
         end.gap[d] = seq_after(glue->seq_high[d], delivered_end);
     }
     a->user = NULL;
@@ -255,7 +256,7 @@ static void on_data(struct tcp_stream *a, struct session *s)
     size_t fresh = (size_t)h->count_new;
     size_t ahead = glue->ahead[dir];
     size_t held = avail - fresh - ahead;
-    glue->delivered[dir] += fresh;
+    glue->delivered[dir] += (uint32_t)fresh;
     g_stream.delivered_now = true;
     size_t used = session_feed(g_stream.table, s, dir, (const uint8_t *)h->data + ahead,
                                avail - ahead, held, g_stream.now_us);
