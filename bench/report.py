@@ -6,10 +6,12 @@ Sub-commands:
   nids TRUTH "loop_nids output"  loop_nids must see every generated session
   check TRUTH SMTPSCOPE_JSON NAME  compare smtpscope's summary line with truth
   ir PROG PACKETS TOTAL_IR EMPTY_IR  callgrind instructions per packet
+  state MASSIF_OUT OPEN_SESSIONS   smtpscope's own heap at its peak, per open session
 Exit status 1 means a check failed.
 """
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -148,8 +150,80 @@ def cmd_ir(prog, pkts, total, empty):
     return 0
 
 
+# "n2: 1234 0x1A2B: func (file.c:12)" or "... (in /usr/lib/libx.so)", one
+# per line of a massif heap tree, indented by depth.
+MASSIF_NODE = re.compile(r"^( *)n(\d+): (\d+) (.*)$")
+OWN_STATE_TARGET = 1024
+
+
+def massif_peak_tree(path):
+    """The peak snapshot's heap tree as (depth, bytes, where) rows."""
+    rows, in_peak = [], False
+    with open(path) as f:
+        for line in f:
+            if line.startswith("heap_tree="):
+                in_peak = line.strip() == "heap_tree=peak"
+                continue
+            if in_peak:
+                m = MASSIF_NODE.match(line.rstrip("\n"))
+                if m is None:
+                    if line.startswith("snapshot="):
+                        break
+                    continue
+                rows.append((len(m.group(1)), int(m.group(3)), m.group(4)))
+    return rows
+
+
+def classify_site(rows, i):
+    """Who asked for the allocation at rows[i] (depth 1): walk up its first
+    call chain past the pool allocator to the first frame that says."""
+    depth = rows[i][0]
+    for d, _, where in rows[i:]:
+        if d < depth:
+            break
+        depth = d
+        if "below massif's threshold" in where:
+            return "other"
+        if "(in /" in where:
+            return "library"
+        m = re.search(r"\((\w+)\.c:\d+\)", where)
+        if m is None or m.group(1) == "pool":
+            continue
+        return "sessions" if m.group(1) == "session" else "fixed"
+    return "other"
+
+
+def cmd_state(massif_out, open_sessions):
+    """Classifies the heap at its peak: session state (sessions, their
+    exchange lists and text, all allocated in session.c), smtpscope's fixed
+    tables and buffers, and the libraries' share (libnids' stream table and
+    buffers, libpcap)."""
+    open_sessions = int(open_sessions)
+    rows = massif_peak_tree(massif_out)
+    if not rows or open_sessions <= 0:
+        print("FAIL own state: no peak snapshot in %s" % massif_out)
+        return 1
+    parts = {"sessions": 0, "fixed": 0, "library": 0, "other": 0}
+    for i, (depth, size, _) in enumerate(rows):
+        if depth == 1:
+            parts[classify_site(rows, i)] += size
+    per = parts["sessions"] / open_sessions
+    mb = lambda n: "%.1f MB" % (n / 1e6)
+    print("heap at its peak (massif): %s; smtpscope's session state %s, its fixed tables "
+          "and buffers %s, libraries %s, below massif's threshold %s" % (
+              mb(rows[0][1]), mb(parts["sessions"]), mb(parts["fixed"]),
+              mb(parts["library"]), mb(parts["other"])))
+    print("smtpscope's own state per open session: %.0f bytes (%d open; records waiting "
+          "for output order are counted in the state)" % (per, open_sessions))
+    ok = verdict(per <= OWN_STATE_TARGET,
+                 "own state %.0f bytes per open session (target <= %d)" % (
+                     per, OWN_STATE_TARGET))
+    return 0 if ok else 1
+
+
 def main(argv):
-    cmds = {"table": cmd_table, "nids": cmd_nids, "check": cmd_check, "ir": cmd_ir}
+    cmds = {"table": cmd_table, "nids": cmd_nids, "check": cmd_check, "ir": cmd_ir,
+            "state": cmd_state}
     if len(argv) < 2 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)
         return 2

@@ -12,7 +12,8 @@
 # instructions per packet on a ~2k-packet capture, and checks smtpscope's
 # JSON summary against the generator's truth file, and (past 4096 open
 # sessions) its JSON with the buffers freed against its JSON with them kept
-# (exit 1 on mismatch).
+# and its own state per open session at the heap's peak (massif) against
+# 1 KiB (exit 1 on a mismatch or a missed memory target).
 #
 # Environment:
 #   BENCH_SIZE=small|full  full adds a ~1 GB (22k sessions, 1k concurrent)
@@ -21,7 +22,8 @@
 #   BENCH_DIR=DIR          scratch directory (default: mktemp, removed after)
 #   SMTPSCOPE=PATH         dissector binary (default: <repo>/smtpscope)
 #   BENCH_TSHARK=0         skip tshark even if installed
-#   BENCH_CALLGRIND=0      skip the callgrind instructions-per-packet part
+#   BENCH_CALLGRIND=0      skip the valgrind parts: callgrind instructions per
+#                          packet, and massif's own-state figure (full size)
 # Needs only bash, coreutils, /usr/bin/time, python3 (stdlib), valgrind.
 
 set -u -o pipefail
@@ -154,6 +156,19 @@ check_smtpscope() {
 	fi
 }
 
+# own_state NAME STREAMS CONCURRENCY: smtpscope's heap at its peak under
+# massif, split into session state, fixed tables and libraries; the session
+# state per open session is checked against the 1 KiB target.
+own_state() {
+	local out=$BENCH_DIR/$1.massif
+	[ "$BENCH_CALLGRIND" != 0 ] || { note "SKIP own state (BENCH_CALLGRIND=0)"; return; }
+	command -v valgrind >/dev/null || { note "SKIP own state: valgrind not installed"; return; }
+	have_smtpscope || { note "SKIP own state: $SMTPSCOPE not built yet"; return; }
+	valgrind --tool=massif --threshold=0.1 --massif-out-file="$out" "$SMTPSCOPE" \
+		-r "$BENCH_DIR/$1.pcap" --json /dev/null -q --max-streams "$2" >/dev/null 2>&1
+	$PY "$HERE/report.py" state "$out" "$3" || FAILED=1
+}
+
 # callgrind_ir CMD...: prints total instructions executed
 callgrind_ir() {
 	valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
@@ -192,6 +207,8 @@ run_capture() {
 	check_nids "$name" "$streams"
 	bench_capture "$name" "$streams" "$conc"
 	check_smtpscope "$name" "$streams" "$conc"
+	# Per-session state only means something with many sessions open.
+	[ "$conc" -le 4096 ] || own_state "$name" "$streams" "$conc"
 	[ -n "${BENCH_KEEP:-}" ] || rm -f "$BENCH_DIR/$name.pcap"
 }
 
