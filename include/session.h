@@ -155,7 +155,8 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
  */
 void session_set_midstream(struct session *s);
 
-/* The cfg.glue_size bytes reserved for the caller in s (zeroed at open). */
+/* The cfg.glue_size bytes reserved for the caller in s (zeroed at open;
+ * aligned for pointers and 64-bit integers). */
 void *session_glue(struct session *s);
 
 /* The record so far (read-only view for the caller). */
