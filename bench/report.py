@@ -6,7 +6,8 @@ Sub-commands:
   nids TRUTH "loop_nids output"  loop_nids must see every generated session
   check TRUTH SMTPSCOPE_JSON NAME  compare smtpscope's summary line with truth
   ir PROG PACKETS TOTAL_IR EMPTY_IR  callgrind instructions per packet
-  state MASSIF_OUT OPEN_SESSIONS   smtpscope's own heap at its peak, per open session
+  state MASSIF_OUT OPEN_SESSIONS [info]  smtpscope's own heap at its peak, per
+                                 open session (checked against 1 KiB unless info)
 Exit status 1 means a check failed.
 """
 import json
@@ -193,7 +194,7 @@ def classify_site(rows, i):
     return "other"
 
 
-def cmd_state(massif_out, open_sessions):
+def cmd_state(massif_out, open_sessions, mode="check"):
     """Classifies the heap at its peak: session state (sessions, their
     exchange lists and text, all allocated in session.c), smtpscope's fixed
     tables and buffers, and the libraries' share (libnids' stream table and
@@ -213,8 +214,10 @@ def cmd_state(massif_out, open_sessions):
           "and buffers %s, libraries %s, below massif's threshold %s" % (
               mb(rows[0][1]), mb(parts["sessions"]), mb(parts["fixed"]),
               mb(parts["library"]), mb(parts["other"])))
-    print("smtpscope's own state per open session: %.0f bytes (%d open; records waiting "
-          "for output order are counted in the state)" % (per, open_sessions))
+    if mode == "info":
+        print("INFO %.0f bytes per open session (%d open), counting the finished "
+              "records that wait for output order" % (per, open_sessions))
+        return 0
     ok = verdict(per <= OWN_STATE_TARGET,
                  "own state %.0f bytes per open session (target <= %d)" % (
                      per, OWN_STATE_TARGET))
