@@ -24,7 +24,7 @@
 #   SMTPSCOPE=PATH         dissector binary (default: <repo>/smtpscope)
 #   BENCH_TSHARK=0         skip tshark even if installed
 #   BENCH_CALLGRIND=0      skip the valgrind parts: callgrind instructions per
-#                          packet, and massif's own-state figure (full size)
+#                          packet, and massif's own-state figures
 # Needs only bash, coreutils, /usr/bin/time, python3 (stdlib), valgrind.
 
 set -u -o pipefail
