@@ -51,9 +51,17 @@
 #define STREAM_TABLE_MAX (1 << 22)
 
 /* Above this many open sessions, each emptied libnids stream buffer is
- * freed at once instead of kept for the stream's life (4 KiB or more per
- * direction, so the buffers kept stay under about 32 MiB). */
+ * freed at once instead of kept for the stream's life (4 KiB, at most
+ * STREAM_BUFFER_KEEP_MAX, per direction: the buffers kept stay under about
+ * 32 MiB, 128 MiB at worst). */
 #define STREAM_FREE_BUFFERS_ABOVE_DEFAULT 4096
+
+/* libnids sizes a stream buffer at twice a large segment and never shrinks
+ * it: a capture taken on a host with segmentation offload has segments of
+ * up to 64 KiB, so one segment would leave 130 KiB per direction behind.
+ * A buffer larger than this is freed once its bytes are parsed, or cut
+ * down to what it still holds, whatever the number of open sessions. */
+#define STREAM_BUFFER_KEEP_MAX (16 * 1024)
 
 /* Fixed tables keyed by TCP 4-tuple: handshake times, unattached flows. */
 #define FLOWTAB_SLOTS_DEFAULT 16384

@@ -238,6 +238,28 @@ static void free_empty_buffer(struct tcp_stream *a, struct half_stream *h)
     h->bufsize = 0;
 }
 
+/*
+ * As libnids' own discard would leave it (the remainder at the front of
+ * the buffer), but in a buffer cut down to fit it: the session consumed
+ * done bytes of a buffer larger than STREAM_BUFFER_KEEP_MAX and keeps
+ * left bytes (a partial line, at most SMTP_LINE_CAP, or client bytes held
+ * behind DATA, no more).  libnids grows the buffer again if it must.
+ */
+static void shrink_buffer(struct tcp_stream *a, struct half_stream *h, size_t done, size_t left)
+{
+    memmove(h->data, h->data + done, left);
+    h->offset = h->count - (int)left; /* what notify() would have done... */
+    nids_discard(a, 0);               /* ...so it has nothing left to do */
+    size_t size = 2 * left > 4096 ? 2 * left : 4096;
+    if ((size_t)h->bufsize > size) {
+        char *smaller = realloc(h->data, size);
+        if (smaller != NULL) { /* if not, the larger buffer simply stays */
+            h->data = smaller;
+            h->bufsize = (int)size;
+        }
+    }
+}
+
 static void on_data(struct tcp_stream *a, struct session *s)
 {
     struct half_stream *h;
@@ -261,10 +283,14 @@ static void on_data(struct tcp_stream *a, struct session *s)
     size_t used = session_feed(g_stream.table, s, dir, (const uint8_t *)h->data + ahead,
                                avail - ahead, held, g_stream.now_us);
     glue->ahead[dir] = 0;
-    if (ahead + used < avail) {
-        nids_discard(a, (int)(ahead + used));
-    } else if (fresh < STREAM_BURST_SEGMENT &&
-               g_stream.table->stats.n_open > g_stream.cfg.free_buffers_above) {
+    size_t done = ahead + used;
+    bool oversized = h->bufsize > STREAM_BUFFER_KEEP_MAX;
+    if (done < avail && oversized) {
+        shrink_buffer(a, h, done, avail - done);
+    } else if (done < avail) {
+        nids_discard(a, (int)done);
+    } else if (oversized || (fresh < STREAM_BURST_SEGMENT &&
+                             g_stream.table->stats.n_open > g_stream.cfg.free_buffers_above)) {
         free_empty_buffer(a, h);
     }
     if (dir == SMTP_DIR_SERVER) {

@@ -167,6 +167,13 @@ def control(ss, summ):
                        "%s longer than the 512-byte cap" % k)
 
 
+def giant_segments(ss, summ):
+    expect(len(ss) == 700, "want 700 sessions, got %d" % len(ss))
+    cut = [s for s in ss if "line_truncated" in s["flags"] or
+           any("line_truncated" in e.get("anomalies", []) for e in s["exchanges"])]
+    expect(len(cut) == len(ss), "%d of %d sessions show the cut line" % (len(cut), len(ss)))
+
+
 CHECKS = {
     "long-client-line": long_client_line,
     "long-server-line": long_server_line,
@@ -185,6 +192,7 @@ CHECKS = {
     "tcp-overlap": overlap,
     "control-bytes": control,
     "ipv6-session": normal_one,
+    "giant-segments": giant_segments,
 }
 
 

@@ -551,6 +551,39 @@ def case_ipv6_session(path):
     w.close()
 
 
+GIANT_SEGMENT_SESSIONS = 700
+GIANT_SEGMENT_BYTES = 64000
+
+
+def giant_segment(first, filler, partial):
+    """A 64,000-byte segment: one line far over the line cap, then a
+    partial line of about 4 KB that no LF ever ends."""
+    tail = partial + filler * (3998 - len(partial))
+    head = first + filler * (GIANT_SEGMENT_BYTES - len(first) - 2 - len(tail)) + b"\r\n"
+    return head + tail
+
+
+def case_giant_segments(path):
+    """700 sessions open at once, each with one 64,000-byte segment in each
+    direction (as a capture taken on a host with segmentation offload has
+    them), then silence to the end.  libnids sizes a buffer at twice such a
+    segment and never shrinks it: kept, that is 700 x 2 x 125 KiB."""
+    w = Pcap(path)
+    conns = [Conn(w, cip="10.1.%d.%d" % (i // 250, i % 250 + 1), cport=20000 + i)
+             for i in range(GIANT_SEGMENT_SESSIONS)]
+    for c in conns:
+        c.handshake()
+        c.s(b"220 mx.hostile.test ESMTP\r\n")
+        c.c(b"EHLO client.hostile.test\r\n")
+        c.s(b"250 mx.hostile.test\r\n")
+    for c in conns:
+        c.segment(0, giant_segment(b"NOOP ", b"x", b"NOOP "))
+        c.ack(1)
+        c.segment(1, giant_segment(b"250-", b"y", b"250 "))
+        c.ack(0)
+    w.close()
+
+
 CASES = {
     "long-client-line": case_long_client_line,
     "long-server-line": case_long_server_line,
@@ -567,6 +600,7 @@ CASES = {
     "tcp-overlap": case_tcp_overlap,
     "control-bytes": case_control_bytes,
     "ipv6-session": case_ipv6_session,
+    "giant-segments": case_giant_segments,
 }
 
 

@@ -48,6 +48,7 @@ ip-fragments          0
 tcp-overlap           0
 control-bytes         0
 ipv6-session          0
+giant-segments        0
 "
 
 if [ ! -x /usr/bin/time ]; then
