@@ -250,7 +250,10 @@ static void shrink_buffer(struct tcp_stream *a, struct half_stream *h, size_t do
     memmove(h->data, h->data + done, left);
     h->offset = h->count - (int)left; /* what notify() would have done... */
     nids_discard(a, 0);               /* ...so it has nothing left to do */
-    size_t size = 2 * left > 4096 ? 2 * left : 4096;
+    /* Exactly what it holds (libnids' 4 KiB at least): an idle stream
+     * keeps no more than the bytes it was sent; libnids doubles the
+     * buffer again when the next segment does not fit. */
+    size_t size = left > 4096 ? left : 4096;
     if ((size_t)h->bufsize > size) {
         char *smaller = realloc(h->data, size);
         if (smaller != NULL) { /* if not, the larger buffer simply stays */
