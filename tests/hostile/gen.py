@@ -566,7 +566,8 @@ def giant_segment(first, filler, partial):
 def case_giant_segments(path):
     """700 sessions open at once, each with one 64,000-byte segment in each
     direction (as a capture taken on a host with segmentation offload has
-    them), then silence to the end.  libnids sizes a buffer at twice such a
+    them); every other session then ends its partial lines and quits, the
+    rest stay silent to the end.  libnids sizes a buffer at twice such a
     segment and never shrinks it: kept, that is 700 x 2 x 125 KiB."""
     w = Pcap(path)
     conns = [Conn(w, cip="10.1.%d.%d" % (i // 250, i % 250 + 1), cport=20000 + i)
@@ -581,6 +582,14 @@ def case_giant_segments(path):
         c.ack(1)
         c.segment(1, giant_segment(b"250-", b"y", b"250 "))
         c.ack(0)
+    # Every other session then ends both partial lines and says goodbye,
+    # so a buffer cut down to its partial line must grow again.
+    for c in conns[::2]:
+        c.segment(0, b"\r\nQUIT\r\n")
+        c.ack(1)
+        c.segment(1, b"\r\n221 2.0.0 Bye\r\n")
+        c.ack(0)
+        c.close(1)
     w.close()
 
 
