@@ -676,7 +676,7 @@ static void on_command(struct session *s, const struct smtp_event *ev, int64_t n
     switch (verb) {
     case SMTP_VERB_MAIL:
         /* A transaction attempt, whatever the server then says. */
-                s->rec.messages_attempted++;
+        s->rec.messages_attempted++;
         break;
     case SMTP_VERB_QUIT:
         s->saw_quit = true;

@@ -216,6 +216,9 @@ static void resume_client(struct tcp_stream *a, struct session *s, struct stream
     }
 }
 
+/* What libnids allocates for a stream's first segment under 2 KiB. */
+#define NIDS_FIRST_BUFFER 4096
+
 /* A segment this long is likely one of a burst (message content, a long
  * reply): its buffer is kept for the next one rather than freed. */
 #define STREAM_BURST_SEGMENT 1024
@@ -250,10 +253,10 @@ static void shrink_buffer(struct tcp_stream *a, struct half_stream *h, size_t do
     memmove(h->data, h->data + done, left);
     h->offset = h->count - (int)left; /* what notify() would have done... */
     nids_discard(a, 0);               /* ...so it has nothing left to do */
-    /* Exactly what it holds (libnids' 4 KiB at least): an idle stream
-     * keeps no more than the bytes it was sent; libnids doubles the
+    /* Exactly what it holds (libnids' first size at least): an idle
+     * stream keeps no more than the bytes it was sent; libnids doubles the
      * buffer again when the next segment does not fit. */
-    size_t size = left > 4096 ? left : 4096;
+    size_t size = left > NIDS_FIRST_BUFFER ? left : NIDS_FIRST_BUFFER;
     if ((size_t)h->bufsize > size) {
         char *smaller = realloc(h->data, size);
         if (smaller != NULL) { /* if not, the larger buffer simply stays */
