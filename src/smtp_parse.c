@@ -457,10 +457,10 @@ static size_t data_event(struct smtp_parser *p, struct smtp_event *ev, uint8_t s
  * look, or the first position not scanned.  Every load stays inside
  * buf[from - 1 .. end + 1), so the caller passes from >= 1.
  */
-/* The LFs in the 32 bytes at p that need a look, as a bit mask. */
-__attribute__((target("avx2"))) static inline unsigned avx2_needs_look(const uint8_t *p,
-                                                                        __m256i lf, __m256i cr,
-                                                                        __m256i dot)
+/* The LFs in the 32 bytes at p that need a look, one byte of ones each. */
+__attribute__((target("avx2"))) static inline __m256i avx2_look_bytes(const uint8_t *p,
+                                                                       __m256i lf, __m256i cr,
+                                                                       __m256i dot)
 {
     __m256i here = _mm256_loadu_si256((const __m256i *)(const void *)p);
     __m256i before = _mm256_loadu_si256((const __m256i *)(const void *)(p - 1));
@@ -468,7 +468,15 @@ __attribute__((target("avx2"))) static inline unsigned avx2_needs_look(const uin
     /* an LF is plain when a CR precedes it and no dot follows it */
     __m256i plain = _mm256_andnot_si256(_mm256_cmpeq_epi8(after, dot),
                                         _mm256_cmpeq_epi8(before, cr));
-    return (unsigned)_mm256_movemask_epi8(_mm256_andnot_si256(plain, _mm256_cmpeq_epi8(here, lf)));
+    return _mm256_andnot_si256(plain, _mm256_cmpeq_epi8(here, lf));
+}
+
+/* The same as a bit mask, for finding where in the block the LF is. */
+__attribute__((target("avx2"))) static inline unsigned avx2_needs_look(const uint8_t *p,
+                                                                        __m256i lf, __m256i cr,
+                                                                        __m256i dot)
+{
+    return (unsigned)_mm256_movemask_epi8(avx2_look_bytes(p, lf, cr, dot));
 }
 
 __attribute__((target("avx2"))) static size_t scan_content_avx2(const uint8_t *buf,
@@ -478,8 +486,21 @@ __attribute__((target("avx2"))) static size_t scan_content_avx2(const uint8_t *b
     const __m256i cr = _mm256_set1_epi8('\r');
     const __m256i dot = _mm256_set1_epi8('.');
     size_t k = from;
+    /* Four blocks per step, merged before the one test: plain text is the
+     * usual case, and the steps below find the LF when one needs a look. */
+    while (k + 128 <= end) {
+        __m256i any = _mm256_or_si256(
+            _mm256_or_si256(avx2_look_bytes(buf + k, lf, cr, dot),
+                            avx2_look_bytes(buf + k + 32, lf, cr, dot)),
+            _mm256_or_si256(avx2_look_bytes(buf + k + 64, lf, cr, dot),
+                            avx2_look_bytes(buf + k + 96, lf, cr, dot)));
+        if (!_mm256_testz_si256(any, any)) {
+            break;
+        }
+        k += 128;
+    }
     while (k + 64 <= end) {
-        /* Two blocks per step, one branch: plain text is the usual case. */
+        /* Two blocks per step, one branch. */
         unsigned lo = avx2_needs_look(buf + k, lf, cr, dot);
         unsigned hi = avx2_needs_look(buf + k + 32, lf, cr, dot);
         if ((lo | hi) != 0) {
