@@ -82,9 +82,10 @@ bench: smtpscope
 	bench/flat_memory.sh
 
 # Every capture in pcaps/ under valgrind: no leaks, no invalid reads; then
-# again with libnids' emptied buffers always freed (valgrind sees libnids).
+# again with libnids' emptied buffers always freed (valgrind sees libnids)
+# and every packet's stream prefetched ahead.
 valgrind: smtpscope
-	@fail=0; for opt in "" "--free-buffers-above 0"; do \
+	@fail=0; for opt in "" "--free-buffers-above 0 --prefetch-above 0"; do \
 	  for f in pcaps/*.pcap pcaps/*.pcapng; do [ -f "$$f" ] || continue; \
 	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=tests/valgrind.supp \
 	    ./smtpscope -r "$$f" --json /dev/null --report /dev/null $$opt >/dev/null; st=$$?; \

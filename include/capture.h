@@ -100,6 +100,18 @@ struct capture_set {
     char error[640];
 };
 
+/*
+ * The packet `ahead` packets after the one capture_next() last returned
+ * (1: the next), when our pcap reader already holds it whole; false
+ * otherwise (pcapng, libpcap's reader, live capture).  For looking ahead
+ * only: it may yet be filtered out or found damaged.
+ */
+bool capture_peek(const struct capture *c, unsigned ahead, const uint8_t **data, size_t *caplen,
+                  int *linktype);
+/* The same for a set of one file; false for several. */
+bool capture_set_peek(const struct capture_set *set, unsigned ahead, const uint8_t **data,
+                      size_t *caplen, int *linktype);
+
 int capture_set_open(struct capture_set *set, const char *const *paths, size_t n, char *err,
                      size_t errlen);
 int capture_set_filter(struct capture_set *set, const char *expr, char *err, size_t errlen);

@@ -58,6 +58,15 @@ bool decode_linktype_supported(int linktype);
 enum decode_result decode_frame(int linktype, const uint8_t *frame, size_t caplen,
                                  struct decoded *out);
 
+/*
+ * The IPv4 header of the usual frame (untagged Ethernet, or raw IPv4),
+ * found without a full decode: *ip and *len (the bytes captured from the
+ * IP header on, unchecked) set and true; false for any other frame.  For
+ * hints only, never for what is reported.
+ */
+bool decode_ipv4_quick(int linktype, const uint8_t *frame, size_t caplen, const uint8_t **ip,
+                       size_t *len);
+
 const char *decode_result_name(enum decode_result r);
 
 #endif

@@ -53,6 +53,15 @@ int pcapfile_open(struct pcapfile_reader *r, FILE *f, bool swapped, bool nanosec
 int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caplen,
                   size_t *wirelen, int64_t *ts_us, char *err, size_t errlen);
 
+/*
+ * The packet `ahead` records after the one pcapfile_next() last returned
+ * (1: the next one), when it already lies whole in the buffer (nothing is
+ * read): true with *data and *caplen filled.  For looking ahead only; the
+ * record is not checked or consumed.
+ */
+bool pcapfile_peek(const struct pcapfile_reader *r, unsigned ahead, const uint8_t **data,
+                   size_t *caplen);
+
 void pcapfile_close(struct pcapfile_reader *r);
 
 #endif

@@ -89,6 +89,7 @@ struct session_config {
     int64_t idle_timeout_data_us; /* while message content is due */
     size_t order_window;          /* 0: write records as they finish */
     size_t glue_size;             /* bytes reserved per session for the caller */
+    uint64_t prefetch_above;      /* open sessions past which feeding prefetches */
     struct session_content_sink content; /* begin NULL: no content kept */
 };
 
@@ -154,6 +155,11 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
  * message or of a multi-line reply.
  */
 void session_set_midstream(struct session *s);
+
+/* A session and the caller's glue (SESSION_GLUE_ROOM bytes) fill one pool
+ * slot of SESSION_SLOT_BYTES (16-byte aligned). */
+#define SESSION_SLOT_BYTES 512
+#define SESSION_GLUE_ROOM 40
 
 /* The cfg.glue_size bytes reserved for the caller in s (zeroed at open;
  * aligned for pointers and 64-bit integers). */

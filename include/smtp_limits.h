@@ -63,6 +63,17 @@
  * down to what it still holds, whatever the number of open sessions. */
 #define STREAM_BUFFER_KEEP_MAX (16 * 1024)
 
+/* With more sessions than this open, a session's state and its libnids
+ * stream are no longer in cache when their next packet comes: from there
+ * on, the state a packet will touch is prefetched ahead of it (reading
+ * a pcap file).  Below, prefetching only costs instructions (measured: 3%
+ * slower at 5,000 open, 20% faster at 20,000).  --prefetch-above. */
+#define PREFETCH_ABOVE_DEFAULT 8192
+
+/* Slots of the look-ahead table (a hash of each connection's addresses to
+ * where its state lies), 32 bytes each: 4 MiB, backed only where used. */
+#define PREFETCH_HINT_BITS 17
+
 /* Fixed tables keyed by TCP 4-tuple: handshake times, unattached flows. */
 #define FLOWTAB_SLOTS_DEFAULT 16384
 

@@ -29,6 +29,7 @@
 struct stream_config {
     int max_streams;         /* libnids hash size */
     uint64_t free_buffers_above; /* open sessions past which emptied buffers are freed */
+    uint64_t prefetch_above;     /* open sessions past which stream_prefetch_ipv4() is worth it */
     bool verify_checksums;
     const uint16_t *ports;   /* server ports that make a session */
     size_t n_ports;
@@ -74,6 +75,12 @@ void stream_feed_ipv6(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len, in
 
 /* Advances the clock on a quiet live link, ending idle sessions. */
 void stream_tick(int64_t now_us);
+
+/* Starts loading the state that feeding this IPv4 packet will touch, if
+ * its stream is known; for a packet read ahead of the one being fed, with
+ * more than cfg.prefetch_above sessions open.  NULL: no packet to look
+ * at.  Hints only: nothing reported depends on it. */
+void stream_prefetch_ipv4(const uint8_t *ip, size_t len);
 
 /* Ends every open session with reason (END_OF_INPUT or STOPPED), in id
  * order, then shuts libnids down. */

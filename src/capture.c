@@ -283,6 +283,22 @@ static __attribute__((noinline, cold)) void name_the_file(const struct capture *
     snprintf(err, errlen, "%.200s: %s", c->source, file_err);
 }
 
+bool capture_peek(const struct capture *c, unsigned ahead, const uint8_t **data, size_t *caplen,
+                  int *linktype)
+{
+    if (!c->pf_active || c->ng_active) {
+        return false;
+    }
+    *linktype = c->linktype;
+    return pcapfile_peek(&c->pf, ahead, data, caplen);
+}
+
+bool capture_set_peek(const struct capture_set *set, unsigned ahead, const uint8_t **data,
+                      size_t *caplen, int *linktype)
+{
+    return set->n == 1 && capture_peek(&set->files[0], ahead, data, caplen, linktype);
+}
+
 int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *err,
                      size_t errlen)
 {

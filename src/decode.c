@@ -309,6 +309,26 @@ static enum decode_result check_ipv6(struct cursor *c, struct decoded *out)
     return DECODE_IPV6;
 }
 
+bool decode_ipv4_quick(int linktype, const uint8_t *frame, size_t caplen, const uint8_t **ip,
+                       size_t *len)
+{
+    size_t skip;
+    if (linktype == DLT_EN10MB && caplen >= 14 &&
+        (frame[12] << 8 | frame[13]) == ETHERTYPE_IPV4) {
+        skip = 14;
+    } else if (linktype == DLT_RAW || linktype == DLT_IPV4) {
+        skip = 0;
+    } else {
+        return false;
+    }
+    if (caplen - skip < 20 || (frame[skip] >> 4) != 4) {
+        return false;
+    }
+    *ip = frame + skip;
+    *len = caplen - skip;
+    return true;
+}
+
 enum decode_result decode_frame(int linktype, const uint8_t *frame, size_t caplen,
                                 struct decoded *out)
 {

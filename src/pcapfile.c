@@ -134,6 +134,29 @@ int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caple
     return 1;
 }
 
+bool pcapfile_peek(const struct pcapfile_reader *r, unsigned ahead, const uint8_t **data,
+                   size_t *caplen)
+{
+    size_t at = r->start;
+    for (;;) {
+        size_t have = r->end - at;
+        if (have < PCAPFILE_RECORD_HEADER) {
+            return false;
+        }
+        const uint8_t *h = r->buf + at;
+        uint32_t cap = rd32(r, h + 8);
+        if (cap > r->max_caplen || have - PCAPFILE_RECORD_HEADER < (size_t)cap) {
+            return false;
+        }
+        if (--ahead == 0) {
+            *data = h + PCAPFILE_RECORD_HEADER;
+            *caplen = cap > r->snaplen ? r->snaplen : cap;
+            return true;
+        }
+        at += PCAPFILE_RECORD_HEADER + (size_t)cap;
+    }
+}
+
 void pcapfile_close(struct pcapfile_reader *r)
 {
     free(r->buf);

@@ -92,9 +92,9 @@ struct session {
     uint64_t glue[]; /* the stream layer's per-session state (pointers, integers) */
 };
 _Static_assert(SESSION_EXCHANGES_KEEP <= UINT16_MAX, "exchange indexes fit 16 bits");
-/* With the stream layer's 40 bytes of glue, a session fills a 512-byte slot:
- * eight cache lines, since pool objects start on a line. */
-_Static_assert(sizeof(struct session) <= 472, "a session and its glue fit 512 bytes");
+/* With the stream layer's glue, a session fills a 512-byte pool slot. */
+_Static_assert(sizeof(struct session) + SESSION_GLUE_ROOM == SESSION_SLOT_BYTES,
+               "a session and its glue fill one slot");
 
 static const char *const state_names[] = {
 #define XX(id, str) str,
@@ -1261,7 +1261,9 @@ size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir di
     }
     s->rec.bytes[dir] += len - held;
     session_note_activity(t, s, now_us);
-    prefetch_feed_targets(s, dir);
+    if (t->stats.n_open > t->cfg.prefetch_above) {
+        prefetch_feed_targets(s, dir);
+    }
     for (;;) {
         if (dir == SMTP_DIR_CLIENT && s->client_waits && off < len && !client_may_go_on(s, len - off)) {
             break;

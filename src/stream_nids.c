@@ -45,6 +45,22 @@ struct stream_glue {
                              * counts its buffer in int, so this fits) */
 };
 _Static_assert(sizeof(struct stream_glue) <= STREAM_GLUE_SIZE, "STREAM_GLUE_SIZE too small");
+_Static_assert(STREAM_GLUE_SIZE == SESSION_GLUE_ROOM, "the session slot is sized for this glue");
+
+/*
+ * Where a stream's state lies, found by its addresses alone, so a packet
+ * read ahead can have that memory loading while the one before it is
+ * processed.  One slot per hash value, overwritten on collision: a wrong
+ * or stale slot costs only useless prefetches, since nothing here is ever
+ * read through its pointers.
+ */
+struct flow_hint {
+    uint64_t tag;
+    const void *session;
+    const void *tcp;
+    const void *listener; /* libnids' node that calls back for the stream */
+};
+#define HINT_SLOTS ((size_t)1 << PREFETCH_HINT_BITS)
 
 /* libnids is a singleton; this is its one context. */
 static struct {
@@ -62,6 +78,9 @@ static struct {
     const uint8_t *cur_v6[2]; /* addresses of the IPv6 packet being fed */
     uint32_t cur_token[2];
     uint64_t token_seed;
+    struct flow_hint *hints;     /* look-ahead: HINT_SLOTS of them */
+    uint64_t pending_tag;        /* packet whose hint slot is on its way */
+    struct flow_hint *listener_due; /* slot made during the last packet */
     uint8_t scratch[128];        /* made-up handshake packets */
     uint8_t translated[65536];   /* IPv6 segments as IPv4 for libnids */
 } g_stream;
@@ -109,6 +128,136 @@ static void endpoint_from(struct record_endpoint *e, uint32_t addr, uint16_t por
     }
 }
 
+/* ---- look-ahead hints ------------------------------------------------------- */
+
+/* The same value for both directions of a connection. */
+static uint64_t flow_hash(uint32_t addr1, uint16_t port1, uint32_t addr2, uint16_t port2)
+{
+    uint64_t x = (uint64_t)addr1 << 16 | port1;
+    uint64_t y = (uint64_t)addr2 << 16 | port2;
+    if (x > y) {
+        uint64_t t = x;
+        x = y;
+        y = t;
+    }
+    uint64_t h = (x * 0x9E3779B97F4A7C15ULL) ^ y;
+    h *= 0xBF58476D1CE4E5B9ULL;
+    return (h ^ (h >> 31)) | 1; /* 0 marks an empty slot */
+}
+
+static struct flow_hint *hint_slot(uint64_t tag)
+{
+    return &g_stream.hints[tag >> (64 - PREFETCH_HINT_BITS)];
+}
+
+static uint64_t stream_tag(const struct tcp_stream *a)
+{
+    return flow_hash(a->addr.saddr, a->addr.source, a->addr.daddr, a->addr.dest);
+}
+
+/*
+ * libnids makes a stream's listener node once the JUST_EST callback has
+ * returned: the slot made then learns it later, outside that packet (when
+ * the next stream is made, or the next look-ahead step comes).
+ */
+static void hint_take_listener(void)
+{
+    struct flow_hint *h = g_stream.listener_due;
+    if (h != NULL) {
+        g_stream.listener_due = NULL;
+        h->listener = ((const struct tcp_stream *)h->tcp)->listeners;
+    }
+}
+
+static void hint_set(const struct tcp_stream *a, const struct session *s)
+{
+    if (g_stream.hints == NULL) {
+        return;
+    }
+    hint_take_listener();
+    uint64_t tag = stream_tag(a);
+    struct flow_hint *h = hint_slot(tag);
+    h->tag = tag;
+    h->session = s;
+    h->tcp = a;
+    h->listener = NULL;
+    g_stream.listener_due = h;
+}
+
+static void hint_clear(const struct tcp_stream *a, const struct session *s)
+{
+    if (g_stream.hints == NULL) {
+        return;
+    }
+    struct flow_hint *h = hint_slot(stream_tag(a));
+    if (h->session == s) {
+        memset(h, 0, sizeof(*h));
+    }
+    if (g_stream.listener_due == h) {
+        g_stream.listener_due = NULL;
+    }
+}
+
+/* The tag of an IPv4 TCP packet's connection, or 0. */
+static uint64_t packet_tag(const uint8_t *ip, size_t len)
+{
+    if (len < 20 || ip[9] != 6) {
+        return 0;
+    }
+    size_t hl = (size_t)(ip[0] & 0x0F) * 4;
+    if (hl < 20 || len < hl + 4) {
+        return 0;
+    }
+    uint32_t src;
+    uint32_t dst;
+    memcpy(&src, ip + 12, 4);
+    memcpy(&dst, ip + 16, 4);
+    return flow_hash(src, (uint16_t)(ip[hl] << 8 | ip[hl + 1]), dst,
+                     (uint16_t)(ip[hl + 2] << 8 | ip[hl + 3]));
+}
+
+/*
+ * Two steps, one packet apart: the slot of the packet given is asked for
+ * now, and the slot asked for last time (the packet in between) is read,
+ * by now in cache, to ask for that packet's session and stream.
+ */
+void stream_prefetch_ipv4(const uint8_t *ip, size_t len)
+{
+    if (g_stream.hints == NULL) {
+        return;
+    }
+    hint_take_listener();
+    uint64_t tag = g_stream.pending_tag;
+    g_stream.pending_tag = ip != NULL ? packet_tag(ip, len) : 0;
+    if (g_stream.pending_tag != 0) {
+        __builtin_prefetch(hint_slot(g_stream.pending_tag), 0);
+    }
+    if (tag == 0) {
+        return;
+    }
+    const struct flow_hint *h = hint_slot(tag);
+    if (h->tag != tag) {
+        return;
+    }
+    /* Every line of the session with its glue and of the libnids stream:
+     * neither starts on a line boundary, hence the last byte's. */
+    const char *s = h->session;
+#pragma GCC unroll 8
+    for (size_t off = 0; off < SESSION_SLOT_BYTES; off += 64) {
+        __builtin_prefetch(s + off, 1);
+    }
+    __builtin_prefetch(s + SESSION_SLOT_BYTES - 1, 1);
+    const char *t = h->tcp;
+#pragma GCC unroll 5
+    for (size_t off = 0; off < sizeof(struct tcp_stream); off += 64) {
+        __builtin_prefetch(t + off, 1);
+    }
+    __builtin_prefetch(t + sizeof(struct tcp_stream) - 1, 1);
+    if (h->listener != NULL) {
+        __builtin_prefetch(h->listener, 0);
+    }
+}
+
 /* ---- ending sessions ----------------------------------------------------- */
 
 static void collect_tail(struct session_end *end, enum smtp_dir dir, struct half_stream *h,
@@ -136,6 +285,7 @@ static void end_session(struct session *s, enum record_end reason)
         end.gap[d] = seq_after(glue->seq_high[d], delivered_end);
     }
     a->user = NULL;
+    hint_clear(a, s);
     session_end(g_stream.table, s, &end);
 }
 
@@ -197,6 +347,7 @@ static void on_established(struct tcp_stream *a, void **param)
     a->server.collect++;
     a->user = s;
     *param = s;
+    hint_set(a, s);
 }
 
 /* Client bytes held behind DATA/STARTTLS, parsed once the reply came. */
@@ -764,6 +915,11 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
     }
     nids_register_ip(on_ip);
     nids_register_tcp(on_tcp);
+    if (cfg->prefetch_above < (uint64_t)cfg->max_streams) {
+        /* Only pages a session's slot falls in are ever backed.  Without
+         * the table (no memory) nothing is prefetched; results are the same. */
+        g_stream.hints = calloc(HINT_SLOTS, sizeof(struct flow_hint));
+    }
     return SMTPSCOPE_OK;
 }
 
@@ -854,6 +1010,8 @@ void stream_finish(enum record_end reason, int64_t now_us)
     pcap_close(g_stream.raw_handle);
     g_stream.raw_handle = NULL;
     nids_params.pcap_desc = NULL;
+    free(g_stream.hints);
+    g_stream.hints = NULL;
     flowtab_free(&g_stream.handshakes);
     flowtab_free(&g_stream.unattached);
 }

@@ -37,10 +37,11 @@ run_level() {
 run_level unit env CK_VERBOSITY=normal build/asan/unit
 run_level golden tests/golden/run.sh
 run_level golden-asan tests/golden/run.sh --binary build/asan/smtpscope
-# Freeing libnids' emptied buffers (on by default only past 4096 open
-# sessions) must change nothing: every case again with it always on.
-run_level golden-asan-free-buffers tests/golden/run.sh --binary build/asan/smtpscope \
-    --also "--free-buffers-above 0"
+# Freeing libnids' emptied buffers and prefetching ahead (on by default
+# only past 4096 and 8192 open sessions) must change nothing: every case
+# again with both always on.
+run_level golden-asan-free-buffers-prefetch tests/golden/run.sh --binary build/asan/smtpscope \
+    --also "--free-buffers-above 0 --prefetch-above 0"
 run_level truth tests/golden/truth.sh
 run_level corpus tests/corpus/run.sh build/asan/smtpscope
 [ -x tests/fuzz/replay.sh ] && run_level fuzz-replay tests/fuzz/replay.sh

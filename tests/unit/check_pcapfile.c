@@ -5,6 +5,8 @@
  * read pieces), in both byte orders and both time resolutions, must read
  * back record for record; a record cut short, a giant capture length and a
  * record longer than the snapshot length must behave as libpcap's reader.
+ * Peeking ahead must show exactly the records that come next, never one
+ * cut short, and never move the reader.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -81,6 +83,54 @@ START_TEST(test_records_read_back)
     size_t caplen, wirelen;
     int64_t ts;
     ck_assert_int_eq(pcapfile_next(&r, &data, &caplen, &wirelen, &ts, err, sizeof(err)), 0);
+    pcapfile_close(&r);
+    fclose(f);
+}
+END_TEST
+
+/* The bytes record i carries, as write_records() made them. */
+static bool is_record(const uint8_t *data, size_t caplen, unsigned i)
+{
+    if (caplen != record_len(i)) {
+        return false;
+    }
+    for (size_t k = 0; k < caplen; k++) {
+        if (data[k] != (uint8_t)(i + k)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+START_TEST(test_peek_shows_what_comes_next)
+{
+    bool cut = _i == 1;
+    FILE *f = write_records(false, false, cut ? 3 : 0);
+    struct pcapfile_reader r;
+    char err[256] = "";
+    ck_assert_int_eq(pcapfile_open(&r, f, false, false, 262144, 262144, err, sizeof(err)), 0);
+    unsigned seen[3] = {0, 0, 0};
+    for (unsigned i = 0; i < N_RECORDS - (cut ? 1 : 0); i++) {
+        const uint8_t *data;
+        size_t caplen, wirelen;
+        int64_t ts;
+        ck_assert_int_eq(pcapfile_next(&r, &data, &caplen, &wirelen, &ts, err, sizeof(err)), 1);
+        ck_assert(is_record(data, caplen, i));
+        for (unsigned ahead = 1; ahead <= 2; ahead++) {
+            const uint8_t *next;
+            size_t next_len;
+            if (!pcapfile_peek(&r, ahead, &next, &next_len)) {
+                continue; /* not read yet, or not there */
+            }
+            seen[ahead]++;
+            ck_assert_uint_lt(i + ahead, N_RECORDS - (cut ? 1 : 0)); /* never the cut one */
+            ck_assert(is_record(next, next_len, i + ahead));
+        }
+        ck_assert(is_record(data, caplen, i)); /* peeking moved nothing */
+    }
+    /* Most records were seen ahead: only those past a read piece were not. */
+    ck_assert_uint_gt(seen[1], N_RECORDS * 9 / 10);
+    ck_assert_uint_gt(seen[2], N_RECORDS * 9 / 10);
     pcapfile_close(&r);
     fclose(f);
 }
@@ -171,6 +221,7 @@ Suite *pcapfile_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_records_read_back, 0, 4);
     tcase_add_test(tc, test_cut_record_is_damage);
+    tcase_add_loop_test(tc, test_peek_shows_what_comes_next, 0, 2);
     tcase_add_test(tc, test_giant_and_long_records);
     tcase_add_test(tc, test_magic);
     suite_add_tcase(s, tc);
