@@ -29,7 +29,7 @@
 struct stream_config {
     int max_streams;         /* libnids hash size */
     uint64_t free_buffers_above; /* open sessions past which emptied buffers are freed */
-    uint64_t prefetch_above;     /* open sessions past which stream_prefetch_ipv4() is worth it */
+    uint64_t prefetch_above;     /* open sessions past which packets are looked ahead */
     bool verify_checksums;
     const uint16_t *ports;   /* server ports that make a session */
     size_t n_ports;
@@ -78,8 +78,9 @@ void stream_tick(int64_t now_us);
 
 /* Starts loading the state that feeding this IPv4 packet will touch, if
  * its stream is known; for a packet read ahead of the one being fed, with
- * more than cfg.prefetch_above sessions open.  NULL: no packet to look
- * at.  Hints only: nothing reported depends on it. */
+ * more than cfg.prefetch_above sessions open (from half that many, a 4
+ * MiB table notes where each new stream's state lies).  NULL: no packet
+ * to look at.  Hints only: nothing reported depends on it. */
 void stream_prefetch_ipv4(const uint8_t *ip, size_t len);
 
 /* Ends every open session with reason (END_OF_INPUT or STOPPED), in id

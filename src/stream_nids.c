@@ -78,7 +78,8 @@ static struct {
     const uint8_t *cur_v6[2]; /* addresses of the IPv6 packet being fed */
     uint32_t cur_token[2];
     uint64_t token_seed;
-    struct flow_hint *hints;     /* look-ahead: HINT_SLOTS of them */
+    struct flow_hint *hints;     /* look-ahead: HINT_SLOTS of them, or NULL */
+    bool hints_tried;
     uint64_t pending_tag;        /* packet whose hint slot is on its way */
     struct flow_hint *listener_due; /* slot made during the last packet */
     uint8_t scratch[128];        /* made-up handshake packets */
@@ -169,9 +170,25 @@ static void hint_take_listener(void)
     }
 }
 
+/*
+ * The table is made once half the look-ahead threshold is open, so that
+ * most sessions open when looking ahead starts have a slot, and never
+ * where it would not be used.  Without it (no memory) nothing is
+ * prefetched; results are the same.
+ */
+static bool hints_ready(void)
+{
+    if (g_stream.hints == NULL && !g_stream.hints_tried &&
+        g_stream.table->stats.n_open > g_stream.cfg.prefetch_above / 2) {
+        g_stream.hints_tried = true;
+        g_stream.hints = calloc(HINT_SLOTS, sizeof(struct flow_hint));
+    }
+    return g_stream.hints != NULL;
+}
+
 static void hint_set(const struct tcp_stream *a, const struct session *s)
 {
-    if (g_stream.hints == NULL) {
+    if (!hints_ready()) {
         return;
     }
     hint_take_listener();
@@ -915,11 +932,6 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
     }
     nids_register_ip(on_ip);
     nids_register_tcp(on_tcp);
-    if (cfg->prefetch_above < (uint64_t)cfg->max_streams) {
-        /* Only pages a session's slot falls in are ever backed.  Without
-         * the table (no memory) nothing is prefetched; results are the same. */
-        g_stream.hints = calloc(HINT_SLOTS, sizeof(struct flow_hint));
-    }
     return SMTPSCOPE_OK;
 }
 
