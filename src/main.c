@@ -681,8 +681,9 @@ static bool session_limit_reached(const struct run *run)
     return run->opt.max_sessions > 0 && (long long)run->stats->n_sessions >= run->opt.max_sessions;
 }
 
-/* With many sessions open, each packet's stream state is cold: start
- * loading the next packet's while this one is processed. */
+/* With many sessions open, each packet's stream state is cold: the
+ * packets that come next have theirs loading while this one is processed
+ * (the stream layer takes it in two steps, one packet apart). */
 static void look_ahead(struct run *run)
 {
     const uint8_t *data;

@@ -138,6 +138,9 @@ bool pcapfile_peek(const struct pcapfile_reader *r, unsigned ahead, const uint8_
                    size_t *caplen)
 {
     size_t at = r->start;
+    if (ahead == 0) {
+        return false; /* the packet last returned is not a peek */
+    }
     for (;;) {
         size_t have = r->end - at;
         if (have < PCAPFILE_RECORD_HEADER) {
