@@ -144,9 +144,9 @@ def cmd_check(truth_path, out_path, name):
 def cmd_ir(prog, pkts, total, empty):
     pkts, total, empty = int(pkts), int(total), int(empty)
     if not total or not pkts:
-        print("%-10s callgrind gave no instruction count" % prog)
+        print("%-14s callgrind gave no instruction count" % prog)
         return 0
-    print("%-10s %12d Ir total %10.0f Ir/packet  %8.0f Ir/packet marginal" % (
+    print("%-14s %12d Ir total %10.0f Ir/packet  %8.0f Ir/packet marginal" % (
         prog, total, total / pkts, (total - empty) / pkts))
     return 0
 

@@ -22,6 +22,9 @@
 #   BENCH_REPS=5           timed repetitions per program and capture
 #   BENCH_DIR=DIR          scratch directory (default: mktemp, removed after)
 #   SMTPSCOPE=PATH         dissector binary (default: <repo>/smtpscope)
+#   SCOPE_NIDSHASH=PATH    the same built with libnids' own stream hash
+#                          (default: <repo>/build/smtpscope-libnids-hash),
+#                          counted by callgrind only
 #   BENCH_TSHARK=0         skip tshark even if installed
 #   BENCH_CALLGRIND=0      skip the valgrind parts: callgrind instructions per
 #                          packet, and massif's own-state figures
@@ -33,6 +36,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 BUILD=$HERE/build
 SMTPSCOPE=${SMTPSCOPE:-$ROOT/smtpscope}
+SCOPE_NIDSHASH=${SCOPE_NIDSHASH:-$ROOT/build/smtpscope-libnids-hash}
 BENCH_SIZE=${BENCH_SIZE:-small}
 BENCH_REPS=${BENCH_REPS:-5}
 BENCH_TSHARK=${BENCH_TSHARK:-1}
@@ -84,6 +88,8 @@ cmd_for() {
 	loop_nids) echo "$BUILD/loop_nids --streams $3 $2" ;;
 	nids_1m) echo "$BUILD/loop_nids --streams $3 --read-buffer 1048576 $2" ;;
 	smtpscope) have_smtpscope && echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3" ;;
+	scope_nidshash) [ -x "$SCOPE_NIDSHASH" ] &&
+		echo "$SCOPE_NIDSHASH -r $2 --json /dev/null -q --max-streams $3" ;;
 	scope_kept) have_smtpscope &&
 		echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3 --free-buffers-above 4194304" ;;
 	tshark) have_tshark && echo "tshark -r $2 -q -z io,stat,0" ;;
@@ -196,7 +202,8 @@ callgrind_part() {
 		"$BENCH_DIR/tiny.json")
 	note ""
 	note "== instructions per packet (callgrind, $pkts packets; 'marginal' subtracts an empty-capture run) =="
-	for prog in loop_pcap loop_nids smtpscope; do
+	# scope_nidshash: smtpscope built with libnids' own stream hash.
+	for prog in loop_pcap loop_nids smtpscope scope_nidshash; do
 		cmd=$(cmd_for "$prog" "$BENCH_DIR/tiny.pcap" 65536)
 		if [ -z "$cmd" ]; then note "SKIP $prog: not built yet"; continue; fi
 		# shellcheck disable=SC2086

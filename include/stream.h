@@ -88,6 +88,9 @@ void stream_prefetch_ipv4(const uint8_t *ip, size_t len);
 void stream_finish(enum record_end reason, int64_t now_us);
 
 void stream_get_stats(struct stream_stats *out);
+/* Stream lookups libnids hashed with our replacement of its mkhash() (see
+ * stream_nids.c); 0 after traffic means libnids' own hash ran. */
+uint64_t stream_hash_calls(void);
 /* libnids' text for a warning errnum. */
 const char *stream_warning_name(int errnum);
 

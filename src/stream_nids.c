@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "flowtab.h"
 #include "smtp_limits.h"
@@ -88,6 +90,96 @@ static struct {
 
 /* libnids checksum control: one entry matching every address. */
 static struct nids_chksum_ctl g_no_checksums = {0, 0, NIDS_DONT_CHKSUM, 0};
+
+/* ---- libnids' stream hash, replaced ---------------------------------------- */
+
+/*
+ * libnids finds a segment's stream by mkhash() of its 4-tuple, and a
+ * segment from the server twice (its own tuple fails first).  Its mkhash()
+ * runs twelve bytes through twelve divisions, some 200 instructions a call
+ * and an eighth of ours per packet.  libnids calls it through its PLT, so a
+ * function of that name here takes its place for the whole process (ELF
+ * symbol interposition); libnids 1.20-1.26 have the same prototype, which
+ * its hash.h (not installed) gives as below.  Other versions, or a build
+ * with -DSMTPSCOPE_LIBNIDS_HASH, keep libnids' own.
+ *
+ * What must hold: the same tuple always hashes alike (the key is set once,
+ * before libnids' first lookup, and never changed), and the value stays
+ * below 2^31 (libnids keeps it in an int and takes it modulo the table
+ * size).  Like libnids' hash it is keyed at random per process, so that
+ * no one can choose tuples that pile into one hash chain; two rounds of a
+ * 64x64->128-bit multiply, about 15 instructions.
+ */
+#if NIDS_MAJOR == 1 && NIDS_MINOR >= 20 && NIDS_MINOR <= 26 && !defined(SMTPSCOPE_LIBNIDS_HASH)
+#define REPLACE_NIDS_HASH 1
+#endif
+
+static struct {
+    uint64_t key[4];
+    uint64_t calls;
+    bool keyed;
+} g_tuple_hash;
+
+#ifdef REPLACE_NIDS_HASH
+static uint64_t mix64(uint64_t seed)
+{
+    seed += 0x9E3779B97F4A7C15ULL;
+    seed = (seed ^ (seed >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    seed = (seed ^ (seed >> 27)) * 0x94D049BB133111EBULL;
+    return seed ^ (seed >> 31);
+}
+
+/* Once per process: a key changed under a live stream table would lose
+ * every stream in it. */
+static void key_tuple_hash(void)
+{
+    if (g_tuple_hash.keyed) {
+        return;
+    }
+    g_tuple_hash.keyed = true;
+    if (getentropy(g_tuple_hash.key, sizeof(g_tuple_hash.key)) == 0) {
+        return;
+    }
+    /* No kernel randomness (very old kernels): still unknown to the wire. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t seed = (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 30 ^ (uint64_t)getpid() << 20 ^
+                    (uint64_t)(uintptr_t)&ts;
+    for (int i = 0; i < 4; i++) {
+        seed = mix64(seed);
+        g_tuple_hash.key[i] = seed;
+    }
+}
+
+static uint64_t fold_product(uint64_t a, uint64_t b)
+{
+    unsigned __int128 p = (unsigned __int128)a * b;
+    return (uint64_t)p ^ (uint64_t)(p >> 64);
+}
+
+unsigned int mkhash(unsigned int src, unsigned short sport, unsigned int dest,
+                    unsigned short dport);
+
+__attribute__((visibility("default"), used)) unsigned int
+mkhash(unsigned int src, unsigned short sport, unsigned int dest, unsigned short dport)
+{
+    g_tuple_hash.calls++;
+    uint64_t addrs = ((uint64_t)src << 32 | dest) ^ g_tuple_hash.key[0];
+    uint64_t ports = ((uint64_t)sport << 16 | dport) ^ g_tuple_hash.key[1];
+    uint64_t h = fold_product(addrs, ports);
+    h = fold_product(h ^ g_tuple_hash.key[2], g_tuple_hash.key[3] | 1);
+    return (unsigned int)(h >> 33);
+}
+#else
+static void key_tuple_hash(void)
+{
+}
+#endif
+
+uint64_t stream_hash_calls(void)
+{
+    return g_tuple_hash.calls;
+}
 
 static bool is_smtp_port(uint16_t port)
 {
@@ -899,6 +991,7 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
     g_stream.table = table;
     g_stream.exit_reason = RECORD_END_END_OF_INPUT;
     g_stream.token_seed = 0xCBF29CE484222325ULL;
+    key_tuple_hash();
     if (!flowtab_init(&g_stream.handshakes, FLOWTAB_SLOTS_DEFAULT) ||
         !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT)) {
         snprintf(err, errlen, "out of memory for flow tables");

@@ -21,5 +21,6 @@ Suite *out_jsonl_suite(void);
 Suite *extract_suite(void);
 Suite *pcapfile_suite(void);
 Suite *pool_suite(void);
+Suite *stream_suite(void);
 
 #endif
