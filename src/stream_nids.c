@@ -625,10 +625,11 @@ static uint32_t be32_at(const uint8_t *p)
 
 /*
  * Validates the TCP/IPv4 header and reads what every segment needs (flags,
- * payload size); *th points at the TCP header for view_fill().
+ * payload size); *th points at the TCP header for view_fill().  Inlined by
+ * force: GCC split it and called the rest, 16 instructions per packet more.
  */
-static bool view_tcp_flags(const uint8_t *ip, size_t len, struct tcp_view *v,
-                           const uint8_t **th)
+static inline __attribute__((always_inline)) bool
+view_tcp_flags(const uint8_t *ip, size_t len, struct tcp_view *v, const uint8_t **th)
 {
     if (len < 20 || ip[9] != 6) {
         return false;
