@@ -102,9 +102,10 @@ struct capture_set {
 
 /*
  * The packet `ahead` packets after the one capture_next() last returned
- * (1: the next), when our pcap reader already holds it whole; false
- * otherwise (pcapng, libpcap's reader, live capture).  For looking ahead
- * only: it may yet be filtered out or found damaged.
+ * (1: the next), when our pcap or pcapng reader already holds it whole;
+ * false otherwise (libpcap's reader, live capture, a pcapng section or
+ * interface block first).  For looking ahead only: it may yet be
+ * filtered out or found damaged.
  */
 bool capture_peek(const struct capture *c, unsigned ahead, const uint8_t **data, size_t *caplen,
                   int *linktype);

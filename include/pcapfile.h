@@ -7,7 +7,8 @@
  * packet where it lies, so a packet costs no stdio call and no copy (with
  * libpcap's reader each record was two freads and a copy).  Only the four
  * standard magics (microsecond and nanosecond, either byte order) come
- * here; capture.c leaves any other variant to libpcap.
+ * here; capture.c leaves any other variant to libpcap.  The buffer is a
+ * readbuf (readbuf.h).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -19,16 +20,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PCAPFILE_CHUNK (1u << 20)
+#include "readbuf.h"
+
 #define PCAPFILE_RECORD_HEADER 16
 
 struct pcapfile_reader {
-    FILE *f;          /* positioned at the first record; not closed here */
-    uint8_t *buf;     /* PCAPFILE_CHUNK + the largest record allowed */
-    size_t cap;
-    size_t start;     /* next record begins here */
-    size_t end;       /* bytes read into buf */
-    bool at_eof;
+    struct readbuf in; /* from the first record on; the file is not closed here */
     bool swapped;     /* the file's byte order differs from ours */
     bool nanosecond;  /* timestamps in nanoseconds */
     uint32_t snaplen; /* longer records are cut to this, as libpcap does */

@@ -5,8 +5,10 @@
  * link types (dumpcap -i lo -i any writes one), so capture.c reads pcapng
  * with this instead.  It understands Section Header, Interface Description
  * (link type, if_tsresol, if_tsoffset), Enhanced and Simple Packet blocks in
- * either byte order, skips every other block, and never holds more than
- * one block, capped at PCAPNG_BLOCK_MAX.  Format: RFC draft-ietf-opsawg-pcapng.
+ * either byte order, and skips every other block.  It reads the file in
+ * 1 MiB pieces (readbuf.h) and hands out each packet where it lies; a
+ * block over PCAPNG_BLOCK_MAX is skipped unread and counted.  Format:
+ * draft-ietf-opsawg-pcapng.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -17,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "readbuf.h"
 
 #define PCAPNG_INTERFACES_MAX 256
 #define PCAPNG_BLOCK_MAX (1u << 20) /* larger blocks are skipped, counted */
@@ -29,12 +33,10 @@ struct pcapng_interface {
 };
 
 struct pcapng_reader {
-    FILE *f;
+    struct readbuf in;
     bool swapped;            /* section byte order differs from ours */
     struct pcapng_interface ifs[PCAPNG_INTERFACES_MAX];
     uint32_t n_ifs;
-    uint8_t *block;          /* the current block's body */
-    size_t block_cap;
     int64_t last_ts_us;
     uint64_t n_skipped_big;  /* blocks over PCAPNG_BLOCK_MAX */
 };
@@ -42,8 +44,9 @@ struct pcapng_reader {
 /* True when the first four bytes are a pcapng Section Header Block. */
 bool pcapng_is_pcapng(const uint8_t head[4]);
 /*
- * Starts reading f (positioned at the file's start; the reader does not
- * close it).  Returns 0 or a negative SMTPSCOPE_ERR_* with err filled.
+ * Starts reading f (positioned at the file's start, unbuffered; the reader
+ * does not close it).  Returns 0 or a negative SMTPSCOPE_ERR_* with err
+ * filled.
  */
 int pcapng_open(struct pcapng_reader *r, FILE *f, char *err, size_t errlen);
 /*
@@ -53,6 +56,13 @@ int pcapng_open(struct pcapng_reader *r, FILE *f, char *err, size_t errlen);
  */
 int pcapng_next(struct pcapng_reader *r, const uint8_t **data, size_t *caplen, size_t *wirelen,
                 int64_t *ts_us, int *linktype, char *err, size_t errlen);
+/*
+ * The packet ahead packets after the one last returned (ahead >= 1), if
+ * its block is read already and no section or interface block comes
+ * first; nothing is taken.  For hints only.
+ */
+bool pcapng_peek(const struct pcapng_reader *r, unsigned ahead, const uint8_t **data,
+                 size_t *caplen, int *linktype);
 void pcapng_close(struct pcapng_reader *r);
 
 #endif

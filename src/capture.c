@@ -45,8 +45,9 @@ int capture_open_offline(struct capture *c, const char *path, char *err, size_t 
         }
         bool peeked = peek_magic(f, head);
         bool own_records = peeked && pcapfile_magic(head, &swapped, &nano);
-        if (own_records) {
-            /* Our reader asks for 1 MiB at a time: straight into its buffer. */
+        bool pcapng = peeked && pcapng_is_pcapng(head);
+        if (own_records || pcapng) {
+            /* Our readers ask for 1 MiB at a time: straight into their buffers. */
             setvbuf(f, NULL, _IONBF, 0);
         } else {
             /* libpcap reads each record with fread: a large stdio buffer
@@ -56,7 +57,7 @@ int capture_open_offline(struct capture *c, const char *path, char *err, size_t 
                 setvbuf(f, (char *)c->read_buffer, _IOFBF, CAPTURE_READ_BUFFER);
             }
         }
-        if (peeked && pcapng_is_pcapng(head)) {
+        if (pcapng) {
             /* pcapng: our reader, so interfaces may differ in link type. */
             c->ng_active = true;
             c->ng_file = f;
@@ -286,7 +287,10 @@ static __attribute__((noinline, cold)) void name_the_file(const struct capture *
 bool capture_peek(const struct capture *c, unsigned ahead, const uint8_t **data, size_t *caplen,
                   int *linktype)
 {
-    if (!c->pf_active || c->ng_active) {
+    if (c->ng_active) {
+        return pcapng_peek(&c->ng, ahead, data, caplen, linktype);
+    }
+    if (!c->pf_active) {
         return false;
     }
     *linktype = c->linktype;

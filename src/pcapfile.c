@@ -10,9 +10,7 @@
  */
 #include "pcapfile.h"
 
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "smtpscope.h"
 
@@ -33,19 +31,11 @@ int pcapfile_open(struct pcapfile_reader *r, FILE *f, bool swapped, bool nanosec
                   uint32_t snaplen, uint32_t max_caplen, char *err, size_t errlen)
 {
     memset(r, 0, sizeof(*r));
-    r->f = f;
     r->swapped = swapped;
     r->nanosecond = nanosecond;
     r->max_caplen = max_caplen;
     r->snaplen = snaplen == 0 || snaplen > max_caplen ? max_caplen : snaplen;
-    r->cap = PCAPFILE_CHUNK + PCAPFILE_RECORD_HEADER + max_caplen;
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size < r->cap) {
-        /* A small file fits whole: no need for the full buffer. */
-        r->cap = (size_t)st.st_size + PCAPFILE_RECORD_HEADER;
-    }
-    r->buf = malloc(r->cap);
-    if (r->buf == NULL) {
+    if (!readbuf_open(&r->in, f, PCAPFILE_RECORD_HEADER + (size_t)max_caplen)) {
         snprintf(err, errlen, "no memory for the read buffer");
         return SMTPSCOPE_ERR_INPUT_OPEN;
     }
@@ -57,33 +47,6 @@ static uint32_t rd32(const struct pcapfile_reader *r, const uint8_t *p)
     uint32_t v;
     memcpy(&v, p, 4);
     return r->swapped ? __builtin_bswap32(v) : v;
-}
-
-/* Makes at least want bytes available from r->start, unless the file ends. */
-static size_t fill(struct pcapfile_reader *r, size_t want)
-{
-    size_t have = r->end - r->start;
-    if (have >= want || r->at_eof) {
-        return have;
-    }
-    if (r->start > 0) {
-        memmove(r->buf, r->buf + r->start, have);
-        r->start = 0;
-        r->end = have;
-    }
-    while (r->end < want && !r->at_eof) {
-        size_t room = r->cap - r->end;
-        if (room == 0) {
-            break; /* the file grew past its size at open: the record is not read */
-        }
-        size_t ask = room > PCAPFILE_CHUNK ? PCAPFILE_CHUNK : room;
-        size_t got = fread(r->buf + r->end, 1, ask, r->f);
-        r->end += got;
-        if (got < ask) {
-            r->at_eof = true;
-        }
-    }
-    return r->end - r->start;
 }
 
 /* Seconds (signed 32 bits, as libpcap reads them; before 1970 is taken
@@ -98,9 +61,9 @@ static int64_t record_time_us(const struct pcapfile_reader *r, uint32_t secs, ui
 int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caplen,
                   size_t *wirelen, int64_t *ts_us, char *err, size_t errlen)
 {
-    size_t have = r->end - r->start;
+    size_t have = readbuf_have(&r->in);
     if (have < PCAPFILE_RECORD_HEADER) {
-        have = fill(r, PCAPFILE_RECORD_HEADER);
+        have = readbuf_fill(&r->in, PCAPFILE_RECORD_HEADER);
     }
     if (have == 0) {
         return 0;
@@ -110,7 +73,7 @@ int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caple
                  PCAPFILE_RECORD_HEADER, have);
         return SMTPSCOPE_ERR_INPUT_DAMAGED;
     }
-    const uint8_t *h = r->buf + r->start;
+    const uint8_t *h = readbuf_at(&r->in);
     uint32_t cap = rd32(r, h + 8);
     if (cap > r->max_caplen) {
         snprintf(err, errlen, "invalid packet capture length %u, bigger than snaplen of %u", cap,
@@ -118,8 +81,8 @@ int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caple
         return SMTPSCOPE_ERR_INPUT_DAMAGED;
     }
     if (have < PCAPFILE_RECORD_HEADER + (size_t)cap) {
-        have = fill(r, PCAPFILE_RECORD_HEADER + (size_t)cap);
-        h = r->buf + r->start;
+        have = readbuf_fill(&r->in, PCAPFILE_RECORD_HEADER + (size_t)cap);
+        h = readbuf_at(&r->in);
     }
     if (have < PCAPFILE_RECORD_HEADER + (size_t)cap) {
         snprintf(err, errlen, "truncated dump file; tried to read %u captured bytes, only got %zu",
@@ -130,23 +93,22 @@ int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caple
     *wirelen = rd32(r, h + 12);
     *caplen = cap > r->snaplen ? r->snaplen : cap;
     *data = h + PCAPFILE_RECORD_HEADER;
-    r->start += PCAPFILE_RECORD_HEADER + (size_t)cap;
+    readbuf_take(&r->in, PCAPFILE_RECORD_HEADER + (size_t)cap);
     return 1;
 }
 
 bool pcapfile_peek(const struct pcapfile_reader *r, unsigned ahead, const uint8_t **data,
                    size_t *caplen)
 {
-    size_t at = r->start;
+    const uint8_t *h = readbuf_at(&r->in);
+    size_t have = readbuf_have(&r->in);
     if (ahead == 0) {
         return false; /* the packet last returned is not a peek */
     }
     for (;;) {
-        size_t have = r->end - at;
         if (have < PCAPFILE_RECORD_HEADER) {
             return false;
         }
-        const uint8_t *h = r->buf + at;
         uint32_t cap = rd32(r, h + 8);
         if (cap > r->max_caplen || have - PCAPFILE_RECORD_HEADER < (size_t)cap) {
             return false;
@@ -156,12 +118,12 @@ bool pcapfile_peek(const struct pcapfile_reader *r, unsigned ahead, const uint8_
             *caplen = cap > r->snaplen ? r->snaplen : cap;
             return true;
         }
-        at += PCAPFILE_RECORD_HEADER + (size_t)cap;
+        h += PCAPFILE_RECORD_HEADER + (size_t)cap;
+        have -= PCAPFILE_RECORD_HEADER + (size_t)cap;
     }
 }
 
 void pcapfile_close(struct pcapfile_reader *r)
 {
-    free(r->buf);
-    r->buf = NULL;
+    readbuf_close(&r->in);
 }

@@ -9,7 +9,6 @@
  */
 #include "pcapng.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "smtpscope.h"
@@ -41,30 +40,32 @@ bool pcapng_is_pcapng(const uint8_t head[4])
     return v == BT_SHB; /* the same bytes in either byte order */
 }
 
-/* Reads the 8-byte block header; false at a clean end of file. */
+/*
+ * Reads a block's header (and a section header's byte-order magic, which
+ * sets how the rest is read): 1 with *type and *len, 0 at a clean end of
+ * the file.
+ */
 static int read_header(struct pcapng_reader *r, uint32_t *type, uint32_t *len, char *err,
                        size_t errlen)
 {
-    uint8_t h[8];
-    size_t got = fread(h, 1, 8, r->f);
-    if (got == 0 && feof(r->f)) {
+    size_t have = readbuf_fill(&r->in, 12);
+    if (have == 0) {
         return 0;
     }
-    if (got != 8) {
+    if (have < 8) {
         snprintf(err, errlen, "truncated pcapng block header");
         return SMTPSCOPE_ERR_INPUT_DAMAGED;
     }
+    const uint8_t *h = readbuf_at(&r->in);
     uint32_t raw_type;
     memcpy(&raw_type, h, 4);
     if (raw_type == BT_SHB) {
-        /* A new section: its byte-order magic follows the length. */
-        uint8_t magic[4];
-        if (fread(magic, 1, 4, r->f) != 4) {
+        if (have < 12) {
             snprintf(err, errlen, "truncated pcapng section header");
             return SMTPSCOPE_ERR_INPUT_DAMAGED;
         }
         uint32_t m;
-        memcpy(&m, magic, 4);
+        memcpy(&m, h + 8, 4);
         if (m == BYTE_ORDER_MAGIC) {
             r->swapped = false;
         } else if (m == __builtin_bswap32(BYTE_ORDER_MAGIC)) {
@@ -84,31 +85,23 @@ static int read_header(struct pcapng_reader *r, uint32_t *type, uint32_t *len, c
     return 1;
 }
 
-/* Reads the body (and trailing length) of a block of total length len. */
-static int read_body(struct pcapng_reader *r, uint32_t type, uint32_t len, size_t *body_len,
-                     char *err, size_t errlen)
+/* Makes the whole block of length len available; *body and *body_len
+ * are what follows its header, up to the trailing length. */
+static int read_body(struct pcapng_reader *r, uint32_t type, uint32_t len, const uint8_t **body,
+                     size_t *body_len, char *err, size_t errlen)
 {
-    size_t already = type == BT_SHB ? 12 : 8;
-    size_t rest = len - already; /* body plus the trailing length */
-    if (rest > r->block_cap) {
-        size_t cap = rest < 4096 ? 4096 : rest;
-        uint8_t *grown = realloc(r->block, cap);
-        if (grown == NULL) {
-            snprintf(err, errlen, "out of memory for a pcapng block");
-            return SMTPSCOPE_ERR_INTERNAL;
-        }
-        r->block = grown;
-        r->block_cap = cap;
-    }
-    if (fread(r->block, 1, rest, r->f) != rest) {
+    if (readbuf_fill(&r->in, len) < len) {
         snprintf(err, errlen, "truncated pcapng block (%u octets announced)", len);
         return SMTPSCOPE_ERR_INPUT_DAMAGED;
     }
-    if (rd32(r, r->block + rest - 4) != len) {
+    const uint8_t *b = readbuf_at(&r->in);
+    if (rd32(r, b + len - 4) != len) {
         snprintf(err, errlen, "pcapng block lengths disagree");
         return SMTPSCOPE_ERR_INPUT_DAMAGED;
     }
-    *body_len = rest - 4;
+    size_t header = type == BT_SHB ? 12 : 8;
+    *body = b + header;
+    *body_len = len - header - 4;
     return 1;
 }
 
@@ -172,11 +165,42 @@ static int64_t to_us(const struct pcapng_interface *ifc, uint64_t ts)
 
 int pcapng_open(struct pcapng_reader *r, FILE *f, char *err, size_t errlen)
 {
-    (void)err;
-    (void)errlen;
     memset(r, 0, sizeof(*r));
-    r->f = f;
+    if (!readbuf_open(&r->in, f, PCAPNG_BLOCK_MAX)) {
+        snprintf(err, errlen, "no memory for the read buffer");
+        return SMTPSCOPE_ERR_INPUT_OPEN;
+    }
     return SMTPSCOPE_OK;
+}
+
+/* An Enhanced Packet Block's packet: false if its interface is unknown or
+ * its captured length runs past the block. */
+static bool epb_packet(const struct pcapng_reader *r, const uint8_t *b, size_t n,
+                       const uint8_t **data, size_t *caplen, uint32_t *ifid)
+{
+    *ifid = rd32(r, b);
+    uint32_t cap = rd32(r, b + 12);
+    if (*ifid >= r->n_ifs || cap > n - 20) {
+        return false;
+    }
+    *data = b + 20;
+    *caplen = cap;
+    return true;
+}
+
+/* A Simple Packet Block's captured length: what the block holds, cut to
+ * the packet's length and the first interface's snapshot length. */
+static size_t spb_caplen(const struct pcapng_reader *r, const uint8_t *b, size_t n)
+{
+    uint32_t orig = rd32(r, b);
+    size_t cap = n - 4;
+    if (cap > orig) {
+        cap = orig;
+    }
+    if (r->ifs[0].snaplen != 0 && cap > r->ifs[0].snaplen) {
+        cap = r->ifs[0].snaplen;
+    }
+    return cap;
 }
 
 int pcapng_next(struct pcapng_reader *r, const uint8_t **data, size_t *caplen, size_t *wirelen,
@@ -185,6 +209,7 @@ int pcapng_next(struct pcapng_reader *r, const uint8_t **data, size_t *caplen, s
     for (;;) {
         uint32_t type;
         uint32_t len;
+        const uint8_t *b;
         size_t n;
         int rc = read_header(r, &type, &len, err, errlen);
         if (rc <= 0) {
@@ -192,46 +217,36 @@ int pcapng_next(struct pcapng_reader *r, const uint8_t **data, size_t *caplen, s
         }
         if (len > PCAPNG_BLOCK_MAX) {
             r->n_skipped_big++;
-            if (fseek(r->f, (long)len - (type == BT_SHB ? 12 : 8), SEEK_CUR) != 0) {
+            if (!readbuf_skip(&r->in, len)) {
                 snprintf(err, errlen, "cannot skip an oversized pcapng block");
                 return SMTPSCOPE_ERR_INPUT_DAMAGED;
             }
             continue;
         }
-        rc = read_body(r, type, len, &n, err, errlen);
+        rc = read_body(r, type, len, &b, &n, err, errlen);
         if (rc <= 0) {
             return rc;
         }
-        const uint8_t *b = r->block;
+        /* The block stays where it is until the next call. */
+        readbuf_take(&r->in, len);
         if (type == BT_IDB) {
             add_interface(r, b, n);
         } else if (type == BT_EPB && n >= 20) {
-            uint32_t ifid = rd32(r, b);
-            uint32_t cap = rd32(r, b + 12);
-            if (ifid >= r->n_ifs || cap > n - 20) {
+            uint32_t ifid;
+            if (!epb_packet(r, b, n, data, caplen, &ifid)) {
                 snprintf(err, errlen, "pcapng packet block for an unknown interface or too long");
                 return SMTPSCOPE_ERR_INPUT_DAMAGED;
             }
             uint64_t ts = (uint64_t)rd32(r, b + 4) << 32 | rd32(r, b + 8);
-            *data = b + 20;
-            *caplen = cap;
             *wirelen = rd32(r, b + 16);
             *ts_us = to_us(&r->ifs[ifid], ts);
             *linktype = r->ifs[ifid].linktype;
             r->last_ts_us = *ts_us;
             return 1;
         } else if (type == BT_SPB && n >= 4 && r->n_ifs > 0) {
-            uint32_t orig = rd32(r, b);
-            size_t cap = n - 4;
-            if (cap > orig) {
-                cap = orig;
-            }
-            if (r->ifs[0].snaplen != 0 && cap > r->ifs[0].snaplen) {
-                cap = r->ifs[0].snaplen;
-            }
             *data = b + 4;
-            *caplen = cap;
-            *wirelen = orig;
+            *caplen = spb_caplen(r, b, n);
+            *wirelen = rd32(r, b);
             *ts_us = r->last_ts_us; /* simple blocks carry no time */
             *linktype = r->ifs[0].linktype;
             return 1;
@@ -239,9 +254,50 @@ int pcapng_next(struct pcapng_reader *r, const uint8_t **data, size_t *caplen, s
     }
 }
 
+bool pcapng_peek(const struct pcapng_reader *r, unsigned ahead, const uint8_t **data,
+                 size_t *caplen, int *linktype)
+{
+    const uint8_t *p = readbuf_at(&r->in);
+    size_t have = readbuf_have(&r->in);
+    if (ahead == 0) {
+        return false; /* the packet last returned is not a peek */
+    }
+    while (have >= 8) {
+        uint32_t raw_type;
+        memcpy(&raw_type, p, 4);
+        uint32_t type = rd32(r, p);
+        uint32_t len = rd32(r, p + 4);
+        /* A section may change the byte order, an interface the link
+         * types: the reader has to take those first. */
+        if (raw_type == BT_SHB || type == BT_IDB || len < 12 || len % 4 != 0 ||
+            len > PCAPNG_BLOCK_MAX || len > have) {
+            return false;
+        }
+        const uint8_t *b = p + 8;
+        size_t n = len - 12;
+        bool packet = false;
+        uint32_t ifid = 0;
+        if (type == BT_EPB && n >= 20) {
+            if (!epb_packet(r, b, n, data, caplen, &ifid)) {
+                return false;
+            }
+            packet = true;
+        } else if (type == BT_SPB && n >= 4 && r->n_ifs > 0) {
+            *data = b + 4;
+            *caplen = spb_caplen(r, b, n);
+            packet = true;
+        }
+        if (packet && --ahead == 0) {
+            *linktype = r->ifs[ifid].linktype;
+            return true;
+        }
+        p += len;
+        have -= len;
+    }
+    return false;
+}
+
 void pcapng_close(struct pcapng_reader *r)
 {
-    free(r->block);
-    r->block = NULL;
-    r->block_cap = 0;
+    readbuf_close(&r->in);
 }

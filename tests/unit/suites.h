@@ -20,6 +20,7 @@ Suite *out_html_suite(void);
 Suite *out_jsonl_suite(void);
 Suite *extract_suite(void);
 Suite *pcapfile_suite(void);
+Suite *pcapng_suite(void);
 Suite *pool_suite(void);
 Suite *stream_suite(void);
 

@@ -25,6 +25,7 @@ int main(void)
     srunner_add_suite(sr, out_jsonl_suite());
     srunner_add_suite(sr, extract_suite());
     srunner_add_suite(sr, pcapfile_suite());
+    srunner_add_suite(sr, pcapng_suite());
     srunner_add_suite(sr, pool_suite());
     srunner_add_suite(sr, stream_suite());
     /* CK_ENV: verbosity comes from CK_VERBOSITY, default normal. */

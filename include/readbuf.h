@@ -1,0 +1,66 @@
+/*
+ * readbuf.h - a file read in large pieces into one buffer, used in place.
+ *
+ * Role: the pcap and pcapng readers parse records where they lie in this
+ * buffer, so a packet's bytes are copied once (by the kernel) and the
+ * records after the current one can be looked at before they are taken.
+ * The buffer holds a piece of READBUF_PIECE bytes plus the longest record
+ * its reader allows, so a record that begins at the end of a piece still
+ * fits whole; a file smaller than that gets a buffer of its own size.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef READBUF_H
+#define READBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define READBUF_PIECE (1u << 20)
+
+struct readbuf {
+    FILE *f;       /* read unbuffered, from where it stands; not closed here */
+    uint8_t *buf;
+    size_t cap;
+    size_t start;  /* the first byte not taken */
+    size_t end;    /* bytes read into buf */
+    bool at_eof;
+};
+
+/* Makes the buffer for records of at most record_max bytes; false: no
+ * memory.  f should be unbuffered (setvbuf _IONBF): pieces go straight
+ * into the buffer. */
+bool readbuf_open(struct readbuf *b, FILE *f, size_t record_max);
+
+/* Makes at least want bytes (want <= record_max) available from the first
+ * byte not taken, unless the file ends first; returns how many are.  May
+ * move the bytes: pointers into the buffer are good until the next call. */
+size_t readbuf_fill(struct readbuf *b, size_t want);
+
+/* Bytes available without reading, and where they start. */
+static inline size_t readbuf_have(const struct readbuf *b)
+{
+    return b->end - b->start;
+}
+
+static inline const uint8_t *readbuf_at(const struct readbuf *b)
+{
+    return b->buf + b->start;
+}
+
+/* Takes n <= readbuf_have() bytes. */
+static inline void readbuf_take(struct readbuf *b, size_t n)
+{
+    b->start += n;
+}
+
+/* Takes n bytes, seeking past those not read yet; false if the file
+ * cannot seek.  Seeking past the end is not an error: the next fill finds
+ * the end. */
+bool readbuf_skip(struct readbuf *b, uint64_t n);
+
+void readbuf_close(struct readbuf *b);
+
+#endif
