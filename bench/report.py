@@ -17,7 +17,8 @@ import statistics
 import sys
 
 LABELS = ("normal_quit", "rst", "server_221_mid_transaction", "fin_without_quit")
-ORDER = ("loop_pcap", "loop_nids", "nids_1m", "smtpscope", "scope_kept", "tshark")
+ORDER = ("loop_pcap", "loop_nids", "nids_1m", "smtpscope", "scope_kept", "scope_pcapng",
+         "tshark")
 
 
 def load_runs(path, name):
@@ -38,7 +39,7 @@ def row(prog, r, size, pkts, base):
     wall, rss = statistics.median(r["wall"]), statistics.median(r["rss"])
     ratio = ("%9.2f %9.2f" % (wall / base[0], rss / base[1])) if base else "%9s %9s" % ("-", "-")
     bad = "  (%d runs exited non-zero)" % r["bad"] if r["bad"] else ""
-    print("%-10s %8.3f %9.1f %10.3f %9.1f %s%s" % (
+    print("%-12s %8.3f %9.1f %10.3f %9.1f %s%s" % (
         prog, wall, size / 1e6 / wall, pkts / 1e6 / wall, rss / 1024, ratio, bad))
     return wall, rss
 
@@ -49,7 +50,7 @@ def cmd_table(results, name, pcap, truth_path):
     size, pkts = os.path.getsize(pcap), truth["packets"]
     print("capture %s: %.1f MB, %d packets, %d sessions, concurrency %d" % (
         name, size / 1e6, pkts, truth["sessions"], truth.get("concurrency", 0)))
-    print("%-10s %8s %9s %10s %9s %9s %9s" % (
+    print("%-12s %8s %9s %10s %9s %9s %9s" % (
         "program", "wall_s", "MB/s", "Mpkt/s", "RSS_MB", "wall/nids", "RSS/nids"))
     base, walls = None, {}
     if "loop_nids" in runs:

@@ -7,11 +7,14 @@
 # callbacks), nids_1m (loop_nids reading through a 1 MiB stdio buffer, as
 # smtpscope does), smtpscope, scope_kept (smtpscope keeping libnids' buffers,
 # on captures with more than 4096 sessions open at once, where smtpscope
-# frees them by default) and tshark (each skipped if absent).  Prints
+# frees them by default), scope_pcapng (smtpscope on the same capture
+# rewritten as pcapng by bench/build/pcap2ng) and tshark (each skipped if
+# absent).  Prints
 # median wall time, MB/s, packets/s, peak RSS and ratios to loop_nids, callgrind
 # instructions per packet on a ~2k-packet capture, and checks smtpscope's
 # JSON summary against the generator's truth file, and (past 4096 open
 # sessions) its JSON with the buffers freed against its JSON with them kept,
+# its JSON from the pcapng form against the pcap's,
 # and its own state per open session at the heap's peak (massif, 5,000
 # sessions open, and 50k at full size) against 1 KiB (exit 1 on a
 # mismatch or a missed memory target).
@@ -92,6 +95,8 @@ cmd_for() {
 		echo "$SCOPE_NIDSHASH -r $2 --json /dev/null -q --max-streams $3" ;;
 	scope_kept) have_smtpscope &&
 		echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3 --free-buffers-above 4194304" ;;
+	scope_pcapng) have_smtpscope && [ -f "${2%.pcap}.pcapng" ] &&
+		echo "$SMTPSCOPE -r ${2%.pcap}.pcapng --json /dev/null -q --max-streams $3" ;;
 	tshark) have_tshark && echo "tshark -r $2 -q -z io,stat,0" ;;
 	esac
 }
@@ -114,8 +119,8 @@ time_one() {
 # so the table shows what the freeing does.
 bench_capture() {
 	local name=$1 streams=$2 file=$BENCH_DIR/$1.pcap rep prog cmd progs
-	progs="loop_pcap loop_nids nids_1m smtpscope tshark"
-	[ "$3" -le 4096 ] || progs="loop_pcap loop_nids nids_1m smtpscope scope_kept tshark"
+	progs="loop_pcap loop_nids nids_1m smtpscope scope_pcapng tshark"
+	[ "$3" -le 4096 ] || progs="loop_pcap loop_nids nids_1m smtpscope scope_kept scope_pcapng tshark"
 	have_smtpscope || note "SKIP smtpscope: $SMTPSCOPE not built yet"
 	have_tshark || note "SKIP tshark: not installed (or BENCH_TSHARK=0)"
 	cat "$file" >/dev/null # warm the page cache
@@ -151,6 +156,16 @@ check_smtpscope() {
 		return
 	fi
 	$PY "$HERE/report.py" check "$BENCH_DIR/$1.json" "$out" "$1" || FAILED=1
+	if [ -f "$BENCH_DIR/$1.pcapng" ]; then
+		"$SMTPSCOPE" -r "$BENCH_DIR/$1.pcapng" --json "$out.ng" --max-streams "$2" \
+			>/dev/null 2>>"$BENCH_DIR/smtpscope.check.err"
+		if cmp -s "$out" "$out.ng"; then
+			note "PASS $1: same JSON from the capture written as pcapng"
+		else
+			note "FAIL $1: JSON differs when the capture is read as pcapng"
+			FAILED=1
+		fi
+	fi
 	[ "$3" -gt 4096 ] || return
 	# The buffers were freed in that run; keeping them must give the same bytes.
 	"$SMTPSCOPE" -r "$BENCH_DIR/$1.pcap" --json "$out.kept" --max-streams "$2" \
@@ -220,6 +235,11 @@ run_capture() {
 	shift 2
 	streams=$(streams_for "$conc")
 	gen_capture "$name" --concurrency "$conc" "$@"
+	# The same capture as pcapng, for smtpscope's pcapng reader (scope_pcapng).
+	if ! "$BUILD/pcap2ng" "$BENCH_DIR/$name.pcap" "$BENCH_DIR/$name.pcapng"; then
+		note "FAIL pcap2ng $name"
+		FAILED=1
+	fi
 	note ""
 	note "== capture $name (max streams $streams, $BENCH_REPS reps, interleaved) =="
 	check_nids "$name" "$streams"
@@ -227,12 +247,12 @@ run_capture() {
 	check_smtpscope "$name" "$streams" "$conc"
 	# Per-session state only means something with many sessions open.
 	[ "$conc" -le 4096 ] || own_state "$name" "$streams" "$conc"
-	[ -n "${BENCH_KEEP:-}" ] || rm -f "$BENCH_DIR/$name.pcap"
+	[ -n "${BENCH_KEEP:-}" ] || rm -f "$BENCH_DIR/$name.pcap" "$BENCH_DIR/$name.pcapng"
 }
 
 main() {
 	local f
-	for f in gen loop_pcap loop_nids; do
+	for f in gen loop_pcap loop_nids pcap2ng; do
 		[ -x "$BUILD/$f" ] || { note "missing $BUILD/$f: run 'make -C bench' first"; exit 2; }
 	done
 	note "smtpscope benchmark: size=$BENCH_SIZE reps=$BENCH_REPS dir=$BENCH_DIR"
