@@ -7,7 +7,8 @@
  * direction's reassembled bytes to the session with the packet time, and
  * ends sessions on FIN, RST, eviction, idleness, port reuse and exit.  It
  * also counts what libnids never attached (flows with no SYN captured) and
- * every libnids warning, so nothing unanalysed goes unreported.
+ * every libnids warning, so nothing unanalysed goes unreported.  It also
+ * gives libnids a keyed stream hash of ours in place of its slower one.
  *
  * libnids is a process-wide singleton: one stream_init() per process.
  *

@@ -14,6 +14,8 @@
  * - Data sent by the client arrives in a_tcp->server and vice versa;
  *   nids_discard(n) keeps all but the first n bytes for the next call.
  * - nids_free_tcp_stream() is safe outside TCP callbacks only.
+ * - It hashes stream tuples with mkhash(), called through its PLT: this
+ *   file defines a faster one in its place (see "libnids' stream hash").
  *
  * SPDX-License-Identifier: MIT
  */
@@ -108,7 +110,7 @@ static struct nids_chksum_ctl g_no_checksums = {0, 0, NIDS_DONT_CHKSUM, 0};
  * below 2^31 (libnids keeps it in an int and takes it modulo the table
  * size).  Like libnids' hash it is keyed at random per process, so that
  * no one can choose tuples that pile into one hash chain; two rounds of a
- * 64x64->128-bit multiply, about 15 instructions.
+ * 64x64->128-bit multiply, about 20 instructions.
  */
 #if NIDS_MAJOR == 1 && NIDS_MINOR >= 20 && NIDS_MINOR <= 26 && !defined(SMTPSCOPE_LIBNIDS_HASH)
 #define REPLACE_NIDS_HASH 1
