@@ -96,6 +96,7 @@ struct capture_set {
     bool has_pending[CAPTURE_FILES_MAX];
     bool done[CAPTURE_FILES_MAX];
     size_t n;
+    size_t last;     /* the file the last packet came from */
     int first_error;
     char error[640];
 };
@@ -109,7 +110,10 @@ struct capture_set {
  */
 bool capture_peek(const struct capture *c, unsigned ahead, const uint8_t **data, size_t *caplen,
                   int *linktype);
-/* The same for a set of one file; false for several. */
+/* The same for a set, looking in the file the last packet came from.
+ * Several files are mostly a ring, one after another, so that file's next
+ * packets are the set's; where files overlap in time a hint may point at a
+ * packet that comes later than that, which costs only a useless load. */
 bool capture_set_peek(const struct capture_set *set, unsigned ahead, const uint8_t **data,
                       size_t *caplen, int *linktype);
 

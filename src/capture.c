@@ -244,6 +244,7 @@ int capture_set_open(struct capture_set *set, const char *const *paths, size_t n
     /* Only the slots in use are touched: the set is large (256 files),
      * and untouched pages of it cost no memory. */
     set->n = 0;
+    set->last = 0;
     set->first_error = 0;
     set->error[0] = '\0';
     if (n > CAPTURE_FILES_MAX) {
@@ -300,7 +301,8 @@ bool capture_peek(const struct capture *c, unsigned ahead, const uint8_t **data,
 bool capture_set_peek(const struct capture_set *set, unsigned ahead, const uint8_t **data,
                       size_t *caplen, int *linktype)
 {
-    return set->n == 1 && capture_peek(&set->files[0], ahead, data, caplen, linktype);
+    return set->last < set->n &&
+           capture_peek(&set->files[set->last], ahead, data, caplen, linktype);
 }
 
 int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *err,
@@ -346,6 +348,7 @@ int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *
     }
     *pkt = set->pending[best];
     set->has_pending[best] = false;
+    set->last = best;
     return 1;
 }
 

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "capture.h"
 #include "pcapfile.h"
 #include "smtpscope.h"
 #include "suites.h"
@@ -197,6 +199,73 @@ START_TEST(test_giant_and_long_records)
 }
 END_TEST
 
+/* A pcap file (raw IP, microseconds) of records first..first+n-1 as
+ * write_records() makes them, at times that follow on from file to file. */
+static void write_ring_file(const char *path, unsigned first, unsigned n)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    put32(f, 0xA1B2C3D4u, false);
+    put32(f, 2u | 4u << 16, false); /* version 2.4 */
+    put32(f, 0, false);
+    put32(f, 0, false);
+    put32(f, 262144, false);
+    put32(f, 101, false); /* LINKTYPE_RAW */
+    uint8_t payload[1600];
+    for (unsigned i = first; i < first + n; i++) {
+        size_t len = record_len(i);
+        put32(f, 1700000000u + i, false);
+        put32(f, 0, false);
+        put32(f, (uint32_t)len, false);
+        put32(f, (uint32_t)len, false);
+        for (size_t k = 0; k < len; k++) {
+            payload[k] = (uint8_t)(i + k);
+        }
+        CHECK(fwrite(payload, 1, len, f) == len);
+    }
+    CHECK(fclose(f) == 0);
+}
+
+/* Several files read as one (a ring): peeking looks in the file the last
+ * packet came from, so it shows the set's next packets until that file
+ * ends, in the second file as in the first. */
+START_TEST(test_set_peek_follows_the_ring)
+{
+    char dir[] = "/tmp/smtpscope-ring-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path0[64], path1[64];
+    snprintf(path0, sizeof(path0), "%s/ring0.pcap", dir);
+    snprintf(path1, sizeof(path1), "%s/ring1.pcap", dir);
+    write_ring_file(path0, 0, N_RECORDS / 2);
+    write_ring_file(path1, N_RECORDS / 2, N_RECORDS / 2);
+    const char *paths[] = {path0, path1};
+    struct capture_set *set = calloc(1, sizeof(*set));
+    ck_assert_ptr_nonnull(set);
+    char err[256] = "";
+    ck_assert_int_eq(capture_set_open(set, paths, 2, err, sizeof(err)), 0);
+    unsigned seen_in[2] = {0, 0};
+    struct capture_packet pkt;
+    for (unsigned i = 0; i < N_RECORDS; i++) {
+        REQUIRE(capture_set_next(set, &pkt, err, sizeof(err)) == 1, "packet %u: %s", i, err);
+        CHECK(is_record(pkt.data, pkt.caplen, i));
+        const uint8_t *next;
+        size_t next_len;
+        int linktype;
+        if (capture_set_peek(set, 1, &next, &next_len, &linktype)) {
+            CHECK(is_record(next, next_len, i + 1));
+            CHECK(linktype == pkt.linktype);
+            seen_in[i >= N_RECORDS / 2]++;
+        }
+    }
+    ck_assert_int_eq(capture_set_next(set, &pkt, err, sizeof(err)), 0);
+    ck_assert_uint_gt(seen_in[0], N_RECORDS / 2 * 9 / 10);
+    ck_assert_uint_gt(seen_in[1], N_RECORDS / 2 * 9 / 10);
+    capture_set_close(set);
+    free(set);
+    CHECK(unlink(path0) == 0 && unlink(path1) == 0 && rmdir(dir) == 0);
+}
+END_TEST
+
 START_TEST(test_magic)
 {
     static const uint8_t le_micro[4] = {0xD4, 0xC3, 0xB2, 0xA1};
@@ -223,6 +292,7 @@ Suite *pcapfile_suite(void)
     tcase_add_test(tc, test_cut_record_is_damage);
     tcase_add_loop_test(tc, test_peek_shows_what_comes_next, 0, 2);
     tcase_add_test(tc, test_giant_and_long_records);
+    tcase_add_test(tc, test_set_peek_follows_the_ring);
     tcase_add_test(tc, test_magic);
     suite_add_tcase(s, tc);
     return s;
