@@ -25,12 +25,16 @@ def load_runs(path, name):
     runs = {}
     with open(path) as f:
         for line in f:
-            cap, prog, wall_us, rss_kb, rc = line.rstrip("\n").split("\t")
+            cap, prog, wall_us, rss_kb, rc, cpu_s = line.rstrip("\n").split("\t")
             if cap != name:
                 continue
-            r = runs.setdefault(prog, {"wall": [], "rss": [], "bad": 0})
+            r = runs.setdefault(prog, {"wall": [], "rss": [], "cpu": [], "bad": 0})
             r["wall"].append(int(wall_us) / 1e6)
             r["rss"].append(int(rss_kb) if rss_kb.isdigit() else 0)
+            try:
+                r["cpu"].append(float(cpu_s))
+            except ValueError:
+                pass
             r["bad"] += rc != "0"
     return runs
 
@@ -68,7 +72,25 @@ def cmd_table(results, name, pcap, truth_path):
         print("smtpscope speed-up over tshark: %.1fx" % (walls["tshark"] / walls["smtpscope"]))
     for other in ("loop_nids", "tshark"):
         paired_ratios(runs, other)
+    cpu_ratios(runs)
     return 0
+
+
+def cpu_ratios(runs):
+    """The same ratios in CPU time (user + system, medians).  On a shared
+    virtual machine the time the host gives to others is in the wall time
+    of whichever program was running, not in its CPU time."""
+    cpu = {p: statistics.median(r["cpu"]) for p, r in runs.items() if r["cpu"]}
+    if "smtpscope" not in cpu or "loop_nids" not in cpu:
+        return
+    if cpu["loop_nids"] < 0.2:
+        print("CPU time: runs too short for its 10 ms resolution")
+        return
+    line = "CPU time (user+system): smtpscope / loop_nids %.2fx" % (
+        cpu["smtpscope"] / cpu["loop_nids"])
+    if "tshark" in cpu and cpu["smtpscope"] > 0:
+        line += ", tshark / smtpscope %.1fx" % (cpu["tshark"] / cpu["smtpscope"])
+    print(line)
 
 
 def paired_ratios(runs, other):

@@ -106,11 +106,13 @@ time_one() {
 	local name=$1 prog=$2 tf=$BENCH_DIR/time.out t0 t1 rc
 	shift 2
 	t0=$(date +%s%N)
-	/usr/bin/time -f '%e %M' -o "$tf" "$@" >/dev/null 2>"$BENCH_DIR/$prog.err"
+	/usr/bin/time -f '%e %M %U %S' -o "$tf" "$@" >/dev/null 2>"$BENCH_DIR/$prog.err"
 	rc=$?
 	t1=$(date +%s%N)
-	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$prog" "$(( (t1 - t0) / 1000 ))" \
-		"$(tail -n 1 "$tf" | cut -d' ' -f2)" "$rc" >>"$RESULTS"
+	# wall us, peak RSS KiB, exit status, CPU s (user + system)
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$prog" "$(( (t1 - t0) / 1000 ))" \
+		"$(tail -n 1 "$tf" | cut -d' ' -f2)" "$rc" \
+		"$(tail -n 1 "$tf" | awk '{ printf "%.2f", $3 + $4 }')" >>"$RESULTS"
 }
 
 # bench_capture NAME STREAMS CONCURRENCY: interleaved timed runs of every
