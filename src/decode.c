@@ -309,6 +309,9 @@ static enum decode_result check_ipv6(struct cursor *c, struct decoded *out)
     return DECODE_IPV6;
 }
 
+_Static_assert(sizeof(struct decoded) == 2 * sizeof(const uint8_t *) + 2 * sizeof(size_t) + 8,
+               "decode_frame() clears each field: add the new one");
+
 bool decode_ipv4_quick(int linktype, const uint8_t *frame, size_t caplen, const uint8_t **ip,
                        size_t *len)
 {
@@ -334,7 +337,8 @@ enum decode_result decode_frame(int linktype, const uint8_t *frame, size_t caple
 {
     struct cursor c = {frame, caplen};
     /* Field by field: GCC makes a memset of this struct a "rep stos",
-     * whose start-up cost was a third of the packet loop's cycles. */
+     * 6 instructions per packet more (callgrind); the assertion below
+     * makes a new field come here too. */
     out->ip = NULL;
     out->ip_len = 0;
     out->l4 = NULL;
