@@ -17,8 +17,8 @@ import statistics
 import sys
 
 LABELS = ("normal_quit", "rst", "server_221_mid_transaction", "fin_without_quit")
-ORDER = ("loop_pcap", "loop_nids", "nids_1m", "smtpscope", "scope_kept", "scope_pcapng",
-         "tshark")
+ORDER = ("loop_pcap", "loop_nids", "nids_1m", "smtpscope", "scope_1thread", "scope_kept",
+         "scope_pcapng", "tshark")
 
 
 def load_runs(path, name):
@@ -88,6 +88,8 @@ def cpu_ratios(runs):
         return
     line = "CPU time (user+system): smtpscope / loop_nids %.2fx" % (
         cpu["smtpscope"] / cpu["loop_nids"])
+    if "scope_1thread" in cpu:
+        line += ", scope_1thread / loop_nids %.2fx" % (cpu["scope_1thread"] / cpu["loop_nids"])
     if "tshark" in cpu and cpu["smtpscope"] > 0:
         line += ", tshark / smtpscope %.1fx" % (cpu["tshark"] / cpu["smtpscope"])
     print(line)

@@ -5,7 +5,8 @@
 # a scratch directory, never committed), then, interleaved BENCH_REPS times
 # on the same file: loop_pcap (bare libpcap), loop_nids (libnids, empty
 # callbacks), nids_1m (loop_nids reading through a 1 MiB stdio buffer, as
-# smtpscope does), smtpscope, scope_kept (smtpscope keeping libnids' buffers,
+# smtpscope does), smtpscope, scope_1thread (smtpscope reading its file in
+# the main thread, --read-threads 0: the one-core figure), scope_kept (smtpscope keeping libnids' buffers,
 # on captures with more than 4096 sessions open at once, where smtpscope
 # frees them by default), scope_pcapng (smtpscope on the same capture
 # rewritten as pcapng by bench/build/pcap2ng) and tshark (each skipped if
@@ -91,6 +92,8 @@ cmd_for() {
 	loop_nids) echo "$BUILD/loop_nids --streams $3 $2" ;;
 	nids_1m) echo "$BUILD/loop_nids --streams $3 --read-buffer 1048576 $2" ;;
 	smtpscope) have_smtpscope && echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3" ;;
+	scope_1thread) have_smtpscope &&
+		echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3 --read-threads 0" ;;
 	scope_nidshash) [ -x "$SCOPE_NIDSHASH" ] &&
 		echo "$SCOPE_NIDSHASH -r $2 --json /dev/null -q --max-streams $3" ;;
 	scope_kept) have_smtpscope &&
@@ -121,8 +124,9 @@ time_one() {
 # so the table shows what the freeing does.
 bench_capture() {
 	local name=$1 streams=$2 file=$BENCH_DIR/$1.pcap rep prog cmd progs
-	progs="loop_pcap loop_nids nids_1m smtpscope scope_pcapng tshark"
-	[ "$3" -le 4096 ] || progs="loop_pcap loop_nids nids_1m smtpscope scope_kept scope_pcapng tshark"
+	progs="loop_pcap loop_nids nids_1m smtpscope scope_1thread scope_pcapng tshark"
+	[ "$3" -le 4096 ] ||
+		progs="loop_pcap loop_nids nids_1m smtpscope scope_1thread scope_kept scope_pcapng tshark"
 	have_smtpscope || note "SKIP smtpscope: $SMTPSCOPE not built yet"
 	have_tshark || note "SKIP tshark: not installed (or BENCH_TSHARK=0)"
 	cat "$file" >/dev/null # warm the page cache
@@ -167,6 +171,16 @@ check_smtpscope() {
 			note "FAIL $1: JSON differs when the capture is read as pcapng"
 			FAILED=1
 		fi
+	fi
+	# That run read its file ahead on a second thread; reading it in the
+	# main thread must give the same bytes.
+	"$SMTPSCOPE" -r "$BENCH_DIR/$1.pcap" --json "$out.one" --max-streams "$2" \
+		--read-threads 0 >/dev/null 2>>"$BENCH_DIR/smtpscope.check.err"
+	if cmp -s "$out" "$out.one"; then
+		note "PASS $1: same JSON with the file read in the main thread (--read-threads 0)"
+	else
+		note "FAIL $1: JSON differs with the file read in the main thread"
+		FAILED=1
 	fi
 	[ "$3" -gt 4096 ] || return
 	# The buffers were freed in that run; keeping them must give the same bytes.

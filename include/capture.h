@@ -97,6 +97,7 @@ struct capture_set {
     bool done[CAPTURE_FILES_MAX];
     size_t n;
     size_t last;     /* the file the last packet came from */
+    int read_threads_free; /* for reading files ahead (readbuf.h) */
     int first_error;
     char error[640];
 };
@@ -120,6 +121,10 @@ bool capture_set_peek(const struct capture_set *set, unsigned ahead, const uint8
 int capture_set_open(struct capture_set *set, const char *const *paths, size_t n, char *err,
                      size_t errlen);
 int capture_set_filter(struct capture_set *set, const char *expr, char *err, size_t errlen);
+/* Lets the set's files be read ahead on up to `threads` threads at once
+ * (0: none), each while its file is being read past its first piece; a
+ * ring of files read one after another needs one. */
+void capture_set_read_ahead(struct capture_set *set, int threads);
 /* As capture_next(); errors come back once all files are read. */
 int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *err,
                      size_t errlen);

@@ -8,6 +8,13 @@
  * its reader allows, so a record that begins at the end of a piece still
  * fits whole; a file smaller than that gets a buffer of its own size.
  *
+ * Reading ahead (readbuf_read_ahead): once a file proves longer than one
+ * piece, a thread of its own reads the next piece into a second buffer
+ * while this one is parsed, so the copy out of the page cache, a fifth of
+ * the work on a large file, runs on another core.  The unparsed end of a
+ * piece (shorter than a record) is copied in front of the next one, into
+ * room kept there, and parsing goes on as before.
+ *
  * SPDX-License-Identifier: MIT
  */
 #ifndef READBUF_H
@@ -20,19 +27,32 @@
 
 #define READBUF_PIECE (1u << 20)
 
+struct readbuf_thread; /* readbuf.c */
+
 struct readbuf {
     FILE *f;       /* read unbuffered, from where it stands; not closed here */
     uint8_t *buf;
     size_t cap;
+    size_t piece;  /* bytes read at a time; READBUF_PIECE, smaller in tests */
+    size_t record_max;
     size_t start;  /* the first byte not taken */
     size_t end;    /* bytes read into buf */
     bool at_eof;
+    int *threads_free;             /* NULL: read here, never ahead */
+    struct readbuf_thread *ahead;  /* the thread reading ahead, if one runs */
 };
 
 /* Makes the buffer for records of at most record_max bytes; false: no
  * memory.  f should be unbuffered (setvbuf _IONBF): pieces go straight
  * into the buffer. */
 bool readbuf_open(struct readbuf *b, FILE *f, size_t record_max);
+
+/* Lets the buffer read ahead on a thread once the file has more than one
+ * piece, if *threads_free > 0 then: it takes one and gives it back when
+ * the file ends or is closed.  Readbufs that share the count must all be
+ * used from one thread.  Without a thread (none free, or none could be
+ * made) reading goes on here; results are the same either way. */
+void readbuf_read_ahead(struct readbuf *b, int *threads_free);
 
 /* Makes at least want bytes (want <= record_max) available from the first
  * byte not taken, unless the file ends first; returns how many are.  May
@@ -56,11 +76,12 @@ static inline void readbuf_take(struct readbuf *b, size_t n)
     b->start += n;
 }
 
-/* Takes n bytes, seeking past those not read yet; false if the file
- * cannot seek.  Seeking past the end is not an error: the next fill finds
- * the end. */
+/* Takes n bytes, seeking past those not read yet (or, reading ahead,
+ * reading past them); false if the file cannot seek.  Seeking past the
+ * end is not an error: the next fill finds the end. */
 bool readbuf_skip(struct readbuf *b, uint64_t n);
 
+/* Stops the thread, if one runs, and frees the buffers. */
 void readbuf_close(struct readbuf *b);
 
 #endif

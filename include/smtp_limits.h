@@ -70,6 +70,13 @@
  * slower at 5,000 open, 20% faster at 20,000).  --prefetch-above. */
 #define PREFETCH_ABOVE_DEFAULT 8192
 
+/* Threads that read capture files ahead of the parser (readbuf.h): one
+ * takes the copy out of the page cache off the main thread; files read
+ * one after another (a ring) share it.  More help only files read side
+ * by side.  --read-threads. */
+#define READ_THREADS_DEFAULT 1
+#define READ_THREADS_MAX 8
+
 /* Slots of the look-ahead table (a hash of each connection's addresses to
  * where its state lies), 32 bytes each: 4 MiB, backed only where used. */
 #define PREFETCH_HINT_BITS 17

@@ -245,6 +245,7 @@ int capture_set_open(struct capture_set *set, const char *const *paths, size_t n
      * and untouched pages of it cost no memory. */
     set->n = 0;
     set->last = 0;
+    set->read_threads_free = 0;
     set->first_error = 0;
     set->error[0] = '\0';
     if (n > CAPTURE_FILES_MAX) {
@@ -283,6 +284,19 @@ static __attribute__((noinline, cold)) void name_the_file(const struct capture *
     char file_err[400];
     snprintf(file_err, sizeof(file_err), "%s", err);
     snprintf(err, errlen, "%.200s: %s", c->source, file_err);
+}
+
+void capture_set_read_ahead(struct capture_set *set, int threads)
+{
+    set->read_threads_free = threads;
+    for (size_t i = 0; i < set->n; i++) {
+        struct capture *c = &set->files[i];
+        if (c->ng_active) {
+            readbuf_read_ahead(&c->ng.in, &set->read_threads_free);
+        } else if (c->pf_active) {
+            readbuf_read_ahead(&c->pf.in, &set->read_threads_free);
+        }
+    }
 }
 
 bool capture_peek(const struct capture *c, unsigned ahead, const uint8_t **data, size_t *caplen,

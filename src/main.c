@@ -57,6 +57,7 @@ struct options {
     int max_streams;
     long long free_buffers_above;
     long long prefetch_above;
+    long long read_threads;
     long long idle_timeout_s;
     long order_window;
     uint16_t ports[PORTS_MAX];
@@ -162,6 +163,9 @@ static void usage(FILE *f)
             "  --prefetch-above N   with more than N sessions open, read the file\n"
             "                       ahead and prefetch each packet's stream state\n"
             "                       (default %d; speed only, results the same)\n"
+            "  --read-threads N     threads reading capture files ahead while they\n"
+            "                       are parsed (default 1; 0 = read in the main\n"
+            "                       thread; speed only, results the same)\n"
             "  --idle-timeout SEC   end sessions silent this long (default 300, 600 in\n"
             "                       DATA, RFC 5321 4.5.3.2; 0 = never)\n"
             "  --order-window N     finished records held to keep id order (default %d;\n"
@@ -237,6 +241,7 @@ enum {
     OPT_MAX_STREAMS,
     OPT_FREE_BUFFERS,
     OPT_PREFETCH,
+    OPT_READ_THREADS,
     OPT_IDLE,
     OPT_ORDER,
     OPT_DURATION,
@@ -256,6 +261,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"max-streams", required_argument, NULL, OPT_MAX_STREAMS},
         {"free-buffers-above", required_argument, NULL, OPT_FREE_BUFFERS},
         {"prefetch-above", required_argument, NULL, OPT_PREFETCH},
+        {"read-threads", required_argument, NULL, OPT_READ_THREADS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
         {"order-window", required_argument, NULL, OPT_ORDER},
         {"duration", required_argument, NULL, OPT_DURATION},
@@ -271,6 +277,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->max_streams = STREAM_TABLE_DEFAULT;
     o->free_buffers_above = STREAM_FREE_BUFFERS_ABOVE_DEFAULT;
     o->prefetch_above = PREFETCH_ABOVE_DEFAULT;
+    o->read_threads = READ_THREADS_DEFAULT;
     o->idle_timeout_s = -1;
     o->order_window = -1;
     o->ports[0] = 25;
@@ -383,6 +390,13 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return 1;
             }
             o->prefetch_above = v;
+            break;
+        case OPT_READ_THREADS:
+            if (!parse_long(optarg, 0, READ_THREADS_MAX, &v)) {
+                fprintf(stderr, "smtpscope: --read-threads wants 0..%d\n", READ_THREADS_MAX);
+                return 1;
+            }
+            o->read_threads = v;
             break;
         case OPT_IDLE:
             if (!parse_long(optarg, 0, 86400LL * 365, &v)) {
@@ -829,6 +843,16 @@ static char *default_live_filter(const struct options *o)
     return f;
 }
 
+static int open_files(struct run *run)
+{
+    int rc = capture_set_open(run->files, run->opt.read_paths, run->opt.n_read, run->err,
+                              sizeof(run->err));
+    if (rc == SMTPSCOPE_OK) {
+        capture_set_read_ahead(run->files, (int)run->opt.read_threads);
+    }
+    return rc;
+}
+
 static int open_input(struct run *run)
 {
     int rc;
@@ -863,8 +887,7 @@ static int open_input(struct run *run)
             snprintf(run->err, sizeof(run->err), "out of memory");
             return SMTPSCOPE_ERR_INTERNAL;
         }
-        rc = capture_set_open(run->files, run->opt.read_paths, run->opt.n_read, run->err,
-                              sizeof(run->err));
+        rc = open_files(run);
         if (run->opt.n_read > 1) {
             snprintf(run->source_text, sizeof(run->source_text), "%.256s and %zu more files",
                      run->opt.read_paths[0], run->opt.n_read - 1);
@@ -999,8 +1022,7 @@ static int read_again_with_greeting_ports(struct run *run)
     run->input.source = source;
     run->input.linktype_name = linktype;
     stats_init(run->stats);
-    int rc = capture_set_open(run->files, run->opt.read_paths, run->opt.n_read, run->err,
-                              sizeof(run->err));
+    int rc = open_files(run);
     if (rc == SMTPSCOPE_OK && run->opt.filter != NULL) {
         rc = capture_set_filter(run->files, run->opt.filter, run->err, sizeof(run->err));
     }

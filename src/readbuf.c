@@ -1,21 +1,49 @@
 /*
  * readbuf.c - a file read in large pieces into one buffer (see readbuf.h).
  *
+ * Reading ahead uses two buffers of the same size: the reader parses one
+ * while the thread fills the other.  A buffer the thread fills gets its
+ * piece after `headroom` bytes (at least the longest record), so the
+ * reader can put the unparsed end of the previous piece right in front
+ * of it.  The two sides hand buffers over under one lock, once a piece.
+ *
  * SPDX-License-Identifier: MIT
  */
 #include "readbuf.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 /* Past a small file's size, so that reading it to the end sees the end. */
 #define READBUF_SLACK 16
+/* The thread only calls fread. */
+#define READ_THREAD_STACK (256u << 10)
+
+struct readbuf_thread {
+    pthread_t id;
+    pthread_mutex_t lock;
+    pthread_cond_t filled;  /* `ready` was set */
+    pthread_cond_t emptied; /* `to_fill` was set, or `stop` */
+    FILE *f;
+    size_t headroom;
+    size_t piece;
+    uint8_t *bufs[2];  /* the one the reader is in, and the other */
+    uint8_t *to_fill;  /* handed to the thread */
+    uint8_t *ready;    /* handed back, holding ready_len bytes */
+    size_t ready_len;
+    bool ready_last;   /* the file ended in this piece */
+    bool stop;
+};
 
 bool readbuf_open(struct readbuf *b, FILE *f, size_t record_max)
 {
     memset(b, 0, sizeof(*b));
     b->f = f;
+    b->piece = READBUF_PIECE;
+    b->record_max = record_max;
     b->cap = READBUF_PIECE + record_max;
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
@@ -26,12 +54,149 @@ bool readbuf_open(struct readbuf *b, FILE *f, size_t record_max)
     return b->buf != NULL;
 }
 
-size_t readbuf_fill(struct readbuf *b, size_t want)
+void readbuf_read_ahead(struct readbuf *b, int *threads_free)
+{
+    /* Only a regular file: closing must not wait on a read that blocks. */
+    struct stat st;
+    if (fstat(fileno(b->f), &st) == 0 && S_ISREG(st.st_mode)) {
+        b->threads_free = threads_free;
+    }
+}
+
+/* ---- the thread ----------------------------------------------------------- */
+
+static void *read_pieces(void *arg)
+{
+    struct readbuf_thread *t = arg;
+    bool last = false;
+    while (!last) {
+        pthread_mutex_lock(&t->lock);
+        while (t->to_fill == NULL && !t->stop) {
+            pthread_cond_wait(&t->emptied, &t->lock);
+        }
+        uint8_t *into = t->to_fill;
+        t->to_fill = NULL;
+        bool stop = t->stop;
+        pthread_mutex_unlock(&t->lock);
+        if (stop) {
+            break;
+        }
+        /* A short count is the end of the file, or an error read as one,
+         * as on the reader's own side. */
+        size_t got = fread(into + t->headroom, 1, t->piece, t->f);
+        last = got < t->piece;
+        pthread_mutex_lock(&t->lock);
+        t->ready = into;
+        t->ready_len = got;
+        t->ready_last = last;
+        pthread_cond_signal(&t->filled);
+        pthread_mutex_unlock(&t->lock);
+    }
+    return NULL;
+}
+
+/* ---- the reader's side ---------------------------------------------------- */
+
+static void free_thread(struct readbuf_thread *t)
+{
+    pthread_mutex_destroy(&t->lock);
+    pthread_cond_destroy(&t->filled);
+    pthread_cond_destroy(&t->emptied);
+    free(t);
+}
+
+/* Starts reading ahead from where the file stands into a second buffer;
+ * on any failure reading stays here, for good. */
+static void start_thread(struct readbuf *b)
+{
+    struct readbuf_thread *t = calloc(1, sizeof(*t));
+    uint8_t *spare = malloc(b->cap);
+    if (t == NULL || spare == NULL) {
+        free(t);
+        free(spare);
+        b->threads_free = NULL;
+        return;
+    }
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->filled, NULL);
+    pthread_cond_init(&t->emptied, NULL);
+    t->f = b->f;
+    t->piece = b->piece;
+    t->headroom = b->cap - b->piece;
+    t->bufs[0] = b->buf;
+    t->bufs[1] = spare;
+    t->to_fill = spare;
+    /* Signals stay with the main thread: SIGINT must reach its handler there. */
+    sigset_t all;
+    sigset_t old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, READ_THREAD_STACK);
+    int rc = pthread_create(&t->id, &attr, read_pieces, t);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        free_thread(t);
+        free(spare);
+        b->threads_free = NULL;
+        return;
+    }
+    b->ahead = t;
+    (*b->threads_free)--;
+}
+
+/* Joins the thread and frees the buffer the reader is not in. */
+static void stop_thread(struct readbuf *b)
+{
+    struct readbuf_thread *t = b->ahead;
+    pthread_mutex_lock(&t->lock);
+    t->stop = true;
+    pthread_cond_signal(&t->emptied);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->id, NULL);
+    free(t->bufs[0] == b->buf ? t->bufs[1] : t->bufs[0]);
+    free_thread(t);
+    b->ahead = NULL;
+    (*b->threads_free)++;
+}
+
+/* Moves to the piece read ahead, with the `keep` bytes not taken (fewer
+ * than the headroom) copied in front of it; waits for it if need be. */
+static void next_piece(struct readbuf *b, size_t keep)
+{
+    struct readbuf_thread *t = b->ahead;
+    pthread_mutex_lock(&t->lock);
+    while (t->ready == NULL) {
+        pthread_cond_wait(&t->filled, &t->lock);
+    }
+    uint8_t *next = t->ready;
+    size_t got = t->ready_len;
+    bool last = t->ready_last;
+    t->ready = NULL;
+    pthread_mutex_unlock(&t->lock);
+
+    memcpy(next + t->headroom - keep, b->buf + b->start, keep);
+    uint8_t *done = b->buf;
+    b->buf = next;
+    b->start = t->headroom - keep;
+    b->end = t->headroom + got;
+    if (last) {
+        b->at_eof = true;
+        stop_thread(b);
+        return;
+    }
+    pthread_mutex_lock(&t->lock);
+    t->to_fill = done;
+    pthread_cond_signal(&t->emptied);
+    pthread_mutex_unlock(&t->lock);
+}
+
+/* Reads pieces here, after moving the bytes not taken to the front. */
+static void fill_here(struct readbuf *b, size_t want)
 {
     size_t have = b->end - b->start;
-    if (have >= want || b->at_eof) {
-        return have;
-    }
     if (b->start > 0) {
         memmove(b->buf, b->buf + b->start, have);
         b->start = 0;
@@ -42,12 +207,39 @@ size_t readbuf_fill(struct readbuf *b, size_t want)
         if (room == 0) {
             break; /* the file grew past its size at open: the record is not read */
         }
-        size_t ask = room > READBUF_PIECE ? READBUF_PIECE : room;
+        size_t ask = room > b->piece ? b->piece : room;
         size_t got = fread(b->buf + b->end, 1, ask, b->f);
         b->end += got;
         if (got < ask) {
             b->at_eof = true;
         }
+    }
+}
+
+/* A thread pays only when there is a next piece and room before it for
+ * a record cut at the end of this one (not so in a small file's buffer). */
+static bool may_read_ahead(const struct readbuf *b)
+{
+    return b->threads_free != NULL && *b->threads_free > 0 && !b->at_eof &&
+           b->cap - b->piece >= b->record_max && b->cap > b->piece;
+}
+
+size_t readbuf_fill(struct readbuf *b, size_t want)
+{
+    size_t have = b->end - b->start;
+    if (have >= want || b->at_eof) {
+        return have;
+    }
+    if (b->ahead != NULL) {
+        while (have < want && !b->at_eof) {
+            next_piece(b, have); /* have < want <= record_max <= headroom */
+            have = b->end - b->start;
+        }
+        return have;
+    }
+    fill_here(b, want);
+    if (may_read_ahead(b)) {
+        start_thread(b);
     }
     return b->end - b->start;
 }
@@ -60,6 +252,18 @@ bool readbuf_skip(struct readbuf *b, uint64_t n)
         return true;
     }
     uint64_t beyond = n - have;
+    b->start = b->end;
+    if (b->ahead != NULL) {
+        /* The thread owns the file position: read through. */
+        while (beyond > 0 && !b->at_eof) {
+            next_piece(b, 0);
+            size_t got = b->end - b->start;
+            size_t step = beyond < got ? (size_t)beyond : got;
+            b->start += step;
+            beyond -= step;
+        }
+        return true;
+    }
     b->start = b->end = 0;
     if (b->at_eof) {
         return true; /* nothing is left to skip */
@@ -72,6 +276,9 @@ bool readbuf_skip(struct readbuf *b, uint64_t n)
 
 void readbuf_close(struct readbuf *b)
 {
+    if (b->ahead != NULL) {
+        stop_thread(b);
+    }
     free(b->buf);
     b->buf = NULL;
 }

@@ -23,5 +23,6 @@ Suite *pcapfile_suite(void);
 Suite *pcapng_suite(void);
 Suite *pool_suite(void);
 Suite *stream_suite(void);
+Suite *readbuf_suite(void);
 
 #endif
