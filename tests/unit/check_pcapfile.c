@@ -104,13 +104,19 @@ static bool is_record(const uint8_t *data, size_t caplen, unsigned i)
     return true;
 }
 
+/* _i & 1: the last record cut; _i & 2: the file read ahead on a thread. */
 START_TEST(test_peek_shows_what_comes_next)
 {
-    bool cut = _i == 1;
+    bool cut = (_i & 1) != 0;
     FILE *f = write_records(false, false, cut ? 3 : 0);
     struct pcapfile_reader r;
     char err[256] = "";
     ck_assert_int_eq(pcapfile_open(&r, f, false, false, 262144, 262144, err, sizeof(err)), 0);
+    int threads_free = 1;
+    bool had_thread = false;
+    if (_i & 2) {
+        readbuf_read_ahead(&r.in, &threads_free);
+    }
     unsigned seen[3] = {0, 0, 0};
     for (unsigned i = 0; i < N_RECORDS - (cut ? 1 : 0); i++) {
         const uint8_t *data;
@@ -129,11 +135,14 @@ START_TEST(test_peek_shows_what_comes_next)
             ck_assert(is_record(next, next_len, i + ahead));
         }
         ck_assert(is_record(data, caplen, i)); /* peeking moved nothing */
+        had_thread |= r.in.ahead != NULL;
     }
     /* Most records were seen ahead: only those past a read piece were not. */
     ck_assert_uint_gt(seen[1], N_RECORDS * 9 / 10);
     ck_assert_uint_gt(seen[2], N_RECORDS * 9 / 10);
+    ck_assert_int_eq(had_thread, (_i & 2) != 0);
     pcapfile_close(&r);
+    ck_assert_int_eq(threads_free, 1);
     fclose(f);
 }
 END_TEST
@@ -290,7 +299,7 @@ Suite *pcapfile_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_loop_test(tc, test_records_read_back, 0, 4);
     tcase_add_test(tc, test_cut_record_is_damage);
-    tcase_add_loop_test(tc, test_peek_shows_what_comes_next, 0, 2);
+    tcase_add_loop_test(tc, test_peek_shows_what_comes_next, 0, 4);
     tcase_add_test(tc, test_giant_and_long_records);
     tcase_add_test(tc, test_set_peek_follows_the_ring);
     tcase_add_test(tc, test_magic);

@@ -210,11 +210,17 @@ START_TEST(test_packets_read_back)
 }
 END_TEST
 
+/* _i == 1: the file read ahead on a thread. */
 START_TEST(test_peek_shows_what_comes_next)
 {
     FILE *f = write_file();
     struct pcapng_reader r;
     open_reader(&r, f);
+    int threads_free = 1;
+    bool had_thread = false;
+    if (_i == 1) {
+        readbuf_read_ahead(&r.in, &threads_free);
+    }
     char err[256] = "";
     unsigned seen[3] = {0, 0, 0};
     const uint8_t *data;
@@ -235,11 +241,14 @@ START_TEST(test_peek_shows_what_comes_next)
             CHECK(linktype == LINKTYPE_ETHERNET);
         }
         CHECK(is_packet(p.data, p.caplen, i)); /* peeking moved nothing */
+        had_thread |= r.in.ahead != NULL;
     }
     /* Most packets were seen ahead: only those past a read piece were not. */
     ck_assert_uint_gt(seen[1], N_PACKETS * 9 / 10);
     ck_assert_uint_gt(seen[2], N_PACKETS * 9 / 10);
+    ck_assert_int_eq(had_thread, _i == 1);
     pcapng_close(&r);
+    ck_assert_int_eq(threads_free, 1);
     fclose(f);
 }
 END_TEST
@@ -404,7 +413,7 @@ Suite *pcapng_suite(void)
     TCase *tc = tcase_create("blocks");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_packets_read_back);
-    tcase_add_test(tc, test_peek_shows_what_comes_next);
+    tcase_add_loop_test(tc, test_peek_shows_what_comes_next, 0, 2);
     tcase_add_test(tc, test_second_section_in_other_byte_order);
     tcase_add_loop_test(tc, test_oversized_block_is_skipped, 0, 6);
     tcase_add_test(tc, test_cut_block_is_damage);
