@@ -231,6 +231,9 @@ size_t readbuf_fill(struct readbuf *b, size_t want)
         return have;
     }
     if (b->ahead != NULL) {
+        if (want > b->record_max) {
+            want = b->record_max; /* past the contract: never past the headroom */
+        }
         while (have < want && !b->at_eof) {
             next_piece(b, have); /* have < want <= record_max <= headroom */
             have = b->end - b->start;
