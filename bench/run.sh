@@ -172,8 +172,8 @@ check_smtpscope() {
 			FAILED=1
 		fi
 	fi
-	# That run read its file ahead on a second thread; reading it in the
-	# main thread must give the same bytes.
+	# That run read its file ahead on a second thread (given a second CPU);
+	# reading it in the main thread must give the same bytes.
 	"$SMTPSCOPE" -r "$BENCH_DIR/$1.pcap" --json "$out.one" --max-streams "$2" \
 		--read-threads 0 >/dev/null 2>>"$BENCH_DIR/smtpscope.check.err"
 	if cmp -s "$out" "$out.one"; then
