@@ -54,10 +54,19 @@ bool readbuf_open(struct readbuf *b, FILE *f, size_t record_max);
  * made) reading goes on here; results are the same either way. */
 void readbuf_read_ahead(struct readbuf *b, int *threads_free);
 
+/* The part of readbuf_fill that reads. */
+size_t readbuf_fill_more(struct readbuf *b, size_t want);
+
 /* Makes at least want bytes (want <= record_max) available from the first
  * byte not taken, unless the file ends first; returns how many are.  May
- * move the bytes: pointers into the buffer are good until the next call. */
-size_t readbuf_fill(struct readbuf *b, size_t want);
+ * move the bytes: pointers into the buffer are good until the next call.
+ * Inline because readers ask once or twice a packet and nearly always
+ * have the bytes already. */
+static inline size_t readbuf_fill(struct readbuf *b, size_t want)
+{
+    size_t have = b->end - b->start;
+    return have >= want ? have : readbuf_fill_more(b, want);
+}
 
 /* Bytes available without reading, and where they start. */
 static inline size_t readbuf_have(const struct readbuf *b)

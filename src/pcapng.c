@@ -152,9 +152,22 @@ static void add_interface(struct pcapng_reader *r, const uint8_t *body, size_t n
 static int64_t to_us(const struct pcapng_interface *ifc, uint64_t ts)
 {
     uint64_t units = ifc->ts_units_per_s ? ifc->ts_units_per_s : 1000000;
-    uint64_t secs = ts / units;
-    uint64_t frac = ts % units;
-    uint64_t us = units >= 1000000 ? frac / (units / 1000000) : frac * (1000000 / units);
+    uint64_t secs;
+    uint64_t us;
+    /* Micro- and nanoseconds, nearly every file, divide by constants,
+     * which the compiler turns into multiplications, where the general
+     * case takes three 64-bit divisions a packet. */
+    if (units == 1000000) {
+        secs = ts / 1000000;
+        us = ts % 1000000;
+    } else if (units == 1000000000) {
+        secs = ts / 1000000000;
+        us = ts % 1000000000 / 1000;
+    } else {
+        secs = ts / units;
+        uint64_t frac = ts % units;
+        us = units >= 1000000 ? frac / (units / 1000000) : frac * (1000000 / units);
+    }
     /* Clamp absurd times (hostile files) instead of overflowing. */
     uint64_t total = secs + (uint64_t)ifc->ts_offset_s;
     if (total > (uint64_t)INT64_MAX / 1000000 - 1) {

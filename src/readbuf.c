@@ -224,7 +224,7 @@ static bool may_read_ahead(const struct readbuf *b)
            b->cap - b->piece >= b->record_max && b->cap > b->piece;
 }
 
-size_t readbuf_fill(struct readbuf *b, size_t want)
+size_t readbuf_fill_more(struct readbuf *b, size_t want)
 {
     size_t have = b->end - b->start;
     if (have >= want || b->at_eof) {

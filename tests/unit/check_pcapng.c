@@ -102,15 +102,14 @@ static bool is_packet(const uint8_t *data, size_t caplen, unsigned i)
     return true;
 }
 
-/* An Enhanced Packet Block for packet i on interface ifid, microseconds
- * since 1700000000 s. */
-static void put_packet(struct writer *w, uint32_t ifid, unsigned i)
+/* An Enhanced Packet Block for packet i on interface ifid, with the
+ * time ts in the interface's units. */
+static void put_packet_at(struct writer *w, uint32_t ifid, unsigned i, uint64_t ts)
 {
     uint8_t payload[1600];
     size_t n = packet_len(i);
     fill_packet(payload, n, i);
     uint32_t len = (uint32_t)(32 + (n + 3) / 4 * 4);
-    uint64_t ts = (1700000000ull + i) * 1000000ull + i;
     put32(w, 6);
     put32(w, len);
     put32(w, ifid);
@@ -119,6 +118,36 @@ static void put_packet(struct writer *w, uint32_t ifid, unsigned i)
     put32(w, (uint32_t)n);
     put32(w, (uint32_t)n + 4u);
     put_bytes(w, payload, n);
+    put32(w, len);
+}
+
+/* The same, microseconds since 1700000000 s. */
+static void put_packet(struct writer *w, uint32_t ifid, unsigned i)
+{
+    put_packet_at(w, ifid, i, (1700000000ull + i) * 1000000ull + i);
+}
+
+/* An interface with an if_tsresol option, and an if_tsoffset one if
+ * offset_s is not 0. */
+static void put_interface_units(struct writer *w, uint8_t tsresol, uint64_t offset_s)
+{
+    uint32_t len = offset_s != 0 ? 44 : 32;
+    put32(w, 1);
+    put32(w, len);
+    put16(w, LINKTYPE_ETHERNET);
+    put16(w, 0);
+    put32(w, 262144);
+    put16(w, 9);
+    put16(w, 1);
+    put_bytes(w, &tsresol, 1);
+    if (offset_s != 0) {
+        put16(w, 14);
+        put16(w, 8);
+        put32(w, (uint32_t)offset_s); /* low half first, as libpcap reads it */
+        put32(w, (uint32_t)(offset_s >> 32));
+    }
+    put16(w, 0); /* end of options */
+    put16(w, 0);
     put32(w, len);
 }
 
@@ -250,6 +279,44 @@ START_TEST(test_peek_shows_what_comes_next)
     pcapng_close(&r);
     ck_assert_int_eq(threads_free, 1);
     fclose(f);
+}
+END_TEST
+
+/* Times in an interface's own units (if_tsresol) and offset
+ * (if_tsoffset): 1700000000.123456 s written in each must read back as
+ * that many microseconds (2^-10 s units: within one unit). */
+START_TEST(test_time_units_read_back)
+{
+    struct writer w = {tmpfile(), false};
+    CHECK(w.f != NULL);
+    put_section(&w);
+    put_interface_units(&w, 6, 0);
+    put_interface_units(&w, 9, 0);
+    put_interface_units(&w, 3, 0);
+    put_interface_units(&w, 0x80 | 10, 0);
+    put_interface_units(&w, 9, 100000000);
+    put_interface_units(&w, 5, 0);
+    put_packet_at(&w, 0, 0, 1700000000123456ull);
+    put_packet_at(&w, 1, 1, 1700000000123456789ull);
+    put_packet_at(&w, 2, 2, 1700000000123ull);
+    put_packet_at(&w, 3, 3, 1700000000ull * 1024 + 126);
+    put_packet_at(&w, 4, 4, 1600000000123456789ull);
+    put_packet_at(&w, 5, 5, 170000000012345ull);
+    rewind(w.f);
+    struct pcapng_reader r;
+    open_reader(&r, w.f);
+    char err[256] = "";
+    struct packet p;
+    const int64_t want[] = {1700000000123456, 1700000000123456, 1700000000123000,
+                            1700000000123047, 1700000000123456, 1700000000123450};
+    for (unsigned i = 0; i < 6; i++) {
+        REQUIRE(next_packet(&r, &p, err, sizeof(err)) == 1, "packet %u: %s", i, err);
+        int64_t slack = i == 3 ? 977 : 0;
+        REQUIRE(p.ts_us >= want[i] - slack && p.ts_us <= want[i] + slack,
+                "packet %u: %lld us, want %lld", i, (long long)p.ts_us, (long long)want[i]);
+    }
+    pcapng_close(&r);
+    fclose(w.f);
 }
 END_TEST
 
@@ -415,6 +482,7 @@ Suite *pcapng_suite(void)
     tcase_add_test(tc, test_packets_read_back);
     tcase_add_loop_test(tc, test_peek_shows_what_comes_next, 0, 2);
     tcase_add_test(tc, test_second_section_in_other_byte_order);
+    tcase_add_test(tc, test_time_units_read_back);
     tcase_add_loop_test(tc, test_oversized_block_is_skipped, 0, 6);
     tcase_add_test(tc, test_cut_block_is_damage);
     tcase_add_test(tc, test_lengths_that_disagree_are_damage);
