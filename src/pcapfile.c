@@ -61,10 +61,7 @@ static int64_t record_time_us(const struct pcapfile_reader *r, uint32_t secs, ui
 int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caplen,
                   size_t *wirelen, int64_t *ts_us, char *err, size_t errlen)
 {
-    size_t have = readbuf_have(&r->in);
-    if (have < PCAPFILE_RECORD_HEADER) {
-        have = readbuf_fill(&r->in, PCAPFILE_RECORD_HEADER);
-    }
+    size_t have = readbuf_fill(&r->in, PCAPFILE_RECORD_HEADER);
     if (have == 0) {
         return 0;
     }
@@ -80,10 +77,8 @@ int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caple
                  r->snaplen);
         return SMTPSCOPE_ERR_INPUT_DAMAGED;
     }
-    if (have < PCAPFILE_RECORD_HEADER + (size_t)cap) {
-        have = readbuf_fill(&r->in, PCAPFILE_RECORD_HEADER + (size_t)cap);
-        h = readbuf_at(&r->in);
-    }
+    have = readbuf_fill(&r->in, PCAPFILE_RECORD_HEADER + (size_t)cap);
+    h = readbuf_at(&r->in); /* the fill may have moved the bytes */
     if (have < PCAPFILE_RECORD_HEADER + (size_t)cap) {
         snprintf(err, errlen, "truncated dump file; tried to read %u captured bytes, only got %zu",
                  cap, have - PCAPFILE_RECORD_HEADER);

@@ -221,13 +221,13 @@ static void fill_here(struct readbuf *b, size_t want)
 static bool may_read_ahead(const struct readbuf *b)
 {
     return b->threads_free != NULL && *b->threads_free > 0 && !b->at_eof &&
-           b->cap - b->piece >= b->record_max && b->cap > b->piece;
+           b->cap >= b->piece + b->record_max;
 }
 
 size_t readbuf_fill_more(struct readbuf *b, size_t want)
 {
     size_t have = b->end - b->start;
-    if (have >= want || b->at_eof) {
+    if (b->at_eof) { /* readbuf_fill() saw have < want */
         return have;
     }
     if (b->ahead != NULL) {
