@@ -40,6 +40,10 @@ struct decoded {
     uint8_t ip_proto;    /* IPPROTO_TCP etc. */
     bool is_fragment;    /* any IPv4 fragment */
     bool has_ports;      /* TCP header present: ports below are valid */
+    bool is_offload;     /* the IP length field was 0 (a TSO/GSO segment
+                          * captured before segmentation): ip_len, or
+                          * l4_len for IPv6, is the captured length and
+                          * may pass 65535 */
     uint16_t sport;
     uint16_t dport;
 };

@@ -140,6 +140,7 @@ struct session_record {
     int64_t last_us;     /* last packet of the session seen */
     uint64_t message_bytes;
     uint64_t bytes[2];     /* payload octets per smtp_dir */
+    uint64_t gap_bytes[2]; /* octets per smtp_dir missing from the capture */
     uint64_t flags;        /* VERDICT_FLAG_BIT()s */
     struct record_exchange greeting;
     struct record_exchange *exchanges;
@@ -166,6 +167,7 @@ struct session_record {
     uint8_t end;           /* enum record_end */
     uint8_t closer;        /* enum record_side: first FIN or RST */
     uint8_t label;         /* enum verdict_label */
+    uint8_t missing_side;  /* enum record_side whose packets the capture lacks */
 };
 
 /* The text t as a span into r's arena. */

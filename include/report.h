@@ -48,7 +48,13 @@ struct run_input {
     uint64_t n_fragments;
     uint64_t n_established;
     uint64_t n_midstream;
-    uint64_t n_ipv6_too_big;
+    uint64_t n_offload_segments;     /* TSO/GSO segments read by captured length */
+    uint64_t n_window_reopened;      /* segments taken despite a stale window or early ACK */
+    uint64_t n_held_back;            /* a side waited for the peer's reordered bytes */
+    uint64_t n_holes;                /* holes given up as lost to the capture */
+    uint64_t n_hole_bytes;
+    uint64_t n_waiting_max;          /* most sessions waiting on a hole at once */
+    uint64_t n_reorder_overflow;     /* holes not waited on (too many waiting) */
     uint64_t n_unattached_packets;
     uint64_t n_unattached_flows;
     uint64_t n_evicted;

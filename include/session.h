@@ -91,6 +91,12 @@ struct session_config {
     size_t glue_size;             /* bytes reserved per session for the caller */
     uint64_t prefetch_above;      /* open sessions past which feeding prefetches */
     struct session_content_sink content; /* begin NULL: no content kept */
+    /* Called while server bytes are parsed, as soon as a reply has made
+     * session_client_resume() true: the caller offers the client bytes it
+     * holds (as after session_feed() returns), so that they come before
+     * the server's next reply.  NULL: the caller does so after the call. */
+    void (*resume_client)(void *ctx, struct session *s);
+    void *resume_ctx;
 };
 
 struct session_table_stats {
@@ -158,8 +164,8 @@ void session_set_midstream(struct session *s);
 
 /* A session and the caller's glue (SESSION_GLUE_ROOM bytes) fill one pool
  * slot of SESSION_SLOT_BYTES (16-byte aligned). */
-#define SESSION_SLOT_BYTES 512
-#define SESSION_GLUE_ROOM 40
+#define SESSION_SLOT_BYTES 576
+#define SESSION_GLUE_ROOM 72
 
 /* The cfg.glue_size bytes reserved for the caller in s (zeroed at open;
  * aligned for pointers and 64-bit integers). */
@@ -188,6 +194,28 @@ size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir di
  */
 bool session_client_resume(struct session *s);
 
+/*
+ * n_missing bytes of direction dir are missing from the capture here (the
+ * peer acknowledged them, or they never came).  The caller drops what it
+ * held of that direction, unless session_client_resume() then says to
+ * offer it (client bytes held behind DATA: the message, sent on before
+ * its 354).  The session counts them (gap_bytes, flag
+ * stream_gap) and resynchronises: client lines at the next known verb,
+ * message content at its end-of-data line or the server's next reply,
+ * server lines at the next line shaped like a reply; commands whose
+ * replies may have been in the hole are paired by what the next replies
+ * say, never with a reply that cannot be theirs.
+ */
+void session_gap(struct session *s, enum smtp_dir dir, uint64_t n_missing);
+
+/* The capture holds no packets of side missing (RECORD_SIDE_CLIENT or
+ * _SERVER): the session is flagged one_sided and reads the other side
+ * alone (a DATA command goes on as if 354 came). */
+void session_set_one_sided(struct session *s, enum record_side missing);
+
+/* A segment of the session was captured before segmentation offload. */
+void session_note_offload(struct session *s);
+
 /* TCP facts seen by the glue: FIN or RST sent by side dir. */
 void session_note_fin(struct session *s, enum smtp_dir dir, int64_t now_us);
 void session_note_rst(struct session *s, enum smtp_dir dir, int64_t now_us, bool had_payload);
@@ -200,6 +228,7 @@ struct session_end {
     const uint8_t *tail[2]; /* bytes still held per direction, or NULL */
     size_t tail_len[2];
     bool gap[2];            /* bytes of this direction never delivered */
+    uint8_t missing_side;   /* enum record_side the capture lacks, or NONE */
     int64_t now_us;
 };
 
@@ -214,6 +243,13 @@ void session_end(struct session_table *t, struct session *s, const struct sessio
  * at now_us, else NULL.  The caller ends it (reason RECORD_END_IDLE).
  */
 struct session *session_idle_candidate(struct session_table *t, int64_t now_us);
+
+/*
+ * A packet time before which session_idle_candidate() finds nothing, even
+ * for a session opened now (so a caller may skip asking until then); at
+ * least now_us.  INT64_MAX when sessions never go idle.
+ */
+int64_t session_idle_check_us(const struct session_table *t, int64_t now_us);
 
 /* The oldest open session, or NULL: for ending everything at exit. */
 struct session *session_oldest_open(struct session_table *t);

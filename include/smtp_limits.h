@@ -90,6 +90,12 @@
 /* Idle timeouts, RFC 5321 4.5.3.2: the server gives up after 5 minutes
  * awaiting a command, 10 minutes awaiting the end of message data. */
 #define SESSION_IDLE_TIMEOUT_US (300LL * 1000000)
+/* How long (packet time) a side's bytes wait for the peer bytes its ACKs
+ * show were sent before them, when the capture recorded those later or
+ * not at all (--reorder-window).  Capture reordering on mirror ports and
+ * multi-queue NICs spans microseconds to milliseconds; a hole still open
+ * after this is taken as lost to the capture. */
+#define REORDER_WINDOW_MS_DEFAULT 250
 #define SESSION_IDLE_TIMEOUT_DATA_US (600LL * 1000000)
 
 /* Snapshot length for live capture and the largest frame we accept. */

@@ -175,6 +175,16 @@ void smtp_parser_init(struct smtp_parser *p, enum smtp_dir dir);
 void smtp_parser_set_mode(struct smtp_parser *p, enum smtp_mode mode);
 
 /*
+ * The stream lost n_missing bytes here (a hole in the capture).  Whatever
+ * the parser had of a line is forgotten (the caller drops the bytes it
+ * held); the mode stays: in DATA the end-of-data matcher resumes as if
+ * inside a line whose CR was in the hole, in BDAT the chunk's count goes on (back to lines when the
+ * chunk ended inside the hole).  Finding the next whole line is the
+ * caller's business (a line after the hole may start mid-line).
+ */
+void smtp_parser_gap(struct smtp_parser *p, uint64_t n_missing);
+
+/*
  * Parses from buf[0..len).  Fills *ev with one event and returns the bytes
  * it consumed.  ev->type SMTP_EV_NONE (with 0 returned) means buf holds
  * only part of a line: the caller keeps those bytes and calls again with

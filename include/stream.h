@@ -25,12 +25,13 @@
 #include "session.h"
 
 /* Bytes each session reserves for this module (session_config.glue_size). */
-#define STREAM_GLUE_SIZE 40
+#define STREAM_GLUE_SIZE 72
 
 struct stream_config {
     int max_streams;         /* libnids hash size */
     uint64_t free_buffers_above; /* open sessions past which emptied buffers are freed */
     uint64_t prefetch_above;     /* open sessions past which packets are looked ahead */
+    int64_t reorder_window_us;   /* how long bytes wait on a hole the peer acknowledged */
     bool verify_checksums;
     const uint16_t *ports;   /* server ports that make a session */
     size_t n_ports;
@@ -53,7 +54,15 @@ struct stream_stats {
     uint64_t n_syn_retransmits;
     uint64_t n_midstream;       /* sessions picked up without a handshake */
     uint64_t n_ipv6_packets;    /* IPv6 TCP packets translated for libnids */
-    uint64_t n_ipv6_too_big;    /* IPv6 segments too large for IPv4 */
+    uint64_t n_offload_segments; /* segments captured before TSO/GSO (IP length 0 or > 64 KiB) */
+    uint64_t n_window_reopened;  /* segments libnids dropped (stale window, ACK first) and took again */
+    uint64_t n_held_back;        /* times a side waited for the peer's reordered bytes */
+    uint64_t n_holes;            /* holes given up as lost to the capture */
+    uint64_t n_hole_bytes;       /* bytes in them */
+    uint64_t n_waiting_max;      /* most sessions waiting on a hole at once */
+    uint64_t n_reorder_overflow; /* holes not waited on: too many sessions waiting */
+    uint64_t n_queue_span_exceeded; /* holes given up: too much queued behind them */
+    uint64_t n_rst_deferred;     /* RSTs captured before bytes they follow, fed after them */
     uint64_t warnings[STREAM_WARN_COUNT]; /* by libnids NIDS_WARN_* errnum */
 };
 
@@ -71,8 +80,22 @@ void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us);
  * Feeds one IPv6 TCP segment: ip6 is its IPv6 header (for the addresses),
  * tcp[0..tcp_len) the segment after any extension headers.  Each address
  * stands in libnids as a token in 240.0.0.0/4 and is reported as IPv6.
+ * A segment too long for IPv4 (offload, is_offload) goes in pieces.
  */
-void stream_feed_ipv6(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len, int64_t now_us);
+void stream_feed_ipv6(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len, int64_t now_us,
+                      bool is_offload);
+
+/*
+ * Feeds an IPv4 TCP segment captured before segmentation offload: its IP
+ * length field is 0 and ip[0..len) (the captured bytes) is all of it, up
+ * to the capture's snaplen.  It is handed to libnids as the pieces the NIC
+ * would have made, and its session is flagged offload_segments.
+ */
+void stream_feed_ipv4_offload(const uint8_t *ip, size_t len, int64_t now_us);
+
+/* For session_config.resume_client: offers the client bytes the session
+ * let wait (ctx unused). */
+void stream_resume_client(void *ctx, struct session *s);
 
 /* Advances the clock on a quiet live link, ending idle sessions. */
 void stream_tick(int64_t now_us);

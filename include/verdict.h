@@ -26,6 +26,12 @@
        "how the session ended is unknown.",                                    \
        "Capture longer, or start the capture earlier and stop it later; "     \
        "for idle sessions, check the client that left the connection open.")   \
+    XX(ONE_SIDED_CAPTURE, "one_sided_capture", "info", "",                     \
+       "Only one direction of the connection is in the capture (a tap or "    \
+       "mirror port that sees one way, or asymmetric routing): what the "      \
+       "other side said, and so how the session really ended, is unknown.",    \
+       "Capture both directions (both halves of a tap, or the port that sees " \
+       "both ways); nothing here blames either side.")                         \
     XX(TLS_OPAQUE, "tls_opaque", "info", "220",                                \
        "The session switched to TLS (STARTTLS answered 220, or implicit TLS "  \
        "on port 465), so the rest of the conversation, including how it "     \
@@ -174,8 +180,10 @@
        "did not send (bare LF smuggling).",                                    \
        "Read the server's reply; check bare LF handling on both sides.")      \
     XX(STREAM_GAP, "stream_gap", "warning", "",                                \
-       "Part of the TCP stream was missing from the capture, so bytes after " \
-       "the hole could not be read.",                                          \
+       "Part of the TCP stream was missing from the capture (gap_bytes says " \
+       "how many bytes, per direction): the peer acknowledged bytes the "     \
+       "capture never held. Reading resumed after the hole; an exchange "     \
+       "whose reply was in it shows no reply.",                                \
        "Capture loss: check drops, mirror port limits, snaplen.")             \
     XX(TOO_MANY_COMMANDS, "too_many_commands", "warning", "",                  \
        "The session had more exchanges than smtpscope keeps (2048); later "    \
@@ -211,8 +219,24 @@
        "open.",                                                                \
        "Nothing; the session was reported as far as it went.")                 \
     XX(PLAINTEXT_ON_TLS_PORT, "plaintext_on_tls_port", "warning", "220",      \
-       "The server sent a plaintext SMTP greeting on an implicit-TLS port.",  \
-       "Check the server's port configuration (465 expects TLS first).")
+       "Plaintext SMTP was spoken on an implicit-TLS port (the first bytes "  \
+       "were not a TLS record), so mail and any credentials crossed the "     \
+       "network in clear; the session is read as plain SMTP.",                 \
+       "Check the server's port configuration (465 expects TLS first) and "   \
+       "the client's TLS settings.")                                           \
+    XX(OFFLOAD_SEGMENTS, "offload_segments", "info", "",                       \
+       "The capture holds segments larger than the link allows, with an IP "  \
+       "length of 0 or past 65535: it was taken on a host that hands whole "  \
+       "segments to the NIC (TSO/GSO, BIG TCP). They were read by their "     \
+       "captured length.",                                                     \
+       "Nothing to fix; to capture what the wire carried, turn offloads off " \
+       "on the capturing interface (ethtool -K IF tso off gso off gro off).") \
+    XX(ONE_SIDED, "one_sided", "info", "",                                     \
+       "Only one direction of the connection is in the capture; the other "   \
+       "side's bytes (acknowledged, so really sent) are missing "             \
+       "(missing_side names it). Nothing is concluded from their absence.",    \
+       "Capture both directions (both halves of a tap, or the port that sees " \
+       "both ways).")
 
 enum verdict_label {
 #define XX(id, name, sev, codes, expl, check) VERDICT_##id,
@@ -255,12 +279,14 @@ struct verdict_facts {
     bool saw_quit;
     uint32_t n_mail_tried;
     uint32_t n_messages_accepted;
+    bool one_sided; /* one direction is missing from the capture */
 };
 
 /* Applies the rules of docs/verdicts.md in order; the first match wins. */
 enum verdict_label verdict_classify(const struct verdict_facts *f);
 
-/* Whether a label is an abnormal close (all but normal_quit and tls_opaque). */
+/* Whether a label is an abnormal close (all but normal_quit, tls_opaque
+ * and one_sided, which judges nothing). */
 bool verdict_label_is_abnormal(unsigned label);
 
 #endif

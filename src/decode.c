@@ -236,7 +236,16 @@ static enum decode_result check_ipv4(struct cursor *c, struct decoded *out)
     size_t hlen = (size_t)(ip[0] & 0x0F) * 4;
     size_t total = (size_t)(ip[2] << 8 | ip[3]);
     if ((ip[0] >> 4) != 4 || hlen < 20 || total < hlen) {
-        return DECODE_MALFORMED;
+        if (total != 0 || (ip[0] >> 4) != 4 || hlen < 20 || ip[9] != 6 ||
+            ((ip[6] & 0x3F) | ip[7]) != 0 || c->left < hlen + 20) {
+            return DECODE_MALFORMED;
+        }
+        /* A segment captured on the sending host before the NIC cut it up
+         * (TSO/GSO, BIG TCP): the stack leaves the length 0 for the NIC to
+         * fill, and the frame holds the whole segment.  Its length is the
+         * captured bytes (Wireshark reads these frames the same way). */
+        total = c->left;
+        out->is_offload = true;
     }
     if (c->left < total) {
         return DECODE_TRUNCATED;
@@ -257,6 +266,29 @@ static enum decode_result check_ipv4(struct cursor *c, struct decoded *out)
 }
 
 /*
+ * The payload length of an IPv6 packet whose header says 0, from the
+ * Jumbo Payload option (RFC 2675 2, first in a Hop-by-Hop header), or the
+ * captured bytes when there is no Hop-by-Hop header at all; 0 when
+ * neither gives a length that the capture holds.
+ */
+static size_t jumbo_length(const uint8_t *ip, size_t captured)
+{
+    if (captured <= 40) {
+        return 0;
+    }
+    if (ip[6] != 0) {
+        return captured - 40;
+    }
+    /* Hop-by-Hop header: next, length, then options; the jumbo option is
+     * type 0xC2, length 4, and needs no other option before it. */
+    if (captured < 48 || ip[42] != 0xC2 || ip[43] != 4) {
+        return 0;
+    }
+    size_t jumbo = (size_t)ip[44] << 24 | (size_t)ip[45] << 16 | (size_t)ip[46] << 8 | ip[47];
+    return jumbo > 65535 && jumbo <= captured - 40 ? jumbo : 0;
+}
+
+/*
  * RFC 8200 4: walk Hop-by-Hop (0), Routing (43) and Destination Options
  * (60) to the upper-layer header.  Fragment (44), AH (51), ESP (50) and
  * anything else are not analysed.
@@ -271,8 +303,16 @@ static enum decode_result check_ipv6(struct cursor *c, struct decoded *out)
         return DECODE_MALFORMED;
     }
     size_t payload = (size_t)(ip[4] << 8 | ip[5]);
+    out->is_offload = false;
     if (payload == 0) {
-        return DECODE_IPV6_UNSUPPORTED; /* jumbogram (RFC 2675) */
+        /* A BIG TCP / GSO segment captured on the sending host: its length
+         * is in an RFC 2675 jumbo option, or nowhere (newer kernels drop
+         * the option), and the frame holds the whole segment. */
+        payload = jumbo_length(ip, c->left);
+        if (payload == 0) {
+            return DECODE_MALFORMED;
+        }
+        out->is_offload = true;
     }
     if (c->left - 40 < payload) {
         return DECODE_TRUNCATED;
@@ -346,6 +386,7 @@ enum decode_result decode_frame(int linktype, const uint8_t *frame, size_t caple
     out->ip_proto = 0;
     out->is_fragment = false;
     out->has_ports = false;
+    out->is_offload = false;
     out->sport = 0;
     out->dport = 0;
     enum decode_result r = strip_link(linktype, &c);

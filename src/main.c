@@ -61,6 +61,7 @@ struct options {
     long long prefetch_above;
     long long read_threads; /* -1: READ_THREADS_DEFAULT with a second CPU, else 0 */
     long long idle_timeout_s;
+    long long reorder_window_ms;
     long order_window;
     uint16_t ports[PORTS_MAX];
     size_t n_ports;
@@ -245,6 +246,7 @@ enum {
     OPT_PREFETCH,
     OPT_READ_THREADS,
     OPT_IDLE,
+    OPT_REORDER,
     OPT_ORDER,
     OPT_DURATION,
     OPT_STATS
@@ -265,6 +267,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"prefetch-above", required_argument, NULL, OPT_PREFETCH},
         {"read-threads", required_argument, NULL, OPT_READ_THREADS},
         {"idle-timeout", required_argument, NULL, OPT_IDLE},
+        {"reorder-window", required_argument, NULL, OPT_REORDER},
         {"order-window", required_argument, NULL, OPT_ORDER},
         {"duration", required_argument, NULL, OPT_DURATION},
         {"stats", required_argument, NULL, OPT_STATS},
@@ -281,6 +284,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->prefetch_above = PREFETCH_ABOVE_DEFAULT;
     o->read_threads = -1;
     o->idle_timeout_s = -1;
+    o->reorder_window_ms = REORDER_WINDOW_MS_DEFAULT;
     o->order_window = -1;
     o->ports[0] = 25;
     o->ports[1] = 465;
@@ -406,6 +410,13 @@ static int parse_options(int argc, char **argv, struct options *o)
                 return 1;
             }
             o->idle_timeout_s = v;
+            break;
+        case OPT_REORDER:
+            if (!parse_long(optarg, 0, 600000, &v)) {
+                fprintf(stderr, "smtpscope: --reorder-window wants 0..600000 milliseconds\n");
+                return 1;
+            }
+            o->reorder_window_ms = v;
             break;
         case OPT_ORDER:
             if (!parse_long(optarg, 0, 1 << 24, &v)) {
@@ -591,7 +602,8 @@ static void handle_packet(struct run *run, const struct capture_packet *pkt)
             return;
         }
         in->by_decode[r]++;
-        stream_feed_ipv6(d.ip, d.l4, d.l4_len, pkt->ts_us < in->last_us ? in->last_us : pkt->ts_us);
+        stream_feed_ipv6(d.ip, d.l4, d.l4_len, pkt->ts_us < in->last_us ? in->last_us : pkt->ts_us,
+                         d.is_offload);
         return;
     }
     if (r != DECODE_IPV4) {
@@ -615,7 +627,11 @@ static void handle_packet(struct run *run, const struct capture_packet *pkt)
     in->by_decode[DECODE_IPV4]++;
     /* Packets with times going backwards keep the clock where it was. */
     int64_t now = pkt->ts_us < in->last_us ? in->last_us : pkt->ts_us;
-    stream_feed_ipv4(d.ip, d.ip_len, now);
+    if (d.is_offload) {
+        stream_feed_ipv4_offload(d.ip, d.ip_len, now);
+    } else {
+        stream_feed_ipv4(d.ip, d.ip_len, now);
+    }
 }
 
 static int64_t wall_clock_us(void)
@@ -942,6 +958,7 @@ static int start_pipeline(struct run *run)
                                                             : run->opt.idle_timeout_s * 1000000,
         .order_window = (size_t)run->opt.order_window,
         .glue_size = STREAM_GLUE_SIZE,
+        .resume_client = stream_resume_client,
         .prefetch_above = (uint64_t)run->opt.prefetch_above,
     };
     if (run->opt.extract_dir != NULL && run->extractor == NULL) {
@@ -964,6 +981,7 @@ static int start_pipeline(struct run *run)
         .free_buffers_above = (uint64_t)run->opt.free_buffers_above,
         .prefetch_above = (uint64_t)run->opt.prefetch_above,
         .verify_checksums = run->opt.verify_checksums,
+        .reorder_window_us = run->opt.reorder_window_ms * 1000,
         .ports = run->opt.ports,
         .n_ports = run->opt.n_ports,
     };
@@ -977,7 +995,13 @@ static void gather_coverage(struct run *run)
     struct run_input *in = &run->input;
     in->n_established = ss.n_established;
     in->n_midstream = ss.n_midstream;
-    in->n_ipv6_too_big = ss.n_ipv6_too_big;
+    in->n_offload_segments = ss.n_offload_segments;
+    in->n_window_reopened = ss.n_window_reopened;
+    in->n_held_back = ss.n_held_back;
+    in->n_holes = ss.n_holes;
+    in->n_hole_bytes = ss.n_hole_bytes;
+    in->n_waiting_max = ss.n_waiting_max;
+    in->n_reorder_overflow = ss.n_reorder_overflow;
     in->n_unattached_packets = ss.n_unattached_packets;
     in->n_unattached_flows = ss.n_unattached_flows;
     in->n_evicted = ss.n_evicted;

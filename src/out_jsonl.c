@@ -570,7 +570,19 @@ static void put_session_end(struct capbuf *o, const struct session_record *r)
     d = put_u64(d, r->bytes[SMTP_DIR_CLIENT]);
     d = PUT_LIT(d, ",\"server\":");
     d = put_u64(d, r->bytes[SMTP_DIR_SERVER]);
-    out_done(o, PUT_LIT(d, "}}\n"));
+    out_done(o, PUT_LIT(d, "}"));
+    _Static_assert(27 + OUT_U64_MAX + 10 + OUT_U64_MAX + 18 + NAME_MAX_LEN + 6 <= OUT_ROOM_MAX,
+                   "one run");
+    if ((d = out_room(o, OUT_ROOM_MAX)) == NULL) {
+        return;
+    }
+    d = PUT_LIT(d, ",\"gap_bytes\":{\"client\":");
+    d = put_u64(d, r->gap_bytes[SMTP_DIR_CLIENT]);
+    d = PUT_LIT(d, ",\"server\":");
+    d = put_u64(d, r->gap_bytes[SMTP_DIR_SERVER]);
+    d = PUT_LIT(d, "},\"missing_side\":");
+    d = put_name(d, closer_name(r->missing_side));
+    out_done(o, PUT_LIT(d, "}\n"));
 }
 
 static void jsonl_session(struct writer *w, const struct session_record *r)
@@ -705,7 +717,7 @@ static void put_coverage(struct capbuf *o, const struct run_input *in)
                "\"unattached_packets\":%llu,\"unattached_flows\":%llu,\"evicted\":%llu,"
                "\"tcp_header_invalid\":%llu,\"queue_pruned\":%llu,\"session_failed\":%llu}",
             (unsigned long long)in->by_decode[DECODE_NON_IP],
-            (unsigned long long)(in->by_decode[DECODE_IPV6_UNSUPPORTED] + in->n_ipv6_too_big),
+            (unsigned long long)in->by_decode[DECODE_IPV6_UNSUPPORTED],
             (unsigned long long)in->by_decode[DECODE_TRUNCATED],
             (unsigned long long)in->by_decode[DECODE_MALFORMED],
             (unsigned long long)in->n_not_tcp, (unsigned long long)in->n_other_ports,
@@ -717,6 +729,13 @@ static void put_coverage(struct capbuf *o, const struct run_input *in)
                "\"records_out_of_order\":%llu",
             (unsigned long long)in->n_idle, (unsigned long long)in->n_port_reused,
             (unsigned long long)in->n_open_at_end, (unsigned long long)in->n_out_of_order);
+    out_fmt(o, ",\"normalised\":{\"offload_segments\":%llu,\"window_reopened\":%llu,"
+               "\"held_back\":%llu,\"holes\":%llu,\"hole_bytes\":%llu,\"waiting_max\":%llu,"
+               "\"reorder_overflow\":%llu}",
+            (unsigned long long)in->n_offload_segments, (unsigned long long)in->n_window_reopened,
+            (unsigned long long)in->n_held_back, (unsigned long long)in->n_holes,
+            (unsigned long long)in->n_hole_bytes, (unsigned long long)in->n_waiting_max,
+            (unsigned long long)in->n_reorder_overflow);
 }
 
 static void jsonl_summary(struct writer *w, const struct run_report *rep)

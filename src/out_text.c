@@ -174,7 +174,7 @@ static void put_coverage(struct capbuf *o, const struct run_input *in)
     out_fmt(o, "  non-IP frames %llu, IPv6 fragments/AH/ESP/other %llu, snaplen-cut packets %llu, "
                "malformed %llu\n",
             (unsigned long long)in->by_decode[DECODE_NON_IP],
-            (unsigned long long)(in->by_decode[DECODE_IPV6_UNSUPPORTED] + in->n_ipv6_too_big),
+            (unsigned long long)in->by_decode[DECODE_IPV6_UNSUPPORTED],
             (unsigned long long)in->by_decode[DECODE_TRUNCATED],
             (unsigned long long)in->by_decode[DECODE_MALFORMED]);
     out_fmt(o, "  sessions picked up mid-stream (no handshake captured): %llu\n",
@@ -190,6 +190,17 @@ static void put_coverage(struct capbuf *o, const struct run_input *in)
     out_fmt(o, "  other TCP ports %llu, non-TCP %llu packets; sessions open at end %llu, ended idle %llu\n",
             (unsigned long long)in->n_other_ports, (unsigned long long)in->n_not_tcp,
             (unsigned long long)in->n_open_at_end, (unsigned long long)in->n_idle);
+    if (in->n_offload_segments + in->n_window_reopened + in->n_held_back + in->n_holes > 0) {
+        out_str(o, "Read despite the capture:\n");
+        out_fmt(o, "  offloaded segments (TSO/GSO) %llu, segments past a stale window or "
+                   "after their ACK %llu,\n  waits for reordered bytes %llu (at most %llu "
+                   "sessions at once, %llu not waited on)\n",
+                (unsigned long long)in->n_offload_segments,
+                (unsigned long long)in->n_window_reopened, (unsigned long long)in->n_held_back,
+                (unsigned long long)in->n_waiting_max, (unsigned long long)in->n_reorder_overflow);
+        out_fmt(o, "  holes lost to the capture %llu (%llu bytes)\n",
+                (unsigned long long)in->n_holes, (unsigned long long)in->n_hole_bytes);
+    }
 }
 
 static void put_abnormal(struct capbuf *o, const struct text_state *st)

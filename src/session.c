@@ -61,8 +61,6 @@ struct session {
     uint16_t bdat_index;          /* exchange of the chunk being received */
     uint16_t wait_index;          /* the exchange the client waits on */
     uint8_t state;                /* enum session_state */
-    uint8_t first_bytes[4];       /* the server's first bytes (implicit TLS) */
-    uint8_t n_first;
     uint8_t auth_mech;
     uint8_t auth_lines;
     /* Tested or set on every line: plain bytes; the rest are bits. */
@@ -89,12 +87,18 @@ struct session {
     bool saw_221_not_quit_in_txn : 1;
     bool saw_221_not_quit_no_txn : 1;
     bool client_data_after_221 : 1;
+    bool gap_in_content : 1;      /* the message lost bytes in a hole */
+    uint8_t tls_undecided;        /* implicit-TLS port: bit per smtp_dir whose first byte is due */
+    bool tls_spoken : 1;          /* a side began with a TLS record */
+    bool plain_spoken : 1;        /* a side began in plaintext */
+    bool ending : 1;              /* session_end() is parsing the tails */
+    uint16_t gap_candidates;      /* pending commands whose replies may be in a server hole */
     uint64_t glue[]; /* the stream layer's per-session state (pointers, integers) */
 };
 _Static_assert(SESSION_EXCHANGES_KEEP <= UINT16_MAX, "exchange indexes fit 16 bits");
 /* With the stream layer's glue, a session fills a 512-byte pool slot. */
-_Static_assert(sizeof(struct session) + SESSION_GLUE_ROOM == SESSION_SLOT_BYTES,
-               "a session and its glue fill one slot");
+_Static_assert(sizeof(struct session) + SESSION_GLUE_ROOM <= SESSION_SLOT_BYTES,
+               "a session and its glue fit one slot");
 
 static const char *const state_names[] = {
 #define XX(id, str) str,
@@ -1022,7 +1026,11 @@ static void on_unsolicited(struct session *s, const struct reply_acc *r, int64_t
         apply_reply(x, r, now_us);
     }
     s->next_unanswered = s->rec.n_exchanges;
-    set_flag(s, VERDICT_FLAG_UNSOLICITED_REPLY);
+    /* Not the server's fault: the client was not captured, or spoke TLS
+     * to a plaintext server (these replies answer its TLS bytes). */
+    if (s->rec.missing_side != RECORD_SIDE_CLIENT && !(s->tls_spoken && s->plain_spoken)) {
+        set_flag(s, VERDICT_FLAG_UNSOLICITED_REPLY);
+    }
     if (r->code == 221) {
         on_221(s, SMTP_VERB_UNKNOWN, RECORD_KIND_UNSOLICITED);
     }
@@ -1041,6 +1049,79 @@ static bool is_missed_greeting(const struct session *s, uint16_t code)
         }
     }
     return true;
+}
+
+/* Whether a reply with this code can answer exchange x. */
+static bool reply_fits(const struct record_exchange *x, const struct reply_acc *r)
+{
+    uint16_t code = r->code;
+    if (x->kind == RECORD_KIND_AUTH_LINE) {
+        return code == 334 || code == 235 || code >= 500;
+    }
+    if (x->kind == RECORD_KIND_MESSAGE) {
+        return code != 354 && code != 334 && code != 221;
+    }
+    switch (x->verb) {
+    case SMTP_VERB_DATA:
+        return code == 354 || code >= 400;
+    case SMTP_VERB_QUIT:
+        return code == 221;
+    case SMTP_VERB_AUTH:
+        return code == 334 || code == 235 || code >= 400;
+    case SMTP_VERB_STARTTLS:
+        return code == 220 || code >= 400;
+    default:
+        return code != 354 && code != 334 && code != 221 && code != 220;
+    }
+}
+
+/* A reply whose text or enhanced code names what it answers (RFC 3463
+ * X.1.0 sender, X.1.5 recipient; 354 only answers DATA). */
+static bool reply_names(const struct record_exchange *x, const struct reply_acc *r)
+{
+    const struct smtp_enhanced *e = &r->enhanced;
+    if (r->code == 354) {
+        return x->kind == RECORD_KIND_COMMAND && x->verb == SMTP_VERB_DATA;
+    }
+    if (r->code == 221) {
+        return x->kind == RECORD_KIND_COMMAND && x->verb == SMTP_VERB_QUIT;
+    }
+    if (e->klass == 0 || x->kind != RECORD_KIND_COMMAND) {
+        return false;
+    }
+    if (e->subject == 1 && e->detail == 0) {
+        return x->verb == SMTP_VERB_MAIL;
+    }
+    if (e->subject == 1 && (e->detail == 5 || e->detail == 1)) {
+        return x->verb == SMTP_VERB_RCPT;
+    }
+    return false;
+}
+
+/*
+ * After a hole in the server's bytes, which of the commands then pending
+ * (or the next one) the reply r answers: the first one the reply names,
+ * else the first one it can answer at all, else the oldest.
+ */
+static uint32_t pick_after_gap(const struct session *s, const struct reply_acc *r)
+{
+    /* It may answer any of them, or the first command after them. */
+    uint32_t first = s->next_unanswered;
+    uint32_t end = first + s->gap_candidates + 1;
+    if (end > s->rec.n_exchanges) {
+        end = s->rec.n_exchanges;
+    }
+    for (uint32_t i = first; i < end; i++) {
+        if (reply_names(&s->rec.exchanges[i], r)) {
+            return i;
+        }
+    }
+    for (uint32_t i = first; i < end; i++) {
+        if (reply_fits(&s->rec.exchanges[i], r)) {
+            return i;
+        }
+    }
+    return first;
 }
 
 static void on_reply_complete(struct session *s, int64_t now_us)
@@ -1064,10 +1145,22 @@ static void on_reply_complete(struct session *s, int64_t now_us)
     }
     if (s->state == SESSION_CONTENT && s->next_unanswered >= s->rec.n_exchanges &&
         s->n_pending_unstored == 0) {
-        /* The server spoke before CRLF.CRLF: it ended the content. */
-        set_flag(s, VERDICT_FLAG_DATA_ENDED_BY_SERVER);
+        /* The server spoke before CRLF.CRLF: it ended the content, unless
+         * the end-of-data line fell into a hole of the capture. */
+        if (!s->gap_in_content) {
+            set_flag(s, VERDICT_FLAG_DATA_ENDED_BY_SERVER);
+        }
         smtp_parser_set_mode(&s->parser[SMTP_DIR_CLIENT], SMTP_MODE_LINE);
         finish_content(s, now_us);
+    }
+    if (s->gap_candidates > 0 && s->next_unanswered < s->rec.n_exchanges) {
+        /* Replies to the earliest of these fell into the hole: they stay
+         * unanswered rather than take a reply that is not theirs. */
+        uint32_t index = pick_after_gap(s, &r);
+        uint32_t skipped = index - s->next_unanswered;
+        s->gap_candidates = (uint16_t)(s->gap_candidates > skipped + 1
+                                           ? s->gap_candidates - skipped - 1 : 0);
+        s->next_unanswered = index;
     }
     if (s->next_unanswered < s->rec.n_exchanges) {
         uint32_t index = s->next_unanswered++;
@@ -1190,10 +1283,40 @@ static void on_server_event(struct session *s, const struct smtp_event *ev, int6
 
 /* ---- feeding --------------------------------------------------------------- */
 
-static bool looks_like_reply(const uint8_t *p, size_t n)
+/*
+ * On an implicit-TLS port the first byte each side sends decides what that
+ * side speaks: a TLS record (content types 20-23, RFC 8446 5.1) or an
+ * SSLv2-style hello (high bit set) is TLS, read no further; anything else
+ * is plaintext SMTP spoken on a port meant for TLS, read as SMTP.  When
+ * every side that spoke spoke TLS the session is implicit TLS; a plaintext
+ * greeting answered by a ClientHello (a client that expected TLS, a server
+ * that does not do it) is read for what each side said.
+ */
+static void decide_tls(struct session *s, enum smtp_dir dir, uint8_t first)
 {
-    return n >= 4 && p[0] >= '2' && p[0] <= '5' && p[1] >= '0' && p[1] <= '9' &&
-           p[2] >= '0' && p[2] <= '9' && (p[3] == ' ' || p[3] == '-');
+    s->tls_undecided &= (uint8_t)~(1u << dir);
+    if ((first >= 20 && first <= 23) || first >= 0x80) {
+        s->tls_spoken = true;
+        smtp_parser_set_mode(&s->parser[dir], SMTP_MODE_OPAQUE);
+    } else {
+        s->plain_spoken = true;
+        set_flag(s, VERDICT_FLAG_PLAINTEXT_ON_TLS_PORT);
+    }
+    if (s->tls_spoken && !s->plain_spoken && s->tls_undecided == 0) {
+        start_tls(s, RECORD_TLS_IMPLICIT);
+    }
+}
+
+/* At the end: a side that said nothing is taken to speak as the other
+ * did, and a session where nobody spoke as the port says (TLS). */
+static void decide_tls_at_end(struct session *s)
+{
+    if (s->tls_spoken && !s->plain_spoken) {
+        start_tls(s, RECORD_TLS_IMPLICIT);
+    } else if (!s->tls_spoken && !s->plain_spoken && s->tls_undecided != 0) {
+        start_tls(s, RECORD_TLS_IMPLICIT);
+    }
+    s->tls_undecided = 0;
 }
 
 /*
@@ -1201,10 +1324,13 @@ static bool looks_like_reply(const uint8_t *p, size_t n)
  * reply yet.  They stay held, unless holding them would pass the line cap:
  * then the client clearly did not wait, and the likely answer is assumed.
  */
-static bool client_may_go_on(struct session *s, size_t waiting)
+static bool client_may_go_on(struct session *s, const uint8_t *next, size_t waiting)
 {
-    set_flag(s, VERDICT_FLAG_CLIENT_DID_NOT_WAIT);
-    if (waiting < SMTP_LINE_CAP) {
+    bool unseen = s->rec.missing_side == RECORD_SIDE_SERVER;
+    if (!unseen) {
+        set_flag(s, VERDICT_FLAG_CLIENT_DID_NOT_WAIT);
+    }
+    if (waiting < SMTP_LINE_CAP && !unseen) {
         return false;
     }
     s->client_waits = false;
@@ -1212,6 +1338,9 @@ static bool client_may_go_on(struct session *s, size_t waiting)
         s->rec.exchanges[s->wait_index].verb == SMTP_VERB_DATA) {
         begin_content(s, s->held_since_us[SMTP_DIR_CLIENT]);
         s->content_early = true;
+    } else if (unseen && (next[0] >= 20 && next[0] <= 23)) {
+        /* The client went on in TLS: the unseen reply was 220. */
+        start_tls(s, RECORD_TLS_STARTTLS);
     }
     return true;
 }
@@ -1250,14 +1379,8 @@ size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir di
     if (held == 0) {
         s->held_since_us[dir] = now_us;
     }
-    if (dir == SMTP_DIR_SERVER && s->rec.tls == RECORD_TLS_IMPLICIT && s->n_first < 4) {
-        /* The server's first four bytes, however they were split. */
-        for (size_t i = held; i < len && s->n_first < 4; i++) {
-            s->first_bytes[s->n_first++] = buf[i];
-        }
-        if (s->n_first == 4 && looks_like_reply(s->first_bytes, 4)) {
-            set_flag(s, VERDICT_FLAG_PLAINTEXT_ON_TLS_PORT);
-        }
+    if (s->tls_undecided != 0 && (s->tls_undecided & (1u << dir)) && len > held) {
+        decide_tls(s, dir, buf[held]);
     }
     s->rec.bytes[dir] += len - held;
     session_note_activity(t, s, now_us);
@@ -1265,7 +1388,8 @@ size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir di
         prefetch_feed_targets(s, dir);
     }
     for (;;) {
-        if (dir == SMTP_DIR_CLIENT && s->client_waits && off < len && !client_may_go_on(s, len - off)) {
+        if (dir == SMTP_DIR_CLIENT && s->client_waits && off < len &&
+            !client_may_go_on(s, buf + off, len - off)) {
             break;
         }
         size_t used = smtp_parse(&s->parser[dir], buf + off, len - off, &ev);
@@ -1282,6 +1406,12 @@ size_t session_feed(struct session_table *t, struct session *s, enum smtp_dir di
             on_client_event(s, &ev, bytes, done_us);
         } else {
             on_server_event(s, &ev, line_us, done_us);
+            if (s->client_resume && t->cfg.resume_client != NULL && !s->ending) {
+                /* Client bytes held behind DATA or STARTTLS are framed by
+                 * the reply just parsed; they come before the server's
+                 * next reply (which may answer the message they hold). */
+                t->cfg.resume_client(t->cfg.resume_ctx, s);
+            }
         }
     }
     if (off >= held && off < len) {
@@ -1359,6 +1489,25 @@ struct session *session_idle_candidate(struct session_table *t, int64_t now_us)
     return s;
 }
 
+int64_t session_idle_check_us(const struct session_table *t, int64_t now_us)
+{
+    int64_t limit = t->cfg.idle_timeout_us < t->cfg.idle_timeout_data_us
+                        ? t->cfg.idle_timeout_us : t->cfg.idle_timeout_data_us;
+    if (limit <= 0) {
+        return INT64_MAX;
+    }
+    /* The list is in order of activity to within one move mark (2^20 us,
+     * session_note_activity()): the next head may be that much older. */
+    int64_t from = t->idle_head != NULL ? t->idle_head->rec.last_us : now_us;
+    int64_t slack = (int64_t)2 << 20;
+    if (from > INT64_MAX - limit) {
+        return INT64_MAX; /* packet times that far on: nothing goes idle */
+    }
+    int64_t at = from + limit;
+    at = at > INT64_MIN + slack ? at - slack : INT64_MIN;
+    return at > now_us ? at : now_us;
+}
+
 struct session *session_oldest_open(struct session_table *t)
 {
     return t->by_age_head;
@@ -1407,6 +1556,14 @@ static void end_flags(struct session *s, const struct session_end *end)
     if (end->gap[0] || end->gap[1]) {
         set_flag(s, VERDICT_FLAG_STREAM_GAP);
     }
+    if (end->missing_side != RECORD_SIDE_NONE) {
+        session_set_one_sided(s, end->missing_side);
+    }
+    if (s->rec.missing_side == RECORD_SIDE_SERVER) {
+        /* Without the server's bytes, greeting and waiting are unknown. */
+        s->rec.flags &= ~(VERDICT_FLAG_BIT(VERDICT_FLAG_CLIENT_BEFORE_GREETING) |
+                          VERDICT_FLAG_BIT(VERDICT_FLAG_NO_GREETING));
+    }
     if (s->saw_rst && s->saw_221) {
         set_flag(s, VERDICT_FLAG_RST_AFTER_221);
     }
@@ -1415,7 +1572,8 @@ static void end_flags(struct session *s, const struct session_end *end)
          * the client waited for replies cannot be told. */
         s->rec.flags &= ~VERDICT_FLAG_BIT(VERDICT_FLAG_CLIENT_DID_NOT_WAIT);
     }
-    if (!s->rec.has_greeting && s->rec.tls != RECORD_TLS_IMPLICIT && !s->midstream) {
+    if (!s->rec.has_greeting && s->rec.tls != RECORD_TLS_IMPLICIT && !s->midstream &&
+        s->rec.missing_side != RECORD_SIDE_SERVER) {
         set_flag(s, VERDICT_FLAG_NO_GREETING);
     }
 }
@@ -1435,12 +1593,17 @@ static enum verdict_label verdict_classify_session(const struct session *s)
         .saw_quit = s->saw_quit,
         .n_mail_tried = s->rec.messages_attempted,
         .n_messages_accepted = s->rec.messages_accepted,
+        .one_sided = s->rec.missing_side != RECORD_SIDE_NONE,
     };
     return verdict_classify(&facts);
 }
 
 void session_end(struct session_table *t, struct session *s, const struct session_end *end)
 {
+    s->ending = true; /* the tails are all there is: the glue holds nothing more */
+    if (s->tls_undecided != 0) {
+        decide_tls_at_end(s);
+    }
     finish_tail(t, s, SMTP_DIR_SERVER, end);
     finish_tail(t, s, SMTP_DIR_CLIENT, end);
     content_end(s, UINT32_MAX, s->rec.last_us);
@@ -1503,9 +1666,7 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
     smtp_parser_init(&s->parser[SMTP_DIR_CLIENT], SMTP_DIR_CLIENT);
     smtp_parser_init(&s->parser[SMTP_DIR_SERVER], SMTP_DIR_SERVER);
     s->state = SESSION_GREETING_WAIT;
-    if (is_implicit_tls_port(&t->cfg, server->port)) {
-        start_tls(s, RECORD_TLS_IMPLICIT);
-    }
+    s->tls_undecided = is_implicit_tls_port(&t->cfg, server->port) ? 3 : 0;
     s->age_prev = t->by_age_tail;
     if (t->by_age_tail) {
         t->by_age_tail->age_next = s;
@@ -1529,6 +1690,84 @@ void session_set_midstream(struct session *s)
         s->resync_server = true;
         session_set_state(s, SESSION_COMMANDS);
     }
+}
+
+void session_note_offload(struct session *s)
+{
+    set_flag(s, VERDICT_FLAG_OFFLOAD_SEGMENTS);
+}
+
+void session_set_one_sided(struct session *s, enum record_side missing)
+{
+    if (s->rec.missing_side != RECORD_SIDE_NONE || missing == RECORD_SIDE_NONE) {
+        return;
+    }
+    s->rec.missing_side = (uint8_t)missing;
+    set_flag(s, VERDICT_FLAG_ONE_SIDED);
+    if (missing == RECORD_SIDE_CLIENT) {
+        /* Replies with no command seen are not the server's fault. */
+        s->rec.flags &= ~VERDICT_FLAG_BIT(VERDICT_FLAG_UNSOLICITED_REPLY);
+        return;
+    }
+    /* No reply will be seen: a command waiting on one goes on now. */
+    s->rec.flags &= ~VERDICT_FLAG_BIT(VERDICT_FLAG_CLIENT_DID_NOT_WAIT);
+    if (s->client_waits) {
+        s->client_waits = false;
+        s->client_resume = true;
+        if (s->wait_index < s->rec.n_exchanges &&
+            s->rec.exchanges[s->wait_index].verb == SMTP_VERB_DATA) {
+            begin_content(s, s->held_since_us[SMTP_DIR_CLIENT]);
+            s->content_early = true;
+        }
+    }
+}
+
+void session_gap(struct session *s, enum smtp_dir dir, uint64_t n_missing)
+{
+    if (n_missing == 0) {
+        return;
+    }
+    s->rec.gap_bytes[dir] += n_missing;
+    set_flag(s, VERDICT_FLAG_STREAM_GAP);
+    struct smtp_parser *p = &s->parser[dir];
+    if (dir == SMTP_DIR_CLIENT && s->client_waits && s->wait_index < s->rec.n_exchanges &&
+        s->rec.exchanges[s->wait_index].verb == SMTP_VERB_DATA) {
+        /* The client sent on after DATA without its reply, and past bytes
+         * lost: what it sent is the message (its held bytes come now). */
+        s->client_waits = false;
+        s->client_resume = true;
+        begin_content(s, s->held_since_us[SMTP_DIR_CLIENT]);
+        s->content_early = true;
+    }
+    if (dir == SMTP_DIR_CLIENT) {
+        if (p->mode == SMTP_MODE_DATA) {
+            /* The message goes on; its size counts what the hole held, and
+             * if the end-of-data line was in it, the server's reply ends
+             * the message without blame. */
+            s->content_bytes += n_missing;
+            s->gap_in_content = true;
+        } else if (p->mode == SMTP_MODE_BDAT) {
+            uint64_t in_chunk = n_missing < p->bdat_left ? n_missing : p->bdat_left;
+            s->rec.message_bytes += in_chunk;
+        } else if (p->mode == SMTP_MODE_LINE) {
+            /* Zeek's rule: the next line that starts with a known verb. */
+            s->resync_client = true;
+        }
+        smtp_parser_gap(p, n_missing);
+        return;
+    }
+    smtp_parser_gap(p, n_missing);
+    if (p->mode != SMTP_MODE_LINE) {
+        return;
+    }
+    memset(&s->reply, 0, sizeof(s->reply));
+    s->resync_server = true;
+    if (!s->rec.has_greeting) {
+        s->midstream = true; /* the greeting may have been in the hole */
+    }
+    uint32_t pending = s->rec.n_exchanges > s->next_unanswered
+                           ? s->rec.n_exchanges - s->next_unanswered : 0;
+    s->gap_candidates = (uint16_t)(pending > UINT16_MAX ? UINT16_MAX : pending);
 }
 
 void *session_glue(struct session *s)

@@ -128,6 +128,38 @@ void smtp_parser_set_mode(struct smtp_parser *p, enum smtp_mode mode)
     }
 }
 
+void smtp_parser_gap(struct smtp_parser *p, uint64_t n_missing)
+{
+    p->scanned = 0;
+    p->nul_seen = false;
+    p->skipping = false;
+    p->open_reply = 0;
+    switch (p->mode) {
+    case SMTP_MODE_DATA:
+        /* The bytes after the hole are most likely inside a line: only a
+         * line end seen after it starts the end-of-data line, and an LF
+         * right after the hole is taken to end a CRLF whose CR was in it
+         * (not flagged as a bare LF). */
+        p->eod_state = EOD_CR;
+        break;
+    case SMTP_MODE_BDAT:
+        if (n_missing < p->bdat_left) {
+            p->bdat_left -= n_missing;
+        } else {
+            /* The chunk ended inside the hole: what follows is lines. */
+            p->bdat_left = 0;
+            p->bdat_last = false;
+            p->mode = SMTP_MODE_LINE;
+        }
+        break;
+    case SMTP_MODE_LINE:
+    case SMTP_MODE_OPAQUE:
+        break;
+    default:
+        break;
+    }
+}
+
 static bool is_digit(uint8_t c)
 {
     return c >= '0' && c <= '9';

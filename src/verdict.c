@@ -43,6 +43,9 @@ enum verdict_label verdict_classify(const struct verdict_facts *f)
     if (!ended) {
         return VERDICT_TRUNCATED_CAPTURE;
     }
+    if (f->one_sided) {
+        return VERDICT_ONE_SIDED_CAPTURE;
+    }
     if (f->is_tls) {
         return VERDICT_TLS_OPAQUE;
     }
@@ -75,5 +78,6 @@ enum verdict_label verdict_classify(const struct verdict_facts *f)
 
 bool verdict_label_is_abnormal(unsigned label)
 {
-    return label != VERDICT_NORMAL_QUIT && label != VERDICT_TLS_OPAQUE;
+    return label != VERDICT_NORMAL_QUIT && label != VERDICT_TLS_OPAQUE &&
+           label != VERDICT_ONE_SIDED_CAPTURE;
 }

@@ -249,6 +249,69 @@ SCENARIOS = {
     "talks-first": sc_talks_first,
 }
 
+
+# ------------------------------------------- scenarios for make-wild.sh
+
+def wild_body(size, what="wild"):
+    """A deterministic plain-text body of about SIZE octets (CRLF lines)."""
+    lines = []
+    n = 0
+    i = 0
+    while n < size:
+        ln = ("Line %05d of the smtpscope %s test body: the quick brown fox "
+              "jumps over the lazy dog.\r\n" % (i, what))
+        lines.append(ln)
+        n += len(ln)
+        i += 1
+    return "".join(lines)
+
+
+def wild_message(size, msgid, what="wild"):
+    return ("From: Sender <%s>\r\n"
+            "To: Recipient <%s>\r\n"
+            "Subject: smtpscope %s test message (%d octets of body)\r\n"
+            "Message-ID: <%s@client.smtpscope.test>\r\n"
+            "\r\n" % (SENDER, RCPT, what, size, msgid)) + wild_body(size, what)
+
+
+def big_message(size, what):
+    """smtplib: EHLO, MAIL, RCPT, DATA, then the whole message in ONE
+    sendall() (smtplib's data() does that), so the kernel can build TSO/GSO
+    segments as large as its congestion window and peer window allow; QUIT."""
+    def run(host, port):
+        s = smtplib.SMTP(host, port, local_hostname=HELO)
+        s.set_debuglevel(0)
+        msg = wild_message(size, "smtpscope-wild-%s" % what, what)
+        log("message size", len(msg))
+        s.sendmail(SENDER, [RCPT], msg)
+        log("QUIT reply", s.quit())
+    run.__doc__ = "smtplib, one %d-octet-body message sent with one write" % size
+    return run
+
+
+def sc_pipelined_content(host, port):
+    """Non-conforming client: after the EHLO reply, MAIL, RCPT, DATA, the
+    message and the final "." in ONE send(), before reading any reply (RFC
+    2920 3.1 says a client must wait for the 354); then it reads the four
+    replies, sends QUIT and reads the 221."""
+    c = Raw(host, port)
+    c.cmd("EHLO " + HELO)
+    msg = MESSAGE.replace("test-1@", "pipelined-content@")
+    c.send("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n%s.\r\n"
+           % (SENDER, RCPT, msg))
+    for what in ("MAIL", "RCPT", "DATA", "end of data"):
+        log(what, "reply", c.reply())
+    c.cmd("QUIT")
+    c.drain_until_eof()
+    c.close()
+
+
+SCENARIOS.update({
+    "msg-90k": big_message(90000, "tso"),
+    "msg-200k": big_message(200000, "bigtcp"),
+    "pipelined-content": sc_pipelined_content,
+})
+
 if __name__ == "__main__":
     if len(sys.argv) != 4 or sys.argv[1] not in SCENARIOS:
         raise SystemExit(__doc__ + "\nscenarios: " + " ".join(SCENARIOS))

@@ -122,7 +122,7 @@ static void handle_packet(struct harness *h, const struct capture_packet *pkt)
         /* Exact copies, so reads past the header or segment are caught. */
         uint8_t *ip6 = fuzz_dup(d.ip, 40);
         uint8_t *l4 = fuzz_dup(d.l4, d.l4_len);
-        stream_feed_ipv6(ip6, l4, d.l4_len, now6);
+        stream_feed_ipv6(ip6, l4, d.l4_len, now6, d.is_offload);
         free(ip6);
         free(l4);
         return;
@@ -152,7 +152,11 @@ static void handle_packet(struct harness *h, const struct capture_packet *pkt)
     int64_t now = pkt->ts_us < in->last_us ? in->last_us : pkt->ts_us;
     /* An exact copy of the IP packet, so libnids' reads are checked too. */
     uint8_t *ip = fuzz_dup(d.ip, d.ip_len);
-    stream_feed_ipv4(ip, d.ip_len, now);
+    if (d.is_offload) {
+        stream_feed_ipv4_offload(ip, d.ip_len, now);
+    } else {
+        stream_feed_ipv4(ip, d.ip_len, now);
+    }
     free(ip);
 }
 
@@ -184,7 +188,13 @@ static void gather_coverage(struct harness *h)
     struct run_input *in = &h->input;
     in->n_established = ss.n_established;
     in->n_midstream = ss.n_midstream;
-    in->n_ipv6_too_big = ss.n_ipv6_too_big;
+    in->n_offload_segments = ss.n_offload_segments;
+    in->n_window_reopened = ss.n_window_reopened;
+    in->n_held_back = ss.n_held_back;
+    in->n_holes = ss.n_holes;
+    in->n_hole_bytes = ss.n_hole_bytes;
+    in->n_waiting_max = ss.n_waiting_max;
+    in->n_reorder_overflow = ss.n_reorder_overflow;
     in->n_unattached_packets = ss.n_unattached_packets;
     in->n_unattached_flows = ss.n_unattached_flows;
     in->n_evicted = ss.n_evicted;
@@ -274,6 +284,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .idle_timeout_data_us = idle_short ? 1000000 : SESSION_IDLE_TIMEOUT_DATA_US,
         .order_window = (knobs & 8) ? 2 : ORDER_WINDOW_DEFAULT,
         .glue_size = STREAM_GLUE_SIZE,
+        .resume_client = stream_resume_client,
         /* Half the inputs prefetch from the first session on. */
         .prefetch_above = (knobs & 128) ? 0 : PREFETCH_ABOVE_DEFAULT,
     };
@@ -282,6 +293,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct stream_config cfg = {
         .max_streams = table_sizes[knobs & 3],
         .verify_checksums = (knobs & 4) != 0,
+        /* With short idle timeouts, holes are given up at once too. */
+        .reorder_window_us = idle_short ? 0 : REORDER_WINDOW_MS_DEFAULT * 1000LL,
         /* Half the inputs free every emptied libnids buffer. */
         .free_buffers_above = (knobs & 64) ? 0 : STREAM_FREE_BUFFERS_ABOVE_DEFAULT,
         .prefetch_above = (knobs & 128) ? 0 : PREFETCH_ABOVE_DEFAULT,

@@ -217,8 +217,17 @@ START_TEST(test_session_tail)
     const char *want = "\"extensions\":[\"PIPELINING\",\"SIZE 10240000\",\"X\\\"Y\\u0001\"],"
                        "\"close\":\"fin_without_quit\",\"flags\":[\"bare_lf\"],"
                        "\"closer\":\"server\",\"end_reason\":\"fin\","
-                       "\"bytes\":{\"client\":12345,\"server\":678}}\n";
+                       "\"bytes\":{\"client\":12345,\"server\":678},"
+                       "\"gap_bytes\":{\"client\":0,\"server\":0},\"missing_side\":null}\n";
     ck_assert_msg(strstr(line, want) != NULL, "want %s in %s", want, line);
+    free(line);
+    f->r.gap_bytes[SMTP_DIR_CLIENT] = 1448;
+    f->r.missing_side = RECORD_SIDE_CLIENT;
+    line = write_line(f);
+    want = "\"gap_bytes\":{\"client\":1448,\"server\":0},\"missing_side\":\"client\"}\n";
+    ck_assert_msg(strstr(line, want) != NULL, "want %s in %s", want, line);
+    f->r.gap_bytes[SMTP_DIR_CLIENT] = 0;
+    f->r.missing_side = RECORD_SIDE_NONE;
     f->r.flags = 0;
     f->r.n_extensions = 0;
     f->r.extensions.len = 0;

@@ -240,6 +240,12 @@ static const struct step lbl_fin[] = {
     S("220 mx ESMTP\r\n"), C("EHLO c\r\n"), S("250 mx\r\n"), FIN_C,
 };
 
+static const struct step lbl_one_sided[] = {
+    STEP_ONE_SIDED_BY(SMTP_DIR_SERVER), C("EHLO c\r\n"), C("MAIL FROM:<a@b>\r\n"),
+    C("RCPT TO:<c@d>\r\n"), C("DATA\r\n"), C("FROM: a@b\r\nSUBJECT: x\r\n\r\nTHIS\r\n.\r\n"),
+    C("QUIT\r\n"), FIN_C,
+};
+
 struct label_case {
     const char *name;
     const struct step *steps;
@@ -270,6 +276,8 @@ static const struct label_case label_cases[] = {
     {"quit_no_221", STEPS(lbl_quit_no_221), 0, VERDICT_QUIT_NO_221, 0, RECORD_SIDE_SERVER},
     {"rst", STEPS(lbl_rst), 0, VERDICT_RST, 0, RECORD_SIDE_CLIENT},
     {"fin_without_quit", STEPS(lbl_fin), 0, VERDICT_FIN_WITHOUT_QUIT, 0, RECORD_SIDE_CLIENT},
+    {"one_sided_capture", STEPS(lbl_one_sided), 0, VERDICT_ONE_SIDED_CAPTURE, FLAG(ONE_SIDED),
+     RECORD_SIDE_CLIENT},
 };
 
 START_TEST(test_close_label)
@@ -631,6 +639,126 @@ START_TEST(test_plaintext_on_tls_port)
      * greeting whose first segment is shorter than "220 " is never
      * flagged: byte by byte the flag is lost. */
     assert_split_invariant(&o, plaintext_on_465, N_OF(plaintext_on_465));
+}
+END_TEST
+
+/* A ClientHello answered by a plaintext greeting: each side is read for
+ * what it said, not as TLS because of the port. */
+static const struct step tls_client_plain_server[] = {
+    C("\x16\x03\x01\x00\x05hello"), S("220 mx.test ESMTP\r\n"), S("500 5.5.2 error\r\n"),
+    FIN_C,
+};
+
+START_TEST(test_tls_client_plaintext_server_on_465)
+{
+    struct conv_opts o = {.server_port = 465};
+    struct rec_copy *c = run_opts(&o, tls_client_plain_server, N_OF(tls_client_plain_server));
+    const struct session_record *r = &c->r;
+    ck_assert_uint_eq(r->tls, RECORD_TLS_NONE);
+    ck_assert(r->has_greeting);
+    ck_assert_uint_eq(r->greeting.code, 220);
+    ck_assert(r->flags & FLAG(PLAINTEXT_ON_TLS_PORT));
+    ck_assert(!(r->flags & FLAG(UNSOLICITED_REPLY))); /* it answers the TLS bytes */
+    ck_assert_str_eq(label_name(r), "fin_without_quit");
+    rec_copy_free(c);
+    assert_split_invariant(&o, tls_client_plain_server, N_OF(tls_client_plain_server));
+}
+END_TEST
+
+/* A plaintext session on 465 reads as SMTP: greeting, commands, label. */
+static const struct step plain_session_on_465[] = {
+    S("220 mx.test ESMTP\r\n"), C("EHLO c\r\n"), S("250 mx\r\n"), C("QUIT\r\n"),
+    S("221 bye\r\n"), FIN_S, FIN_C,
+};
+
+START_TEST(test_plaintext_session_on_465)
+{
+    struct conv_opts o = {.server_port = 465};
+    struct rec_copy *c = run_opts(&o, plain_session_on_465, N_OF(plain_session_on_465));
+    ck_assert_uint_eq(c->r.tls, RECORD_TLS_NONE);
+    ck_assert_uint_eq(c->r.n_exchanges, 2);
+    ck_assert_str_eq(label_name(&c->r), "normal_quit");
+    assert_flags(&c->r, FLAG(PLAINTEXT_ON_TLS_PORT));
+    rec_copy_free(c);
+    assert_split_invariant(&o, plain_session_on_465, N_OF(plain_session_on_465));
+}
+END_TEST
+
+/* ---- captures from the wild: pipelined content, holes ----------------------------- */
+
+/* The client sends MAIL, RCPT, DATA, the message and "." before any reply;
+ * the server answers 250, 250, 354, 250 at once: the message is content
+ * and the last 250 accepts it (the held bytes go in at the 354). */
+static const struct step pipelined_content[] = {
+    S("220 mx\r\n"), C("EHLO c\r\n"), S("250 mx\r\n"),
+    C("MAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nSubject: t\r\n\r\nTHIS\r\n.\r\n"),
+    S("250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n"), C("QUIT\r\n"), S("221 bye\r\n"),
+    FIN_S, FIN_C,
+};
+
+START_TEST(test_pipelined_content)
+{
+    struct rec_copy *c = run(pipelined_content, N_OF(pipelined_content));
+    const struct session_record *r = &c->r;
+    ck_assert_uint_eq(r->n_exchanges, 6);
+    ck_assert_uint_eq(r->exchanges[4].kind, RECORD_KIND_MESSAGE);
+    ck_assert_uint_eq(r->exchanges[4].size, 20);
+    ck_assert_uint_eq(r->exchanges[4].code, 250);
+    ck_assert_uint_eq(r->messages_accepted, 1);
+    ck_assert_str_eq(label_name(r), "normal_quit");
+    assert_flags(r, FLAG(CLIENT_DID_NOT_WAIT));
+    rec_copy_free(c);
+    assert_split_invariant(&plain_opts, pipelined_content, N_OF(pipelined_content));
+}
+END_TEST
+
+/* Bytes of the body lost: the message keeps its size and the end-of-data
+ * line after the hole still ends it. */
+static const struct step gap_in_body[] = {
+    S("220 mx\r\n"), C("DATA\r\n"), S("354 go\r\n"), C("line one\r\nline tw"),
+    STEP_GAP_OF(SMTP_DIR_CLIENT, 100), C("o ends\r\n.\r\n"), S("250 queued\r\n"),
+    C("QUIT\r\n"), S("221 bye\r\n"), FIN_S, FIN_C,
+};
+
+/* The end-of-data line itself was in the hole: the reply ends the message
+ * and nobody is blamed. */
+static const struct step gap_ate_the_end[] = {
+    S("220 mx\r\n"), C("DATA\r\n"), S("354 go\r\n"), C("line one\r\n"),
+    STEP_GAP_OF(SMTP_DIR_CLIENT, 40), S("250 queued\r\n"), C("QUIT\r\n"), S("221 bye\r\n"),
+    FIN_S, FIN_C,
+};
+
+/* A command line cut by a hole: reading goes on at the next known verb. */
+static const struct step gap_in_commands[] = {
+    S("220 mx\r\n"), C("EHLO c\r\nMAIL FR"), STEP_GAP_OF(SMTP_DIR_CLIENT, 20),
+    C("OM:<x@y>\r\nRCPT TO:<c@d>\r\n"), S("250 mx\r\n250 ok\r\n"), FIN_C,
+};
+
+START_TEST(test_gap_in_body)
+{
+    struct rec_copy *c = run(gap_in_body, N_OF(gap_in_body));
+    const struct session_record *r = &c->r;
+    ck_assert_uint_eq(r->gap_bytes[SMTP_DIR_CLIENT], 100);
+    ck_assert_uint_eq(r->exchanges[1].kind, RECORD_KIND_MESSAGE);
+    ck_assert_uint_eq(r->exchanges[1].size, 17 + 100 + 8);
+    ck_assert_uint_eq(r->messages_accepted, 1);
+    ck_assert_str_eq(label_name(r), "normal_quit");
+    assert_flags(r, FLAG(STREAM_GAP));
+    rec_copy_free(c);
+    c = run(gap_ate_the_end, N_OF(gap_ate_the_end));
+    r = &c->r;
+    ck_assert_uint_eq(r->exchanges[1].kind, RECORD_KIND_MESSAGE);
+    ck_assert_uint_eq(r->exchanges[1].code, 250);
+    ck_assert_uint_eq(r->messages_accepted, 1);
+    assert_flags(r, FLAG(STREAM_GAP)); /* not data_ended_by_server */
+    ck_assert_str_eq(label_name(r), "normal_quit");
+    rec_copy_free(c);
+    c = run(gap_in_commands, N_OF(gap_in_commands));
+    r = &c->r;
+    ck_assert_uint_eq(r->n_exchanges, 2);
+    ck_assert_uint_eq(r->exchanges[0].verb, SMTP_VERB_EHLO);
+    ck_assert_uint_eq(r->exchanges[1].verb, SMTP_VERB_RCPT);
+    rec_copy_free(c);
 }
 END_TEST
 
@@ -1043,6 +1171,10 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_bdat_last_accepted);
     tcase_add_test(tc, test_implicit_tls_port);
     tcase_add_test(tc, test_plaintext_on_tls_port);
+    tcase_add_test(tc, test_tls_client_plaintext_server_on_465);
+    tcase_add_test(tc, test_plaintext_session_on_465);
+    tcase_add_test(tc, test_pipelined_content);
+    tcase_add_test(tc, test_gap_in_body);
     tcase_add_loop_test(tc, test_auth, 0, (int)N_OF(auth_cases));
     tcase_add_test(tc, test_auth_login_exchanges);
     tcase_add_test(tc, test_first_byte_time_across_calls);

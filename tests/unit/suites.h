@@ -24,5 +24,6 @@ Suite *pcapng_suite(void);
 Suite *pool_suite(void);
 Suite *stream_suite(void);
 Suite *readbuf_suite(void);
+Suite *wild_suite(void);
 
 #endif

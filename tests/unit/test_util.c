@@ -329,6 +329,8 @@ struct conv_state {
     struct session *s;
     struct holder hold[2];
     struct rec_copy *emitted;
+    int64_t clock;      /* the time of the step being fed */
+    bool in_server;     /* a server delivery is being fed */
 };
 
 static void conv_sink(void *ctx, const struct session_record *r)
@@ -375,9 +377,20 @@ static void conv_feed(struct conv_state *st, int dir, const char *bytes, size_t 
     }
     free(buf);
     /* session.h: once the reply to DATA or STARTTLS has been fed, the
-     * glue offers the client bytes it holds again, all counted as held. */
+     * glue offers the client bytes it holds again, all counted as held
+     * (while the server's bytes are parsed: conv_resume_client). */
     while (dir == SMTP_DIR_SERVER && session_client_resume(st->s)) {
         conv_feed(st, SMTP_DIR_CLIENT, NULL, 0, now_us);
+    }
+}
+
+/* session_config.resume_client: as stream_nids.c does, the held client
+ * bytes go in while the server's are parsed. */
+static void conv_resume_client(void *ctx, struct session *s)
+{
+    struct conv_state *st = ctx;
+    while (session_client_resume(s)) {
+        conv_feed(st, SMTP_DIR_CLIENT, NULL, 0, st->clock);
     }
 }
 
@@ -392,9 +405,11 @@ struct rec_copy *conv_run(const struct conv_opts *o, const struct step *steps, s
         .idle_timeout_data_us = SESSION_IDLE_TIMEOUT_DATA_US,
         .order_window = 0,
         .glue_size = 0,
+        .resume_client = conv_resume_client,
     };
     struct conv_state st;
     memset(&st, 0, sizeof(st));
+    cfg.resume_ctx = &st;
     struct session_sink sink = {conv_sink, &st};
     CHECK(session_table_init(&st.table, &cfg, sink));
     struct record_endpoint client = {4, {192, 0, 2, 1}, 50000};
@@ -413,7 +428,26 @@ struct rec_copy *conv_run(const struct conv_opts *o, const struct step *steps, s
             continue;
         }
         clock += STEP_GAP_US;
+        st.clock = clock;
         switch (stp->kind) {
+        case STEP_GAP:
+            /* As the glue: the session is told, the held bytes of that
+             * side are dropped unless the session asks for them. */
+            session_gap(st.s, (enum smtp_dir)stp->dir, (uint64_t)stp->us);
+            if (session_client_resume(st.s)) {
+                conv_feed(&st, SMTP_DIR_CLIENT, NULL, 0, clock);
+            }
+            free(st.hold[stp->dir].bytes);
+            st.hold[stp->dir].bytes = NULL;
+            st.hold[stp->dir].len = 0;
+            break;
+        case STEP_ONE_SIDED:
+            session_set_one_sided(st.s, stp->dir == SMTP_DIR_CLIENT ? RECORD_SIDE_CLIENT
+                                                                    : RECORD_SIDE_SERVER);
+            if (session_client_resume(st.s)) {
+                conv_feed(&st, SMTP_DIR_CLIENT, NULL, 0, clock);
+            }
+            break;
         case STEP_FIN:
             session_note_fin(st.s, (enum smtp_dir)stp->dir, clock);
             saw_fin = true;

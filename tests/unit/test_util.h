@@ -84,7 +84,9 @@ enum step_kind {
     STEP_SERVER, /* bytes from the server */
     STEP_WAIT,   /* advance the clock by us */
     STEP_FIN,    /* side dir sent FIN */
-    STEP_RST     /* side dir sent RST */
+    STEP_RST,    /* side dir sent RST */
+    STEP_GAP,    /* us bytes of side dir are missing from the capture here */
+    STEP_ONE_SIDED /* the capture holds nothing of side dir */
 };
 
 struct step {
@@ -103,6 +105,8 @@ struct step {
 #define STEP_WAIT_US(n) {STEP_WAIT, NULL, 0, (n), 0}
 #define STEP_FIN_BY(d) {STEP_FIN, NULL, 0, 0, (d)}
 #define STEP_RST_BY(d) {STEP_RST, NULL, 0, 0, (d)}
+#define STEP_GAP_OF(d, n) {STEP_GAP, NULL, 0, (n), (d)}
+#define STEP_ONE_SIDED_BY(d) {STEP_ONE_SIDED, NULL, 0, 0, (d)}
 
 struct conv_opts {
     uint16_t server_port;   /* 0: 25; 465 is configured as implicit TLS */
