@@ -32,6 +32,7 @@ struct stream_config {
     uint64_t free_buffers_above; /* open sessions past which emptied buffers are freed */
     uint64_t prefetch_above;     /* open sessions past which packets are looked ahead */
     int64_t reorder_window_us;   /* how long bytes wait on a hole the peer acknowledged */
+    uint32_t reorder_packets;    /* ...and for how many packets of their connection (0: any) */
     bool verify_checksums;
     const uint16_t *ports;   /* server ports that make a session */
     size_t n_ports;

@@ -62,6 +62,7 @@ struct options {
     long long read_threads; /* -1: READ_THREADS_DEFAULT with a second CPU, else 0 */
     long long idle_timeout_s;
     long long reorder_window_ms;
+    long long reorder_packets;
     long order_window;
     uint16_t ports[PORTS_MAX];
     size_t n_ports;
@@ -171,6 +172,9 @@ static void usage(FILE *f)
             "                       in the main thread; speed only, results the same)\n"
             "  --idle-timeout SEC   end sessions silent this long (default 300, 600 in\n"
             "                       DATA, RFC 5321 4.5.3.2; 0 = never)\n"
+            "  --reorder-window MS[,PACKETS]  how long (packet time, default 250) and for\n"
+            "                       how many of its packets (default 16) a side waits\n"
+            "                       for bytes the capture recorded late or lost\n"
             "  --order-window N     finished records held to keep id order (default %d;\n"
             "                       live capture writes each record as it ends)\n"
             "  -h, --help           this text\n"
@@ -285,6 +289,7 @@ static int parse_options(int argc, char **argv, struct options *o)
     o->read_threads = -1;
     o->idle_timeout_s = -1;
     o->reorder_window_ms = REORDER_WINDOW_MS_DEFAULT;
+    o->reorder_packets = REORDER_PACKETS_DEFAULT;
     o->order_window = -1;
     o->ports[0] = 25;
     o->ports[1] = 465;
@@ -411,13 +416,23 @@ static int parse_options(int argc, char **argv, struct options *o)
             }
             o->idle_timeout_s = v;
             break;
-        case OPT_REORDER:
-            if (!parse_long(optarg, 0, 600000, &v)) {
-                fprintf(stderr, "smtpscope: --reorder-window wants 0..600000 milliseconds\n");
+        case OPT_REORDER: {
+            /* MS or MS,PACKETS */
+            char ms[32];
+            const char *comma = strchr(optarg, ',');
+            size_t n = comma != NULL ? (size_t)(comma - optarg) : strlen(optarg);
+            long long packets = o->reorder_packets;
+            if (n >= sizeof(ms) ||
+                (memcpy(ms, optarg, n), ms[n] = '\0', !parse_long(ms, 0, 600000, &v)) ||
+                (comma != NULL && !parse_long(comma + 1, 1, 1000000, &packets))) {
+                fprintf(stderr, "smtpscope: --reorder-window wants MS[,PACKETS]: 0..600000 "
+                                "milliseconds, 1..1000000 packets\n");
                 return 1;
             }
             o->reorder_window_ms = v;
+            o->reorder_packets = packets;
             break;
+        }
         case OPT_ORDER:
             if (!parse_long(optarg, 0, 1 << 24, &v)) {
                 fprintf(stderr, "smtpscope: --order-window wants 0..%d\n", 1 << 24);
@@ -982,6 +997,7 @@ static int start_pipeline(struct run *run)
         .prefetch_above = (uint64_t)run->opt.prefetch_above,
         .verify_checksums = run->opt.verify_checksums,
         .reorder_window_us = run->opt.reorder_window_ms * 1000,
+        .reorder_packets = (uint32_t)run->opt.reorder_packets,
         .ports = run->opt.ports,
         .n_ports = run->opt.n_ports,
     };

@@ -117,6 +117,7 @@ struct held_mark {
     uint32_t end;
     uint32_t wait;
     int64_t us;
+    bool fin; /* queued marks: the segment carried a FIN (at end) */
 };
 
 /*
@@ -130,6 +131,7 @@ struct waiting {
     uint8_t n_marks[2];
     uint8_t next_mark[2];     /* the first mark not yet offered */
     uint8_t n_queued[2];
+    uint32_t packets;         /* of the session since it began to wait */
     uint32_t total_held[2];   /* bytes held since the side was held back */
     uint32_t released[2];     /* of which offered */
     struct held_mark marks[2][HELD_MARKS];
@@ -600,6 +602,7 @@ static void add_mark(struct held_mark *marks, uint8_t *n_marks, uint32_t end, ui
     marks[n].end = end;
     marks[n].wait = wait;
     marks[n].us = g_stream.now_us;
+    marks[n].fin = false;
     *n_marks = (uint8_t)(n + 1);
 }
 
@@ -1477,6 +1480,7 @@ static bool waiting_add(struct session *s)
     w->session = s;
     w->n_marks[0] = w->n_marks[1] = 0;
     w->n_queued[0] = w->n_queued[1] = 0;
+    w->packets = 0;
     if (g_stream.n_waiting > g_stream.stats.n_waiting_max) {
         g_stream.stats.n_waiting_max = g_stream.n_waiting;
     }
@@ -1779,9 +1783,11 @@ static void after_segment(struct session *s, enum smtp_dir dir, const struct tcp
         rcv->rmem_alloc = 0; /* see below */
         return;
     }
-    if (v->payload > 0 && seq_after(v->seq, expected) && waiting_add(s)) {
+    bool fin = (v->flags & TCP_FLAG_FIN) != 0;
+    if ((v->payload > 0 || fin) && seq_after(v->seq, expected) && waiting_add(s)) {
         struct waiting *w = waiting_of(s);
         add_mark(w->queued[dir], &w->n_queued[dir], v->seq + (uint32_t)v->payload, v->ack);
+        w->queued[dir][w->n_queued[dir] - 1].fin = fin;
     }
     if (glue->hole_since_us[dir] == 0 && acked_hole(a, dir) > 0) {
         if (!waiting_add(s)) {
@@ -1873,13 +1879,63 @@ static __attribute__((noinline, cold)) void feed_deferred(const struct session *
     }
 }
 
+/*
+ * A packet of a session that waits on a hole counts towards the packet
+ * bound of its wait (cfg.reorder_packets): a segment a capture recorded
+ * late comes within a few packets of its connection, so once that many
+ * have passed the hole is taken as lost, whatever the time.  Only looked
+ * up while some session waits.
+ */
+static void count_waiting_packet(const uint8_t *ip, size_t len)
+{
+    struct tcp_view v;
+    enum smtp_dir dir;
+    if (!view_tcp(ip, len, &v)) {
+        return;
+    }
+    struct session *s = session_of(&v, &dir);
+    struct waiting *w = s != NULL ? waiting_of(s) : NULL;
+    if (w == NULL) {
+        return;
+    }
+    struct stream_glue *glue = session_glue(s);
+    bool waits = (glue->held_back_us[0] | glue->held_back_us[1] | glue->hole_since_us[0] |
+                  glue->hole_since_us[1]) != 0;
+    /* The sender of this packet acknowledges the peer's FIN queued behind
+     * the hole: the peer has sent all it will, and its receiver had it
+     * all; the hole's bytes will not come any more. */
+    enum smtp_dir peer = (enum smtp_dir)!dir;
+    bool peer_done = false;
+    for (uint8_t i = 0; (v.flags & TCP_FLAG_ACK) && i < w->n_queued[peer]; i++) {
+        if (w->queued[peer][i].fin && seq_after(v.ack, w->queued[peer][i].end)) {
+            peer_done = true;
+        }
+    }
+    if (!waits) {
+        w->packets = 0;
+    } else if (peer_done || (g_stream.cfg.reorder_packets != 0 &&
+                             ++w->packets > g_stream.cfg.reorder_packets)) {
+        w->packets = 0;
+        g_stream.next_due_us = INT64_MIN; /* give_up_due() looks at once */
+        for (int d = 0; d < 2; d++) {
+            if (glue->held_back_us[d] != 0) {
+                glue->held_back_us[d] = 1;
+            }
+            if (glue->hole_since_us[d] != 0) {
+                glue->hole_since_us[d] = 1;
+            }
+        }
+    }
+}
+
 /* Before a packet: waits that are over end, RSTs kept aside go in. */
-static __attribute__((noinline, cold)) void catch_up(void)
+static __attribute__((noinline, cold)) void catch_up(const uint8_t *ip, size_t len)
 {
     if (g_stream.feeding_deferred) {
         return;
     }
     if (g_stream.n_waiting > 0) {
+        count_waiting_packet(ip, len);
         give_up_due();
     }
     if (g_stream.n_deferred > 0) {
@@ -2000,7 +2056,7 @@ void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us)
     g_stream.now_us = now_us;
     sweep_idle();
     if ((g_stream.n_waiting | g_stream.n_deferred) != 0) {
-        catch_up();
+        catch_up(ip, len);
     }
     /* Most segments need only their flags and size here: the rest of the
      * view is read when a segment needs a look of its own. */

@@ -44,6 +44,9 @@ run_level golden-asan-free-buffers-prefetch tests/golden/run.sh --binary build/a
     --also "--free-buffers-above 0 --prefetch-above 0"
 run_level truth tests/golden/truth.sh
 run_level corpus tests/corpus/run.sh build/asan/smtpscope
+# Every real capture distorted as sensors distort captures (offload, ACKs
+# first, stale windows, a lost body segment) must read as the original.
+run_level wild tests/wild/run.sh
 [ -x tests/fuzz/replay.sh ] && run_level fuzz-replay tests/fuzz/replay.sh
 [ -x tests/hostile/run.sh ] && run_level hostile tests/hostile/run.sh
 [ -x tests/report/run.sh ] && run_level report tests/report/run.sh ./smtpscope

@@ -295,6 +295,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .verify_checksums = (knobs & 4) != 0,
         /* With short idle timeouts, holes are given up at once too. */
         .reorder_window_us = idle_short ? 0 : REORDER_WINDOW_MS_DEFAULT * 1000LL,
+        .reorder_packets = REORDER_PACKETS_DEFAULT,
         /* Half the inputs free every emptied libnids buffer. */
         .free_buffers_above = (knobs & 64) ? 0 : STREAM_FREE_BUFFERS_ABOVE_DEFAULT,
         .prefetch_above = (knobs & 128) ? 0 : PREFETCH_ABOVE_DEFAULT,

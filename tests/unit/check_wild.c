@@ -66,6 +66,7 @@ static void start(void)
         .free_buffers_above = 1u << 22,
         .prefetch_above = 1u << 22,
         .reorder_window_us = REORDER_WINDOW_MS_DEFAULT * 1000LL,
+        .reorder_packets = REORDER_PACKETS_DEFAULT,
         .ports = ports,
         .n_ports = 1,
     };
