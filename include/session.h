@@ -208,6 +208,17 @@ bool session_client_resume(struct session *s);
  */
 void session_gap(struct session *s, enum smtp_dir dir, uint64_t n_missing);
 
+/*
+ * The peer answered while buf[0..len) of direction dir, a line without its
+ * LF that the caller holds, was all dir had sent, and had acknowledged it:
+ * to the peer that line was complete (a greeting or command sent without
+ * CRLF).  The session reads it as a line flagged unterminated, if it looks
+ * like a reply (server) or a command (client) in line mode, and returns
+ * the bytes it took (the caller drops them), else 0.
+ */
+size_t session_line_done(struct session_table *t, struct session *s, enum smtp_dir dir,
+                         const uint8_t *buf, size_t len, int64_t now_us);
+
 /* The capture holds no packets of side missing (RECORD_SIDE_CLIENT or
  * _SERVER): the session is flagged one_sided and reads the other side
  * alone (a DATA command goes on as if 354 came). */

@@ -224,6 +224,12 @@
        "network in clear; the session is read as plain SMTP.",                 \
        "Check the server's port configuration (465 expects TLS first) and "   \
        "the client's TLS settings.")                                           \
+    XX(CLEARTEXT_AFTER_STARTTLS, "cleartext_after_starttls", "warning", "220", \
+       "STARTTLS was accepted (220) but the session went on in plaintext: "   \
+       "the capture was decrypted by a TLS-inspecting proxy, or the client "  \
+       "ignored the 220. It is read as SMTP.",                                 \
+       "If no proxy decrypted this capture, check the client: mail and "      \
+       "credentials it sends after the 220 cross the network in clear.")      \
     XX(OFFLOAD_SEGMENTS, "offload_segments", "info", "",                       \
        "The capture holds segments larger than the link allows, with an IP "  \
        "length of 0 or past 65535: it was taken on a host that hands whole "  \

@@ -92,6 +92,8 @@ struct session {
     bool tls_spoken : 1;          /* a side began with a TLS record */
     bool plain_spoken : 1;        /* a side began in plaintext */
     bool ending : 1;              /* session_end() is parsing the tails */
+    bool auth_password_prompt : 1; /* the last 334 asked for a password */
+    bool starttls_accepted : 1;   /* STARTTLS got 220: the next bytes decide */
     uint16_t gap_candidates;      /* pending commands whose replies may be in a server hole */
     uint64_t glue[]; /* the stream layer's per-session state (pointers, integers) */
 };
@@ -633,12 +635,28 @@ static void on_auth_command(struct session *s, struct record_exchange *x, struct
     }
 }
 
+/*
+ * Whether a 334's text is the base64 of "Password:" (RFC 4954 AUTH LOGIN's
+ * usual second prompt): the line that answers it is a password and must
+ * never be taken for the user name, whatever the count of lines says (a
+ * capture that lost or merged a line shifts the count).
+ */
+static bool prompt_asks_password(const struct session *s, struct record_text text)
+{
+    struct span t = record_span(&s->rec, text);
+    size_t len = t.len > 40 ? 40 : t.len;
+    uint8_t buf[32];
+    long n = b64_decode(span_make(t.ptr, len - len % 4), buf, sizeof(buf));
+    return n >= 4 && (buf[0] | 0x20) == 'p' && (buf[1] | 0x20) == 'a' &&
+           (buf[2] | 0x20) == 's' && (buf[3] | 0x20) == 's';
+}
+
 static void on_auth_line(struct session *s, struct span line)
 {
     bool user_line = (s->auth_mech == AUTH_MECH_LOGIN && s->auth_lines == 0) ||
                      (s->auth_mech == AUTH_MECH_PLAIN && s->auth_lines == 0) ||
                      (s->auth_mech == AUTH_MECH_CRAM && s->auth_lines == 0);
-    if (user_line) {
+    if (user_line && !s->auth_password_prompt) {
         auth_take_user(s, line);
     }
     s->auth_lines++;
@@ -648,8 +666,42 @@ static void on_auth_line(struct session *s, struct span line)
 
 static void content_begin(struct session *s, int64_t start_us);
 
+static void on_reply_complete(struct session *s, int64_t now_us);
+
+/* Commands after which a client waits for the reply before sending more,
+ * pipelining or not (RFC 2920 3.1; AUTH and STARTTLS change state). */
+static bool waits_for_reply(const struct record_exchange *x)
+{
+    if (x->kind == RECORD_KIND_AUTH_LINE) {
+        return true;
+    }
+    switch (x->kind == RECORD_KIND_COMMAND ? x->verb : SMTP_VERB_UNKNOWN) {
+    case SMTP_VERB_EHLO:
+    case SMTP_VERB_HELO:
+    case SMTP_VERB_LHLO:
+    case SMTP_VERB_DATA:
+    case SMTP_VERB_VRFY:
+    case SMTP_VERB_EXPN:
+    case SMTP_VERB_NOOP:
+    case SMTP_VERB_QUIT:
+    case SMTP_VERB_STARTTLS:
+    case SMTP_VERB_AUTH:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static void on_command(struct session *s, const struct smtp_event *ev, int64_t now_us)
 {
+    if (s->reply.active && (uint32_t)s->next_unanswered + 1 == s->rec.n_exchanges &&
+        waits_for_reply(&s->rec.exchanges[s->next_unanswered])) {
+        /* The client went on while a multi-line reply to a command it must
+         * wait on was still open: to it the reply had ended (a server that
+         * never sent the last line).  It ends here. */
+        set_flag(s, VERDICT_FLAG_CONTINUATION_MISMATCH);
+        on_reply_complete(s, s->reply.first_us);
+    }
     if (!s->rec.has_greeting && !s->midstream) {
         set_flag(s, VERDICT_FLAG_CLIENT_BEFORE_GREETING);
     }
@@ -939,6 +991,9 @@ static void on_answer(struct session *s, enum record_kind kind, enum smtp_verb v
         if (ok) {
             s->rec.messages_accepted++;
         }
+        if (s->rec.messages_attempted < s->rec.messages_accepted) {
+            s->rec.messages_attempted = s->rec.messages_accepted; /* DATA with no MAIL */
+        }
         end_transaction(s);
         return;
     }
@@ -977,7 +1032,10 @@ static void on_answer(struct session *s, enum record_kind kind, enum smtp_verb v
         break;
     case SMTP_VERB_STARTTLS:
         if (code == 220) {
-            start_tls(s, RECORD_TLS_STARTTLS);
+            /* TLS from here if the next bytes are TLS records; a capture
+             * decrypted by a proxy shows SMTP going on in clear. */
+            s->starttls_accepted = true;
+            s->tls_undecided = 3;
         }
         break;
     default:
@@ -993,6 +1051,9 @@ static void on_bdat_answer(struct session *s, uint16_t code, bool is_last_chunk)
     }
     if (code >= 200 && code < 300) {
         s->rec.messages_accepted++;
+    }
+    if (s->rec.messages_attempted < s->rec.messages_accepted) {
+        s->rec.messages_attempted = s->rec.messages_accepted; /* BDAT with no MAIL */
     }
     end_transaction(s);
 }
@@ -1176,6 +1237,7 @@ static void on_reply_complete(struct session *s, int64_t now_us)
             on_221(s, verb, kind);
         }
         s->reply_done_us = now_us;
+        s->auth_password_prompt = r.code == 334 && prompt_asks_password(s, r.text);
         if (kind == RECORD_KIND_MESSAGE ||
             (kind == RECORD_KIND_COMMAND && verb == SMTP_VERB_BDAT && x->bdat_last)) {
             content_end(s, index, now_us);
@@ -1294,6 +1356,17 @@ static void on_server_event(struct session *s, const struct smtp_event *ev, int6
  */
 static void decide_tls(struct session *s, enum smtp_dir dir, uint8_t first)
 {
+    if (s->starttls_accepted) {
+        /* After STARTTLS's 220 the first new bytes of either side decide
+         * for both. */
+        s->tls_undecided = 0;
+        if ((first >= 20 && first <= 23) || first >= 0x80) {
+            start_tls(s, RECORD_TLS_STARTTLS);
+        } else {
+            set_flag(s, VERDICT_FLAG_CLEARTEXT_AFTER_STARTTLS);
+        }
+        return;
+    }
     s->tls_undecided &= (uint8_t)~(1u << dir);
     if ((first >= 20 && first <= 23) || first >= 0x80) {
         s->tls_spoken = true;
@@ -1311,7 +1384,9 @@ static void decide_tls(struct session *s, enum smtp_dir dir, uint8_t first)
  * did, and a session where nobody spoke as the port says (TLS). */
 static void decide_tls_at_end(struct session *s)
 {
-    if (s->tls_spoken && !s->plain_spoken) {
+    if (s->starttls_accepted) {
+        start_tls(s, RECORD_TLS_STARTTLS); /* nothing came after the 220 */
+    } else if (s->tls_spoken && !s->plain_spoken) {
         start_tls(s, RECORD_TLS_IMPLICIT);
     } else if (!s->tls_spoken && !s->plain_spoken && s->tls_undecided != 0) {
         start_tls(s, RECORD_TLS_IMPLICIT);
@@ -1513,6 +1588,52 @@ struct session *session_oldest_open(struct session_table *t)
     return t->by_age_head;
 }
 
+/* Whether bytes held after DATA hold an end-of-data line (RFC 5321
+ * 4.1.1.4; bare LF line ends count too: the client plainly ended a
+ * message). */
+static bool ends_a_message(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i + 2 <= n; i++) {
+        bool line_start = i == 0 || p[i - 1] == '\n';
+        if (line_start && p[i] == '.' &&
+            (p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n'))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t session_line_done(struct session_table *t, struct session *s, enum smtp_dir dir,
+                         const uint8_t *buf, size_t len, int64_t now_us)
+{
+    struct smtp_parser *p = &s->parser[dir];
+    bool reply_like = len >= 4 && buf[0] >= '2' && buf[0] <= '5' && buf[1] >= '0' &&
+                      buf[1] <= '9' && buf[2] >= '0' && buf[2] <= '9' &&
+                      (buf[3] == ' ' || buf[3] == '-');
+    bool command_like = len >= 4 && ((buf[0] | 0x20) >= 'a' && (buf[0] | 0x20) <= 'z');
+    if (p->mode != SMTP_MODE_LINE || s->state == SESSION_ENDED || len >= SMTP_LINE_CAP ||
+        (dir == SMTP_DIR_SERVER ? !reply_like : (!command_like || s->client_waits))) {
+        return 0;
+    }
+    (void)t;
+    struct smtp_event ev;
+    size_t used = smtp_parse_finish(p, buf, len, &ev);
+    if (ev.type == SMTP_EV_NONE) {
+        return 0;
+    }
+    int64_t at = s->held_since_us[dir];
+    if (dir == SMTP_DIR_CLIENT) {
+        on_client_event(s, &ev, buf, at);
+    } else {
+        on_server_event(s, &ev, at, at);
+        if (s->reply.active) {
+            on_reply_complete(s, at);
+        }
+    }
+    s->held_since_us[dir] = now_us;
+    return used;
+}
+
 static void finish_tail(struct session_table *t, struct session *s, enum smtp_dir dir,
                         const struct session_end *end)
 {
@@ -1520,7 +1641,15 @@ static void finish_tail(struct session_table *t, struct session *s, enum smtp_di
     size_t len = end->tail[dir] ? end->tail_len[dir] : 0;
     size_t off = 0;
     if (len > 0) {
-        /* Whole lines held back (client waiting on a reply) parse as usual. */
+        /* Whole lines held back (client waiting on a reply) parse as usual,
+         * but a client that streamed a message after DATA and ended it
+         * with "." sent content, whether or not a 354 was seen. */
+        if (dir == SMTP_DIR_CLIENT && s->client_waits && ends_a_message(end->tail[dir], len) &&
+            s->wait_index < s->rec.n_exchanges &&
+            s->rec.exchanges[s->wait_index].verb == SMTP_VERB_DATA) {
+            begin_content(s, s->held_since_us[SMTP_DIR_CLIENT]);
+            s->content_early = true;
+        }
         s->client_waits = false;
         off = session_feed(t, s, dir, end->tail[dir], len, len, s->held_since_us[dir]);
     }

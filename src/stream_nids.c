@@ -934,6 +934,23 @@ static void feed_in_order(struct tcp_stream *a, struct session *s, enum smtp_dir
 static void on_data_slow(struct tcp_stream *a, struct session *s, enum smtp_dir dir,
                          struct half_stream *h, size_t avail, size_t fresh);
 
+/* See on_data(): the peer's held bytes, if its ACKs cover them, end a line. */
+static __attribute__((noinline)) void peer_line_done(struct tcp_stream *a, struct session *s,
+                                                     enum smtp_dir peer)
+{
+    struct stream_glue *glue = session_glue(s);
+    struct half_stream *h = receiving_half(a, peer);
+    uint32_t seen = h->ack_seq; /* what the answer's sender acknowledged of the peer */
+    if (seq_after(expected_seq(a, peer), seen)) {
+        return; /* the answer's sender had not seen all of it */
+    }
+    size_t avail = (size_t)(h->count - h->offset);
+    size_t ahead = glue->ahead[peer];
+    glue->ahead[peer] += (uint32_t)session_line_done(g_stream.table, s, peer,
+                                                     (const uint8_t *)h->data + ahead,
+                                                     avail - ahead, g_stream.now_us);
+}
+
 static void on_data(struct tcp_stream *a, struct session *s)
 {
     struct half_stream *h;
@@ -952,10 +969,17 @@ static void on_data(struct tcp_stream *a, struct session *s)
     size_t fresh = (size_t)h->count_new;
     g_stream.delivered_now = true;
     enum smtp_dir peer = (enum smtp_dir)!dir;
+    /* The peer's partial line, which these bytes' sender acknowledged and
+     * answered, was a whole line to it (sent without CRLF). */
+    struct half_stream *peer_rcv = receiving_half(a, peer);
+    if (peer_rcv->data != NULL &&
+        (size_t)(peer_rcv->count - peer_rcv->offset) > glue->ahead[peer] &&
+        glue->held_back_us[peer] == 0) {
+        peer_line_done(a, s, peer);
+    }
     /* The usual segment: no hole being filled, no side held back, and its
      * sender had seen no more of the peer than libnids holds (one more: a
      * FIN).  The session reads it at once. */
-    const struct half_stream *peer_rcv = receiving_half(a, peer);
     uint32_t peer_next = sending_half(a, peer)->first_data_seq + (uint32_t)peer_rcv->count + 1;
     if (((uint64_t)glue->held_back_us[0] | (uint64_t)glue->held_back_us[1] | glue->filler[dir] |
          (uintptr_t)g_stream.filling) == 0 &&

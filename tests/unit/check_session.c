@@ -762,6 +762,86 @@ START_TEST(test_gap_in_body)
 }
 END_TEST
 
+/* A server that never ends its multi-line EHLO reply: the client's next
+ * command ends it, so later replies pair with their own commands. */
+static const struct step open_ehlo_reply[] = {
+    S("220 mx\r\n"), C("EHLO c\r\n"), S("250-mx.test\r\n"), C("MAIL FROM:<a@b>\r\n"),
+    S("250 ok\r\n"), C("QUIT\r\n"), S("221 bye\r\n"), FIN_S, FIN_C,
+};
+
+START_TEST(test_open_reply_ended_by_next_command)
+{
+    struct rec_copy *c = run(open_ehlo_reply, N_OF(open_ehlo_reply));
+    const struct session_record *r = &c->r;
+    ck_assert_uint_eq(r->n_exchanges, 3);
+    ck_assert_uint_eq(r->exchanges[0].code, 250);
+    ck_assert_uint_eq(r->exchanges[1].verb, SMTP_VERB_MAIL);
+    ck_assert_uint_eq(r->exchanges[1].code, 250);
+    ck_assert_uint_eq(r->exchanges[2].code, 221);
+    ck_assert_str_eq(label_name(r), "server_221_after_no_250"); /* MAIL, no message */
+    assert_flags(r, FLAG(CONTINUATION_MISMATCH));
+    rec_copy_free(c);
+}
+END_TEST
+
+/* A line answering a "Password:" prompt is never taken for the user name,
+ * even when it is the first line after AUTH (a capture that lost one). */
+static const struct step auth_password_first[] = {
+    S("220 mx\r\n"), C("AUTH LOGIN\r\n"), S("334 UGFzc3dvcmQ6\r\n"), C("c2VjcmV0\r\n"),
+    S("235 ok\r\n"), FIN_C,
+};
+
+START_TEST(test_auth_password_never_user)
+{
+    struct rec_copy *c = run(auth_password_first, N_OF(auth_password_first));
+    ck_assert_uint_eq(c->r.auth_user.len, 0);
+    ck_assert(!record_arena_contains(&c->r, "secret", 6));
+    ck_assert_uint_eq(c->r.auth_code, 235);
+    rec_copy_free(c);
+    assert_split_invariant(&plain_opts, auth_password_first, N_OF(auth_password_first));
+}
+END_TEST
+
+/* After STARTTLS's 220, plaintext (a capture decrypted by a proxy) is read
+ * as SMTP and flagged; TLS records make the session opaque as before. */
+static const struct step starttls_then_clear[] = {
+    S("220 mx\r\n"), C("EHLO c\r\n"), S("250 mx\r\n"), C("STARTTLS\r\n"), S("220 go\r\n"),
+    C("EHLO c\r\n"), S("250 mx\r\n"), C("QUIT\r\n"), S("221 bye\r\n"), FIN_S, FIN_C,
+};
+
+START_TEST(test_cleartext_after_starttls)
+{
+    struct rec_copy *c = run(starttls_then_clear, N_OF(starttls_then_clear));
+    const struct session_record *r = &c->r;
+    ck_assert_uint_eq(r->tls, RECORD_TLS_NONE);
+    ck_assert_uint_eq(r->n_exchanges, 4);
+    ck_assert_uint_eq(r->exchanges[2].verb, SMTP_VERB_EHLO);
+    ck_assert_uint_eq(r->exchanges[2].code, 250);
+    ck_assert_str_eq(label_name(r), "normal_quit");
+    assert_flags(r, FLAG(CLEARTEXT_AFTER_STARTTLS));
+    rec_copy_free(c);
+    assert_split_invariant(&plain_opts, starttls_then_clear, N_OF(starttls_then_clear));
+}
+END_TEST
+
+/* A client that streamed its message after DATA, ended with ".", when no
+ * reply was captured: content, not commands. */
+static const struct step streamed_message[] = {
+    C("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nFrom: a\r\n\r\nhi\r\n.\r\n"),
+    FIN_C,
+};
+
+START_TEST(test_streamed_message_at_end)
+{
+    struct rec_copy *c = run(streamed_message, N_OF(streamed_message));
+    const struct session_record *r = &c->r;
+    ck_assert_uint_eq(r->n_exchanges, 5);
+    ck_assert_uint_eq(r->exchanges[4].kind, RECORD_KIND_MESSAGE);
+    ck_assert_uint_eq(r->exchanges[4].size, 15);
+    rec_copy_free(c);
+}
+END_TEST
+
 /* ---- AUTH ------------------------------------------------------------------------ */
 
 static const struct step auth_plain[] = {
@@ -1175,6 +1255,10 @@ Suite *session_suite(void)
     tcase_add_test(tc, test_plaintext_session_on_465);
     tcase_add_test(tc, test_pipelined_content);
     tcase_add_test(tc, test_gap_in_body);
+    tcase_add_test(tc, test_open_reply_ended_by_next_command);
+    tcase_add_test(tc, test_auth_password_never_user);
+    tcase_add_test(tc, test_cleartext_after_starttls);
+    tcase_add_test(tc, test_streamed_message_at_end);
     tcase_add_loop_test(tc, test_auth, 0, (int)N_OF(auth_cases));
     tcase_add_test(tc, test_auth_login_exchanges);
     tcase_add_test(tc, test_first_byte_time_across_calls);

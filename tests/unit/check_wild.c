@@ -265,6 +265,30 @@ START_TEST(test_rst_and_fin_before_data)
 }
 END_TEST
 
+/* A greeting sent without CRLF, answered by the client's EHLO: to the
+ * client it was a whole line (peer_line_done, session_line_done). */
+START_TEST(test_greeting_without_crlf)
+{
+    start();
+    handshake();
+    seg(SV, 1, 1, PSH | ACK, "220 mx.test ESMTP");
+    seg(CL, 1, 18, PSH | ACK, "EHLO c\r\n");
+    seg(SV, 18, 9, PSH | ACK, "250 mx\r\n");
+    seg(CL, 9, 26, PSH | ACK, "QUIT\r\n");
+    seg(SV, 26, 15, PSH | ACK, "221 bye\r\n");
+    struct stream_stats st;
+    struct rec_copy *c = finish(&st);
+    const struct session_record *r = &c->r;
+    ck_assert(r->has_greeting);
+    ck_assert_uint_eq(r->greeting.code, 220);
+    ck_assert_uint_eq(r->n_exchanges, 2);
+    ck_assert_uint_eq(exchange(r, 0)->code, 250);
+    ck_assert_uint_eq(exchange(r, 1)->code, 221);
+    ck_assert(!HAS_FLAG(r, CLIENT_BEFORE_GREETING));
+    rec_copy_free(c);
+}
+END_TEST
+
 /* ---- windows ----------------------------------------------------------- */
 
 /* The server's last segment advertised a zero window (its update was not
@@ -478,6 +502,7 @@ Suite *wild_suite(void)
     tcase_add_test(tc, test_ack_before_data);
     tcase_add_test(tc, test_reply_captured_before_command);
     tcase_add_test(tc, test_rst_and_fin_before_data);
+    tcase_add_test(tc, test_greeting_without_crlf);
     suite_add_tcase(s, tc);
     tc = tcase_create("window");
     tcase_add_test(tc, test_data_past_a_stale_window);
