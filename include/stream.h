@@ -10,6 +10,19 @@
  * every libnids warning, so nothing unanalysed goes unreported.  It also
  * gives libnids a keyed stream hash of ours in place of its slower one.
  *
+ * It also stands between libnids and captures taken in the wild, where the
+ * observer is not the receiver: segments captured before offload are fed
+ * as the pieces the NIC made; a segment libnids would drop for a window or
+ * an ACK the capture shows out of date is taken again; a side whose ACKs
+ * show the other side's bytes came first waits for them (a reorder window
+ * of packet time and packets), so the session reads both in the order they
+ * were sent; an RST recorded early waits the same way; a hole the peer
+ * acknowledged that outlives the window is filled, the session told how
+ * many bytes of which side are missing (session_gap); and a side never
+ * captured is reported (session_set_one_sided).  These decisions read
+ * libnids' own view of each stream (expected sequence, queue, ACKs),
+ * which is why they live here.
+ *
  * libnids is a process-wide singleton: one stream_init() per process.
  *
  * SPDX-License-Identifier: MIT

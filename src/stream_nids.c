@@ -16,6 +16,14 @@
  * - nids_free_tcp_stream() is safe outside TCP callbacks only.
  * - It hashes stream tuples with mkhash(), called through its PLT: this
  *   file defines a faster one in its place (see "libnids' stream hash").
+ * - It drops, without a trace, a segment outside the receiver's last
+ *   window or wholly below the receiver's last ACK (process_tcp), and one
+ *   whose TCP timestamp is older than the last (PAWS); it throws a side's
+ *   whole out-of-order queue away past 64 KiB; it waits for ever on a hole
+ *   (libnids-notes.md 3).  What the sections "holes" and "each side's
+ *   stream" do about that is described in stream.h.
+ * - A segment without ACK set changes no ACK state in libnids: the bytes
+ *   made up to fill a hole are sent so.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -941,7 +949,7 @@ static __attribute__((noinline)) void peer_line_done(struct tcp_stream *a, struc
     struct stream_glue *glue = session_glue(s);
     struct half_stream *h = receiving_half(a, peer);
     uint32_t seen = h->ack_seq; /* what the answer's sender acknowledged of the peer */
-    if (seq_after(expected_seq(a, peer), seen)) {
+    if (h->data == NULL || glue->held_back_us[peer] != 0 || seq_after(expected_seq(a, peer), seen)) {
         return; /* the answer's sender had not seen all of it */
     }
     size_t avail = (size_t)(h->count - h->offset);
@@ -972,9 +980,7 @@ static void on_data(struct tcp_stream *a, struct session *s)
     /* The peer's partial line, which these bytes' sender acknowledged and
      * answered, was a whole line to it (sent without CRLF). */
     struct half_stream *peer_rcv = receiving_half(a, peer);
-    if (peer_rcv->data != NULL &&
-        (size_t)(peer_rcv->count - peer_rcv->offset) > glue->ahead[peer] &&
-        glue->held_back_us[peer] == 0) {
+    if ((uint32_t)(peer_rcv->count - peer_rcv->offset) > glue->ahead[peer]) {
         peer_line_done(a, s, peer);
     }
     /* The usual segment: no hole being filled, no side held back, and its
@@ -1268,14 +1274,12 @@ static void feed_raw(const uint8_t *ip, size_t len)
     nids_pcap_handler(NULL, &hdr, (u_char *)ip);
 }
 
-/* Feeds a made-up bare TCP segment (with window scaling on SYNs). */
-static void feed_made_up(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
-                         uint32_t seq, uint32_t ack, uint8_t flags)
+/* Writes a TCP header of thl bytes (20, or 24 with room for one option)
+ * at t: ports, sequence numbers, flags, the largest window, no checksum. */
+static void put_tcp_header(uint8_t *t, size_t thl, uint16_t sport, uint16_t dport, uint32_t seq,
+                           uint32_t ack, uint8_t flags)
 {
-    uint8_t *p = g_stream.scratch;
-    size_t tcp_len = (flags & TCP_FLAG_SYN) ? 24 : 20;
-    uint8_t *t = p + put_ipv4_header(p, src, dst, tcp_len);
-    memset(t, 0, tcp_len);
+    memset(t, 0, thl);
     t[0] = (uint8_t)(sport >> 8);
     t[1] = (uint8_t)sport;
     t[2] = (uint8_t)(dport >> 8);
@@ -1284,9 +1288,19 @@ static void feed_made_up(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dp
         t[4 + i] = (uint8_t)(seq >> (24 - 8 * i));
         t[8 + i] = (uint8_t)(ack >> (24 - 8 * i));
     }
-    t[12] = (uint8_t)((tcp_len / 4) << 4);
+    t[12] = (uint8_t)((thl / 4) << 4);
     t[13] = flags;
     t[14] = t[15] = 0xFF;
+}
+
+/* Feeds a made-up bare TCP segment (with window scaling on SYNs). */
+static void feed_made_up(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
+                         uint32_t seq, uint32_t ack, uint8_t flags)
+{
+    uint8_t *p = g_stream.scratch;
+    size_t tcp_len = (flags & TCP_FLAG_SYN) ? 24 : 20;
+    uint8_t *t = p + put_ipv4_header(p, src, dst, tcp_len);
+    put_tcp_header(t, tcp_len, sport, dport, seq, ack, flags);
     if (tcp_len == 24) {
         /* Window scale 14: the real segments' windows are unscaled guesses,
          * so the largest scale keeps libnids' window check from dropping
@@ -1647,16 +1661,8 @@ static void feed_filler(struct tcp_stream *a, struct stream_glue *glue, enum smt
         open_window(receiving_half(a, dir), seq);
         size_t hl = put_ipv4_header(p, src, dst, 20 + piece);
         uint8_t *t = p + hl;
-        memset(t, 0, 20 + piece);
-        t[0] = (uint8_t)(sport >> 8);
-        t[1] = (uint8_t)sport;
-        t[2] = (uint8_t)(dport >> 8);
-        t[3] = (uint8_t)dport;
-        for (int i = 0; i < 4; i++) {
-            t[4 + i] = (uint8_t)(seq >> (24 - 8 * i));
-        }
-        t[12] = 5 << 4;
-        t[14] = t[15] = 0xFF;
+        put_tcp_header(t, 20, sport, dport, seq, 0, 0);
+        memset(t + 20, 0, piece);
         set_tcp_checksum(p, hl + 20 + piece);
         glue->filler[dir] += piece;
         struct session *was = g_stream.filling;
