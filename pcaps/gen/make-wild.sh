@@ -20,7 +20,8 @@
 # configuration are never touched: postfix runs as a separate instance
 # (postfix -c WORKDIR/postfix) inside swild-srv, with its queue in WORKDIR.
 #
-# Kernel limits found on the build machine (6.18, no modprobe):
+# Kernel limits found on the machine the captures were made on (6.18, no
+# modprobe):
 # * netem is not built (CONFIG_NET_SCH_NETEM unset: "tc qdisc add ... netem"
 #   fails with "Specified qdisc kind is unknown"), nor fq, prio, sfq, ...;
 #   only pfifo, htb, tbf and clsact exist.  So delay/reorder/loss come from
