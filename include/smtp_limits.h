@@ -96,9 +96,11 @@
  * multi-queue NICs spans microseconds to milliseconds; a hole still open
  * after this is taken as lost to the capture. */
 #define REORDER_WINDOW_MS_DEFAULT 250
-/* ...and at most this many packets of the connection (--reorder-window
- * MS,PACKETS): a segment recorded late comes within a few of them. */
-#define REORDER_PACKETS_DEFAULT 16
+/* ...and at most this many packets of the connection with nothing
+ * released (--reorder-window MS,PACKETS): a bound on how long a wait can
+ * hold a busy connection's bytes.  The time is what decides in practice;
+ * a hole whose side's FIN the peer acknowledged is given up at once. */
+#define REORDER_PACKETS_DEFAULT 1024
 #define SESSION_IDLE_TIMEOUT_DATA_US (600LL * 1000000)
 
 /* Snapshot length for live capture and the largest frame we accept. */

@@ -173,7 +173,7 @@ static void usage(FILE *f)
             "  --idle-timeout SEC   end sessions silent this long (default 300, 600 in\n"
             "                       DATA, RFC 5321 4.5.3.2; 0 = never)\n"
             "  --reorder-window MS[,PACKETS]  how long (packet time, default 250) and for\n"
-            "                       how many of its packets (default 16) a side waits\n"
+            "                       how many of its packets (default 1024) a side waits\n"
             "                       for bytes the capture recorded late or lost\n"
             "  --order-window N     finished records held to keep id order (default %d;\n"
             "                       live capture writes each record as it ends)\n"

@@ -1426,6 +1426,19 @@ static bool nids_would_drop(const struct half_stream *rcv, uint32_t seq, size_t 
     return !seq_after(window_end, seq) || seq_after(rcv->ack_seq, seq + (uint32_t)payload);
 }
 
+/*
+ * After a segment went in through open_window(): the receiver's ACK is
+ * what the capture showed again (the holes and waits above read it), if
+ * the stream is still there.
+ */
+static void restore_ack(struct tcp_stream *a, struct session *s, struct half_stream *rcv,
+                        uint32_t acked)
+{
+    if (a->user == s && seq_after(acked, rcv->ack_seq)) {
+        rcv->ack_seq = acked;
+    }
+}
+
 /* Makes libnids take a segment at seq: the receiver is taken to have
  * acknowledged no more than libnids holds, with an open window. */
 static void open_window(struct half_stream *rcv, uint32_t expected)
@@ -1458,8 +1471,10 @@ static bool feed_again_if_dropped(struct session *s, enum smtp_dir dir, const st
         return false;
     }
     g_stream.stats.n_window_reopened++;
+    uint32_t acked = rcv->ack_seq;
     open_window(rcv, expected);
     feed_raw(ip, len);
+    restore_ack(a, s, rcv, acked);
     return true;
 }
 
@@ -1609,6 +1624,7 @@ static bool release_side(struct tcp_stream *a, struct session *s, enum smtp_dir 
         }
         w->next_mark[dir]++;
         w->released[dir] = m->end;
+        w->packets = 0; /* progress: the packet bound counts from here */
         glue->unseen[dir] = (uint32_t)(unseen - n);
         if (first_unseen + n > ahead) {
             size_t held = first_unseen > ahead ? first_unseen - ahead : 0;
@@ -1655,10 +1671,13 @@ static void feed_filler(struct tcp_stream *a, struct stream_glue *glue, enum smt
     uint16_t sport = from_client ? a->addr.source : a->addr.dest;
     uint16_t dport = from_client ? a->addr.dest : a->addr.source;
     uint8_t *p = g_stream.translated;
-    while (n > 0 && a->user != NULL) {
+    struct session *owner = a->user;
+    while (n > 0 && a->user == owner && owner != NULL) {
         uint32_t piece = n > PIECE_PAYLOAD_MAX ? PIECE_PAYLOAD_MAX : n;
         uint32_t seq = expected_seq(a, dir);
-        open_window(receiving_half(a, dir), seq);
+        struct half_stream *rcv = receiving_half(a, dir);
+        uint32_t acked = rcv->ack_seq;
+        open_window(rcv, seq);
         size_t hl = put_ipv4_header(p, src, dst, 20 + piece);
         uint8_t *t = p + hl;
         put_tcp_header(t, 20, sport, dport, seq, 0, 0);
@@ -1669,6 +1688,7 @@ static void feed_filler(struct tcp_stream *a, struct stream_glue *glue, enum smt
         g_stream.filling = a->user;
         feed_raw(p, hl + 20 + piece);
         g_stream.filling = was;
+        restore_ack(a, owner, rcv, acked);
         glue->filler[dir] = 0; /* all of it was handed over, or none will be */
         n -= piece;
     }
@@ -1913,8 +1933,8 @@ static __attribute__((noinline, cold)) void feed_deferred(const struct session *
  * A packet of a session that waits on a hole counts towards the packet
  * bound of its wait (cfg.reorder_packets): a segment a capture recorded
  * late comes within a few packets of its connection, so once that many
- * have passed the hole is taken as lost, whatever the time.  Only looked
- * up while some session waits.
+ * have passed with nothing released the hole is taken as lost, whatever
+ * the time.  Only looked up while some session waits.
  */
 static void count_waiting_packet(const uint8_t *ip, size_t len)
 {
