@@ -879,6 +879,17 @@ static void put_custody(struct capbuf *o, const struct html_state *st,
             (unsigned long long)in->n_unattached_packets,
             (unsigned long long)in->n_unattached_flows, (unsigned long long)in->n_evicted,
             (unsigned long long)in->n_queue_pruned, (unsigned long long)in->n_tcp_header_invalid);
+    if (in->n_offload_segments + in->n_window_reopened + in->n_held_back + in->n_holes > 0) {
+        out_fmt(o, "<tr><th>Read despite the capture</th><td>Segments captured before "
+                   "segmentation offload: %llu. Segments past a stale window or recorded after "
+                   "their ACK: %llu. Waits for bytes recorded late: %llu (at most %llu sessions "
+                   "at once; %llu not waited on). Holes lost to the capture: %llu (%llu bytes)."
+                   "</td></tr>\n",
+                (unsigned long long)in->n_offload_segments,
+                (unsigned long long)in->n_window_reopened, (unsigned long long)in->n_held_back,
+                (unsigned long long)in->n_waiting_max, (unsigned long long)in->n_reorder_overflow,
+                (unsigned long long)in->n_holes, (unsigned long long)in->n_hole_bytes);
+    }
     if (in->error != NULL) {
         out_str(o, "<tr><th>Input error</th><td class=\"sev-error\">");
         put_esc_str(o, in->error);
