@@ -170,6 +170,21 @@ struct session_record {
     uint8_t missing_side;  /* enum record_side whose packets the capture lacks */
 };
 
+/*
+ * Derived times (docs/timing.md), each computed here once for every writer
+ * and for the statistics, so that no two of them can disagree; -1 when
+ * unknown.  start: the first SYN, else the handshake ACK.  connect: SYN to
+ * SYN/ACK.  banner: handshake ACK to the greeting's first byte, unknown
+ * for a session picked up mid-stream (no handshake to measure from).
+ */
+int64_t record_start_us(const struct session_record *r);
+int64_t record_connect_us(const struct session_record *r);
+int64_t record_banner_us(const struct session_record *r);
+/* An exchange's reply latency (command complete to the reply's first
+ * byte) and completion (to the reply's last line). */
+int64_t record_latency_us(const struct record_exchange *x);
+int64_t record_complete_us(const struct record_exchange *x);
+
 /* The text t as a span into r's arena. */
 static inline struct span record_span(const struct session_record *r, struct record_text t)
 {

@@ -334,23 +334,6 @@ static void count_client(struct html_state *st, const struct record_endpoint *e)
     }
 }
 
-static int64_t session_start(const struct session_record *r)
-{
-    if (r->syn_us >= 0) {
-        return r->syn_us;
-    }
-    if (r->est_us >= 0) {
-        return r->est_us;
-    }
-    if (r->has_greeting && r->greeting.reply_first_us >= 0) {
-        return r->greeting.reply_first_us;
-    }
-    if (r->n_exchanges > 0 && r->exchanges[0].cmd_us >= 0) {
-        return r->exchanges[0].cmd_us;
-    }
-    return r->last_us;
-}
-
 /*
  * Deterministic sample for the timeline: keep every stride-th session;
  * when the table fills, keep every other kept point and double the stride.
@@ -374,7 +357,7 @@ static void add_point(struct html_state *st, const struct session_record *r)
     }
     struct html_point *p = &st->points[st->n_points++];
     p->id = r->id;
-    p->start_us = session_start(r);
+    p->start_us = record_start_us(r);
     p->end_us = r->last_us >= p->start_us ? r->last_us : p->start_us;
     p->label = r->label;
 }
@@ -390,12 +373,12 @@ static void add_server(struct html_state *st, struct html_server *s,
     if (verdict_label_is_abnormal(r->label)) {
         s->n_abnormal++;
     }
+    int64_t b = record_banner_us(r); /* unknown mid-stream: no sample */
+    if (b >= 0) {
+        latency_add(&s->banner, b);
+        s->banner_bins[lat_bin(st->lat_edges, b)]++;
+    }
     if (r->has_greeting) {
-        int64_t b = timing_delta_us(r->est_us, r->greeting.reply_first_us);
-        if (b >= 0) {
-            latency_add(&s->banner, b);
-            s->banner_bins[lat_bin(st->lat_edges, b)]++;
-        }
         struct span g = record_span(r, r->greeting.text);
         size_t n = g.len < HTML_GREETING_KEEP ? g.len : HTML_GREETING_KEEP;
         if (!s->has_greeting) {
@@ -411,7 +394,7 @@ static void add_server(struct html_state *st, struct html_server *s,
     for (uint32_t i = 0; i < r->n_exchanges; i++) {
         const struct record_exchange *x = &r->exchanges[i];
         if (x->code != 0 && x->kind == RECORD_KIND_COMMAND) {
-            latency_add(&s->reply, timing_delta_us(x->cmd_us, x->reply_first_us));
+            latency_add(&s->reply, record_latency_us(x));
         }
     }
 }
@@ -528,11 +511,9 @@ static void put_row(struct capbuf *o, const struct session_record *r,
     out_str(o, "</td><td class=\"num\">");
     if (x->kind == RECORD_KIND_GREETING || x->kind == RECORD_KIND_UNSOLICITED) {
         out_str(o, x->kind == RECORD_KIND_GREETING ? "banner " : "");
-        put_ms_or_dash(o, x->kind == RECORD_KIND_GREETING
-                              ? timing_delta_us(r->est_us, x->reply_first_us)
-                              : -1);
+        put_ms_or_dash(o, x->kind == RECORD_KIND_GREETING ? record_banner_us(r) : -1);
     } else {
-        put_ms_or_dash(o, timing_delta_us(x->cmd_us, x->reply_first_us));
+        put_ms_or_dash(o, record_latency_us(x));
     }
     out_str(o, "</td></tr>\n");
 }
@@ -645,7 +626,7 @@ static void put_session_codes(struct capbuf *o, const struct session_record *r)
 static void render_session(struct capbuf *o, const struct session_record *r)
 {
     const struct verdict_info *li = verdict_label_info((enum verdict_label)r->label);
-    int64_t t0 = session_start(r);
+    int64_t t0 = record_start_us(r);
     out_str(o, "<p><b>Started</b> ");
     put_utc(o, t0);
     out_str(o, ", <b>lasted</b> ");

@@ -249,7 +249,7 @@ static char *put_exchange_times(char *d, const struct record_exchange *x, int64_
     int64_t at = x->cmd_us >= 0 ? x->cmd_us : x->reply_first_us;
     d = PUT_LIT(d, ",\"latency_ms\":");
     char *latency = d;
-    d = put_ms_or_null(d, timing_delta_us(x->cmd_us, x->reply_first_us));
+    d = put_ms_or_null(d, record_latency_us(x));
     size_t latency_len = (size_t)(d - latency);
     d = PUT_LIT(d, ",\"complete_ms\":");
     if (x->reply_last_us == x->reply_first_us) {
@@ -257,7 +257,7 @@ static char *put_exchange_times(char *d, const struct record_exchange *x, int64_
         memmove(d, latency, latency_len);
         d += latency_len;
     } else {
-        d = put_ms_or_null(d, timing_delta_us(x->cmd_us, x->reply_last_us));
+        d = put_ms_or_null(d, record_complete_us(x));
     }
     d = PUT_LIT(d, ",\"t_ms\":");
     d = put_ms_or_null(d, timing_delta_us(start_us, at));
@@ -501,12 +501,9 @@ static void put_session_times(struct capbuf *o, const struct session_record *r, 
     d = PUT_LIT(d, ",\"end\":");
     d = put_time(d, r->last_us);
     d = PUT_LIT(d, ",\"connect_ms\":");
-    d = put_ms_or_null(d, timing_delta_us(r->syn_us, r->synack_us));
+    d = put_ms_or_null(d, record_connect_us(r));
     d = PUT_LIT(d, ",\"banner_ms\":");
-    /* Mid-stream there was no handshake to measure the banner from. */
-    bool banner_known = r->has_greeting && !r->is_midstream;
-    d = put_ms_or_null(d, banner_known ? timing_delta_us(r->est_us, r->greeting.reply_first_us)
-                                       : -1);
+    d = put_ms_or_null(d, record_banner_us(r));
     out_done(o, PUT_LIT(d, ",\"greeting\":"));
 }
 
@@ -588,7 +585,7 @@ static void put_session_end(struct capbuf *o, const struct session_record *r)
 static void jsonl_session(struct writer *w, const struct session_record *r)
 {
     struct capbuf *o = &w->line;
-    int64_t start_us = r->syn_us >= 0 ? r->syn_us : r->est_us;
+    int64_t start_us = record_start_us(r);
     put_key_u64(o, "{\"type\":\"session\",\"id\":", r->id);
     OUT_LIT(o, ",\"client\":");
     put_endpoint(o, &r->client);

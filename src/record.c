@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "timing.h"
+
 static const char *const kind_names[] = {
 #define XX(id, str) str,
     RECORD_KIND_MAP(XX)
@@ -65,4 +67,32 @@ void record_endpoint_format(char *out, size_t cap, const struct record_endpoint 
     char ip[INET6_ADDRSTRLEN] = "?";
     inet_ntop(e->family == 6 ? AF_INET6 : AF_INET, e->addr, ip, sizeof(ip));
     snprintf(out, cap, e->family == 6 ? "[%s]:%u" : "%s:%u", ip, e->port);
+}
+
+int64_t record_start_us(const struct session_record *r)
+{
+    return r->syn_us >= 0 ? r->syn_us : r->est_us;
+}
+
+int64_t record_connect_us(const struct session_record *r)
+{
+    return timing_delta_us(r->syn_us, r->synack_us);
+}
+
+int64_t record_banner_us(const struct session_record *r)
+{
+    if (!r->has_greeting || r->is_midstream) {
+        return -1;
+    }
+    return timing_delta_us(r->est_us, r->greeting.reply_first_us);
+}
+
+int64_t record_latency_us(const struct record_exchange *x)
+{
+    return timing_delta_us(x->cmd_us, x->reply_first_us);
+}
+
+int64_t record_complete_us(const struct record_exchange *x)
+{
+    return timing_delta_us(x->cmd_us, x->reply_last_us);
 }

@@ -31,7 +31,7 @@ static void add_exchange(struct run_stats *st, const struct record_exchange *x)
     if (x->code == 0) {
         return;
     }
-    int64_t lat = timing_delta_us(x->cmd_us, x->reply_first_us);
+    int64_t lat = record_latency_us(x);
     if (x->kind == RECORD_KIND_COMMAND && x->verb < SMTP_VERB_COUNT) {
         latency_add(&st->by_verb[x->verb], lat);
     } else if (x->kind == RECORD_KIND_MESSAGE) {
@@ -53,13 +53,11 @@ void stats_add(struct run_stats *st, const struct session_record *r)
             st->flags[f]++;
         }
     }
-    latency_add(&st->connect, timing_delta_us(r->syn_us, r->synack_us));
+    latency_add(&st->connect, record_connect_us(r));
     if (r->has_greeting) {
         count_code(st, r->greeting.code);
-        if (!r->is_midstream) {
-            latency_add(&st->banner, timing_delta_us(r->est_us, r->greeting.reply_first_us));
-        }
     }
+    latency_add(&st->banner, record_banner_us(r));
     for (uint32_t i = 0; i < r->n_exchanges; i++) {
         add_exchange(st, &r->exchanges[i]);
     }

@@ -74,7 +74,7 @@ for pcap in pcaps/*.pcap; do
     [ -f "$pcap" ] || continue
     name=$(basename "$pcap" .pcap)
     out=$WORK/$name.html
-    "$BIN" -r "$pcap" -q --report "$out" >"$WORK/log" 2>&1
+    "$BIN" -r "$pcap" -q --report "$out" --json "$WORK/$name.jsonl" >"$WORK/log" 2>&1
     status=$?
     if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
         bad "report $name: exit $status: $(head -2 "$WORK/log")"
@@ -83,6 +83,19 @@ for pcap in pcaps/*.pcap; do
         head -10 "$WORK/lint"
     else
         ok
+    fi
+    # One fact, one place: the report charts a banner for exactly the
+    # sessions whose JSON has one (none for a session picked up mid-stream,
+    # as in real-lost-synack.pcap).
+    counts=$(python3 -c 'import json,re,sys
+html=open(sys.argv[1]).read()
+charted=sum(int(n) for n in re.findall(r"n=(\d+) sessions with a greeting", html))
+known=sum(1 for l in open(sys.argv[2]) if json.loads(l).get("banner_ms") is not None)
+print(charted, known)' "$out" "$WORK/$name.jsonl")
+    if [ "${counts% *}" = "${counts#* }" ]; then
+        ok
+    else
+        bad "report $name: banner samples charted, and in the JSON: $counts"
     fi
 done
 
