@@ -499,8 +499,10 @@ static uint32_t expected_seq(struct tcp_stream *a, enum smtp_dir dir)
 #define NIDS_FIN_CONFIRMED 121
 
 /* A hole larger than this is no capture loss but nonsense (or a forged
- * ACK): it is never filled. */
-#define HOLE_MAX ((uint32_t)16 << 20)
+ * ACK): it is never filled.  Filling costs a copy of its size (made-up
+ * bytes through libnids), so the bound also keeps a hostile capture from
+ * buying much work with one forged ACK. */
+#define HOLE_MAX ((uint32_t)1 << 20)
 
 /*
  * Bytes of dir that the peer acknowledged and libnids does not have: a
