@@ -10,6 +10,7 @@ Sub-commands:
                                  open session (checked against 1 KiB unless info)
 Exit status 1 means a check failed.
 """
+import glob
 import json
 import os
 import re
@@ -17,8 +18,11 @@ import statistics
 import sys
 
 LABELS = ("normal_quit", "rst", "server_221_mid_transaction", "fin_without_quit")
-ORDER = ("loop_pcap", "loop_nids", "nids_1m", "smtpscope", "scope_1thread", "scope_kept",
-         "scope_pcapng", "tshark")
+ORDER = ("loop_pcap", "loop_nids", "nids_1m", "smtpscope", "scope_w2", "scope_wauto",
+         "scope_1thread", "scope_kept", "scope_pcapng", "tshark")
+# Captures on which --workers 2 must take at most this share of one
+# process's wall time (the 2-core target; small captures are too short).
+WORKERS_TARGET = {"1g": 0.7, "c50k": 0.7}
 
 
 def load_runs(path, name):
@@ -73,7 +77,35 @@ def cmd_table(results, name, pcap, truth_path):
     for other in ("loop_nids", "tshark"):
         paired_ratios(runs, other)
     cpu_ratios(runs)
-    return 0
+    return workers_ratios(runs, name)
+
+
+def workers_ratios(runs, name):
+    """--workers 2 and auto against one process (smtpscope), paired per
+    repetition, in wall and CPU time; the target where one is set."""
+    if "smtpscope" not in runs:
+        return 0
+    status = 0
+    for prog in ("scope_w2", "scope_wauto"):
+        if prog not in runs:
+            continue
+        pairs = list(zip(runs[prog]["wall"], runs["smtpscope"]["wall"]))
+        ratios = sorted(a / b for a, b in pairs)
+        med = statistics.median(ratios)
+        cpu = ""
+        if runs[prog]["cpu"] and runs["smtpscope"]["cpu"]:
+            c1 = statistics.median(runs["smtpscope"]["cpu"])
+            c2 = statistics.median(runs[prog]["cpu"])
+            if c1 > 0:
+                cpu = "; CPU time %.2fs against %.2fs (%.2fx)" % (c2, c1, c2 / c1)
+        print("paired %s / smtpscope (one process) wall per repetition: median %.2fx, "
+              "range %.2fx-%.2fx%s" % (prog, med, ratios[0], ratios[-1], cpu))
+        target = WORKERS_TARGET.get(name)
+        if prog == "scope_w2" and target is not None:
+            if not verdict(med <= target, "%s: --workers 2 takes %.2fx the wall time of one "
+                           "process (target <= %.2fx)" % (name, med, target)):
+                status = 1
+    return status
 
 
 def cpu_ratios(runs):
@@ -249,8 +281,36 @@ def cmd_state(massif_out, open_sessions, mode="check"):
     return 0 if ok else 1
 
 
+def cmd_ir_workers(pkts, prefix, empty_prefix):
+    """Instructions per packet of each process of smtpscope --workers 2
+    (callgrind, one file per process, the reader first by pid), less the
+    same processes on an empty capture."""
+    def totals(pre):
+        out = []
+        for path in sorted(glob.glob(pre + ".*"), key=lambda p: int(p.rsplit(".", 1)[1])):
+            total = 0
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("summary:") or line.startswith("totals:"):
+                        total = int(line.split()[1])
+            out.append(total)
+        return out
+    full, empty = totals(prefix), totals(empty_prefix)
+    pkts = int(pkts)
+    if len(full) < 2 or len(full) != len(empty) or pkts == 0:
+        print("SKIP per-process instructions: %d and %d callgrind files" % (len(full), len(empty)))
+        return 0
+    names = ["reader (classify, rings, merge, JSON)"] + [
+        "worker %d (libnids, sessions)" % i for i in range(1, len(full))]
+    for what, a, b in zip(names, full, empty):
+        print("%-40s %9.1f instructions per packet of the whole capture (marginal)" % (
+            what, (a - b) / pkts))
+    return 0
+
+
 def main(argv):
     cmds = {"table": cmd_table, "nids": cmd_nids, "check": cmd_check, "ir": cmd_ir,
+            "ir-workers": cmd_ir_workers,
             "state": cmd_state}
     if len(argv) < 2 or argv[1] not in cmds:
         print(__doc__, file=sys.stderr)

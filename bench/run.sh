@@ -6,7 +6,9 @@
 # on the same file: loop_pcap (bare libpcap), loop_nids (libnids, empty
 # callbacks), nids_1m (loop_nids reading through a 1 MiB stdio buffer, as
 # smtpscope does), smtpscope, scope_1thread (smtpscope reading its file in
-# the main thread, --read-threads 0: the one-core figure), scope_kept (smtpscope keeping libnids' buffers,
+# the main thread, --read-threads 0: the one-core figure), scope_w2 and
+# scope_wauto (smtpscope with --workers 2 and --workers auto: a reading
+# process and that many analysing processes), scope_kept (smtpscope keeping libnids' buffers,
 # on captures with more than 4096 sessions open at once, where smtpscope
 # frees them by default), scope_pcapng (smtpscope on the same capture
 # rewritten as pcapng by bench/build/pcap2ng) and tshark (each skipped if
@@ -15,7 +17,9 @@
 # instructions per packet on a ~2k-packet capture, and checks smtpscope's
 # JSON summary against the generator's truth file, and (past 4096 open
 # sessions) its JSON with the buffers freed against its JSON with them kept,
-# its JSON from the pcapng form against the pcap's,
+# its JSON from the pcapng form against the pcap's, its JSON with --workers
+# 2 and auto against one process's (the full-size captures must also take
+# at most 0.7x the wall time with --workers 2),
 # and its own state per open session at the heap's peak (massif, 5,000
 # sessions open, and 50k at full size) against 1 KiB (exit 1 on a
 # mismatch or a missed memory target).
@@ -98,6 +102,10 @@ cmd_for() {
 		echo "$SCOPE_NIDSHASH -r $2 --json /dev/null -q --max-streams $3" ;;
 	scope_kept) have_smtpscope &&
 		echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3 --free-buffers-above 4194304" ;;
+	scope_w2) have_smtpscope &&
+		echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3 --workers 2" ;;
+	scope_wauto) have_smtpscope &&
+		echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3 --workers auto" ;;
 	scope_pcapng) have_smtpscope && [ -f "${2%.pcap}.pcapng" ] &&
 		echo "$SMTPSCOPE -r ${2%.pcap}.pcapng --json /dev/null -q --max-streams $3" ;;
 	tshark) have_tshark && echo "tshark -r $2 -q -z io,stat,0" ;;
@@ -124,9 +132,9 @@ time_one() {
 # so the table shows what the freeing does.
 bench_capture() {
 	local name=$1 streams=$2 file=$BENCH_DIR/$1.pcap rep prog cmd progs
-	progs="loop_pcap loop_nids nids_1m smtpscope scope_1thread scope_pcapng tshark"
+	progs="loop_pcap loop_nids nids_1m smtpscope scope_w2 scope_wauto scope_1thread scope_pcapng tshark"
 	[ "$3" -le 4096 ] ||
-		progs="loop_pcap loop_nids nids_1m smtpscope scope_1thread scope_kept scope_pcapng tshark"
+		progs="loop_pcap loop_nids nids_1m smtpscope scope_w2 scope_wauto scope_1thread scope_kept scope_pcapng tshark"
 	have_smtpscope || note "SKIP smtpscope: $SMTPSCOPE not built yet"
 	have_tshark || note "SKIP tshark: not installed (or BENCH_TSHARK=0)"
 	cat "$file" >/dev/null # warm the page cache
@@ -138,7 +146,7 @@ bench_capture() {
 			time_one "$name" "$prog" $cmd
 		done
 	done
-	$PY "$HERE/report.py" table "$RESULTS" "$name" "$file" "$BENCH_DIR/$name.json"
+	$PY "$HERE/report.py" table "$RESULTS" "$name" "$file" "$BENCH_DIR/$name.json" || FAILED=1
 }
 
 # check_nids NAME STREAMS: loop_nids must see every generated session
@@ -182,6 +190,18 @@ check_smtpscope() {
 		note "FAIL $1: JSON differs with the file read in the main thread"
 		FAILED=1
 	fi
+	# Worker processes (2, and one per CPU) must give the same bytes.
+	local w
+	for w in 2 auto; do
+		"$SMTPSCOPE" -r "$BENCH_DIR/$1.pcap" --json "$out.w$w" --max-streams "$2" \
+			--workers "$w" >/dev/null 2>>"$BENCH_DIR/smtpscope.check.err"
+		if cmp -s "$out" "$out.w$w"; then
+			note "PASS $1: same JSON with --workers $w"
+		else
+			note "FAIL $1: JSON differs with --workers $w"
+			FAILED=1
+		fi
+	done
 	[ "$3" -gt 4096 ] || return
 	# The buffers were freed in that run; keeping them must give the same bytes.
 	"$SMTPSCOPE" -r "$BENCH_DIR/$1.pcap" --json "$out.kept" --max-streams "$2" \
@@ -243,6 +263,19 @@ callgrind_part() {
 		empty=$(callgrind_ir $(cmd_for "$prog" "$BENCH_DIR/empty.pcap" 65536))
 		$PY "$HERE/report.py" ir "$prog" "$pkts" "${full:-0}" "${empty:-0}"
 	done
+	have_smtpscope || return
+	# With --workers 2: the reading process's share and each worker's.
+	callgrind_processes "$BENCH_DIR/tiny.pcap" "$BENCH_DIR/cg.tiny"
+	callgrind_processes "$BENCH_DIR/empty.pcap" "$BENCH_DIR/cg.empty"
+	$PY "$HERE/report.py" ir-workers "$pkts" "$BENCH_DIR/cg.tiny" "$BENCH_DIR/cg.empty"
+}
+
+# callgrind_processes CAPTURE PREFIX: smtpscope --workers 2 under callgrind,
+# one output file per process (PREFIX.PID); the reader's is the first pid.
+callgrind_processes() {
+	rm -f "$2".*
+	valgrind --tool=callgrind --callgrind-out-file="$2.%p" "$SMTPSCOPE" -r "$1" \
+		--json /dev/null -q --max-streams 65536 --workers 2 >/dev/null 2>&1
 }
 
 # run_capture NAME CONCURRENCY GEN-ARGS...

@@ -129,6 +129,11 @@ void capture_set_read_ahead(struct capture_set *set, int threads);
 int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *err,
                      size_t errlen);
 void capture_set_close(struct capture_set *set);
+/* The default live filter (malloc'd, NULL without memory): the server
+ * ports, also inside VLAN tags, plus IP fragments (their later pieces
+ * carry no ports).  A link type without the vlan keyword takes what comes
+ * before " or (ip[6:2]". */
+char *capture_default_filter(const uint16_t *ports, size_t n);
 /* The link type's name ("EN10MB") for reports. */
 const char *capture_linktype_name(int linktype);
 

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "record.h"
+#include "session.h"
 
 struct extractor;
 struct extract_message;
@@ -75,5 +76,8 @@ void extract_end(struct extractor *x, struct extract_message *m, const struct se
 
 /* Files written and failures, for the summary. */
 void extract_counts(const struct extractor *x, uint64_t *written, uint64_t *failed);
+
+/* The session's content sink (session_config.content) feeding x. */
+struct session_content_sink extract_content_sink(struct extractor *x);
 
 #endif

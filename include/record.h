@@ -184,6 +184,15 @@ int64_t record_banner_us(const struct session_record *r);
  * byte) and completion (to the reply's last line). */
 int64_t record_latency_us(const struct record_exchange *x);
 int64_t record_complete_us(const struct record_exchange *x);
+/* When an exchange happened: its command, or the reply's first byte when
+ * no command was seen (greeting, unsolicited reply); -1 when unknown. */
+int64_t record_exchange_at_us(const struct record_exchange *x);
+/* The same from the session's start_us (record_start_us): the JSON's t_ms
+ * and the report's offset column.  -1 when unknown. */
+int64_t record_offset_us(int64_t start_us, const struct record_exchange *x);
+/* The session's last packet, never before its start, and how long it lasted. */
+int64_t record_end_us(const struct session_record *r);
+int64_t record_duration_us(const struct session_record *r);
 
 /* The text t as a span into r's arena. */
 static inline struct span record_span(const struct session_record *r, struct record_text t)
@@ -196,6 +205,17 @@ static inline struct span record_span(const struct session_record *r, struct rec
 bool record_next_extension(const struct session_record *r, uint32_t *cursor, struct span *out);
 
 /* Room for any endpoint as text: "[" IPv6 (45) "]:" port (5) and NUL. */
+/*
+ * A record as one flat buffer, to cross a process boundary (the workers
+ * and the writer are different processes of one program, so the layout
+ * is the same on both sides): record_pack() writes record_packed_size()
+ * bytes; record_unpack() points out's arrays into buf (8-byte aligned),
+ * false if the sizes inside disagree with len.
+ */
+size_t record_packed_size(const struct session_record *r);
+void record_pack(const struct session_record *r, uint8_t *out);
+bool record_unpack(uint8_t *buf, size_t len, struct session_record *out);
+
 #define RECORD_ENDPOINT_TEXT_MAX 56
 /* "192.0.2.1:25" or "[2001:db8::1]:25" into out (cap bytes). */
 void record_endpoint_format(char *out, size_t cap, const struct record_endpoint *e);

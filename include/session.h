@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow.h"
+#include "order_heap.h"
 #include "pool.h"
 #include "record.h"
 #include "smtp_parse.h"
@@ -83,8 +85,7 @@ struct session_content_sink {
 };
 
 struct session_config {
-    const uint16_t *implicit_tls_ports; /* server ports opaque from the start */
-    size_t n_implicit_tls_ports;
+    const struct port_set *implicit_tls; /* server ports opaque from the start (NULL: none) */
     int64_t idle_timeout_us;      /* 0: sessions never go idle */
     int64_t idle_timeout_data_us; /* while message content is due */
     size_t order_window;          /* 0: write records as they finish */
@@ -116,12 +117,6 @@ struct session_pools {
     struct pool text_mid;
 };
 
-/* A finished session waiting for its turn in the output order. */
-struct session_waiting {
-    uint64_t id;
-    struct session *session;
-};
-
 struct session_table {
     struct session_config cfg;
     struct session_sink sink;
@@ -130,7 +125,7 @@ struct session_table {
     struct session *by_age_tail;
     struct session *idle_head;    /* open sessions, least recently active first */
     struct session *idle_tail;
-    struct session_waiting *finished; /* min-heap on id, capacity order_window */
+    struct order_item *finished;  /* min-heap on id (order_heap.h), capacity order_window + 1 */
     struct session_pools pools;
     size_t n_finished;
     struct session_table_stats stats;

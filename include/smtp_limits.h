@@ -105,6 +105,8 @@
 
 /* Snapshot length for live capture and the largest frame we accept. */
 #define CAPTURE_SNAPLEN 262144
+/* --workers: at most this many analysing processes. */
+#define WORKERS_MAX 64
 
 /* Diagnostics of one kind printed before they are only counted. */
 #define DIAG_SHOW_MAX 5

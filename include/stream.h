@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow.h"
 #include "record.h"
 #include "session.h"
 
@@ -47,8 +48,7 @@ struct stream_config {
     int64_t reorder_window_us;   /* how long bytes wait on a hole the peer acknowledged */
     uint32_t reorder_packets;    /* ...and for how many packets of their connection (0: any) */
     bool verify_checksums;
-    const uint16_t *ports;   /* server ports that make a session */
-    size_t n_ports;
+    const struct port_set *ports; /* server ports that make a session */
 };
 
 #define STREAM_WARN_COUNT 10
@@ -111,7 +111,9 @@ void stream_feed_ipv4_offload(const uint8_t *ip, size_t len, int64_t now_us);
  * let wait (ctx unused). */
 void stream_resume_client(void *ctx, struct session *s);
 
-/* Advances the clock on a quiet live link, ending idle sessions. */
+/* Advances the clock with no packet (a quiet live link, or a packet fed
+ * to another worker): idle sessions end, due waits are given up, exactly
+ * as before feeding a packet at now_us.  Earlier times are ignored. */
 void stream_tick(int64_t now_us);
 
 /* Starts loading the state that feeding this IPv4 packet will touch, if

@@ -374,6 +374,29 @@ void capture_set_close(struct capture_set *set)
     set->n = 0;
 }
 
+char *capture_default_filter(const uint16_t *ports, size_t n)
+{
+    size_t used = 0;
+    size_t cap = n * 16 + 1;
+    char *list = malloc(cap);
+    if (list == NULL) {
+        return NULL;
+    }
+    list[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        used += (size_t)snprintf(list + used, cap - used, "%stcp port %u", i ? " or " : "",
+                                 ports[i]);
+    }
+    size_t len = 3 * used + 128;
+    char *f = malloc(len);
+    if (f != NULL) {
+        snprintf(f, len, "(%s) or (ip[6:2] & 0x3fff != 0) or (vlan and ((%s) or (vlan and (%s))))",
+                 list, list, list);
+    }
+    free(list);
+    return f;
+}
+
 const char *capture_linktype_name(int linktype)
 {
     const char *name = pcap_datalink_val_to_name(linktype);

@@ -11,6 +11,7 @@
  * SPDX-License-Identifier: MIT
  */
 #include "decode.h"
+#include "flow.h"
 
 #include <pcap/dlt.h>
 #include <string.h>
@@ -258,8 +259,8 @@ static enum decode_result check_ipv4(struct cursor *c, struct decoded *out)
     out->is_fragment = frag != 0;
     out->has_ports = false;
     if (out->ip_proto == 6 && (frag & 0x1FFF) == 0 && total - hlen >= 20) {
-        out->sport = (uint16_t)(ip[hlen] << 8 | ip[hlen + 1]);
-        out->dport = (uint16_t)(ip[hlen + 2] << 8 | ip[hlen + 3]);
+        out->sport = be16_at(ip + hlen);
+        out->dport = be16_at(ip + hlen + 2);
         out->has_ports = true;
     }
     return DECODE_IPV4;
@@ -343,8 +344,8 @@ static enum decode_result check_ipv6(struct cursor *c, struct decoded *out)
     out->ip_proto = 6;
     out->l4 = ip + off;
     out->l4_len = end - off;
-    out->sport = (uint16_t)(ip[off] << 8 | ip[off + 1]);
-    out->dport = (uint16_t)(ip[off + 2] << 8 | ip[off + 3]);
+    out->sport = be16_at(ip + off);
+    out->dport = be16_at(ip + off + 2);
     out->has_ports = true;
     return DECODE_IPV6;
 }

@@ -632,3 +632,52 @@ void extract_end(struct extractor *x, struct extract_message *m, const struct se
     fill_out(x, pr, out);
     free(m);
 }
+
+/* ---- the session's content sink ----------------------------------------- */
+
+static void *extract_sink_begin(void *ctx, const struct session_record *r, uint32_t msg_no,
+                                int64_t start_us)
+{
+    return extract_begin(ctx, r, msg_no, start_us);
+}
+
+static void extract_sink_data(void *msg, const uint8_t *p, size_t n, bool is_bdat)
+{
+    extract_data(msg, p, n, is_bdat);
+}
+
+static struct span text_span(const char *s)
+{
+    return s != NULL ? span_make(s, strlen(s)) : span_make("", 0);
+}
+
+static void extract_sink_end(void *ctx, void *msg, const struct session_record *r,
+                             const struct record_exchange *reply, int64_t end_us,
+                             struct session_message_info *info)
+{
+    struct extract_summary sum;
+    memset(&sum, 0, sizeof(sum));
+    extract_end(ctx, msg, r, reply, end_us, &sum);
+    info->file = text_span(sum.file);
+    info->sha256 = text_span(sum.sha256);
+    info->size = sum.size;
+    info->from = text_span(sum.from);
+    info->to = text_span(sum.to);
+    info->cc = text_span(sum.cc);
+    info->subject = text_span(sum.subject);
+    info->date = text_span(sum.date);
+    info->message_id = text_span(sum.message_id);
+    for (uint32_t i = 0; i < sum.n_attachments && i < SESSION_INFO_ATTACHMENTS; i++) {
+        info->attachments[i].filename = text_span(sum.attachments[i].filename);
+        info->attachments[i].content_type = text_span(sum.attachments[i].content_type);
+        info->attachments[i].sha256 = text_span(sum.attachments[i].sha256);
+        info->attachments[i].size = sum.attachments[i].size;
+        info->n_attachments = i + 1;
+    }
+}
+
+struct session_content_sink extract_content_sink(struct extractor *x)
+{
+    return (struct session_content_sink){x, extract_sink_begin, extract_sink_data,
+                                         extract_sink_end};
+}

@@ -358,7 +358,7 @@ static void add_point(struct html_state *st, const struct session_record *r)
     struct html_point *p = &st->points[st->n_points++];
     p->id = r->id;
     p->start_us = record_start_us(r);
-    p->end_us = r->last_us >= p->start_us ? r->last_us : p->start_us;
+    p->end_us = record_end_us(r);
     p->label = r->label;
 }
 
@@ -494,16 +494,13 @@ static void put_reply_cell(struct capbuf *o, const struct session_record *r,
 static void put_row(struct capbuf *o, const struct session_record *r,
                     const struct record_exchange *x, int64_t t0)
 {
-    int64_t t = x->kind == RECORD_KIND_GREETING || x->kind == RECORD_KIND_UNSOLICITED
-                    ? x->reply_first_us
-                    : x->cmd_us;
     /* Failures, anomalies, and a 221 that answers anything but QUIT. */
     bool bad = x->code >= 400 || x->anomalies != 0 ||
                (x->code == 221 && !(x->kind == RECORD_KIND_COMMAND && x->verb == SMTP_VERB_QUIT));
     out_str(o, bad ? "<tr class=\"bad\"><td>" : "<tr><td>");
-    put_tod(o, t);
+    put_tod(o, record_exchange_at_us(x));
     out_str(o, "</td><td class=\"num\">");
-    put_ms_or_dash(o, timing_delta_us(t0, t));
+    put_ms_or_dash(o, record_offset_us(t0, x));
     out_str(o, "</td><td>");
     put_command_cell(o, r, x);
     out_str(o, "</td><td>");
@@ -630,7 +627,7 @@ static void render_session(struct capbuf *o, const struct session_record *r)
     out_str(o, "<p><b>Started</b> ");
     put_utc(o, t0);
     out_str(o, ", <b>lasted</b> ");
-    put_ms_or_dash(o, timing_delta_us(t0, r->last_us));
+    put_ms_or_dash(o, record_duration_us(r));
     out_fmt(o, " ms. <b>Ended by</b> %s", record_end_name((enum record_end)r->end));
     if (r->closer != RECORD_SIDE_NONE) {
         out_fmt(o, " (first close from the %s)",

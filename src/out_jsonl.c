@@ -25,21 +25,6 @@
 
 #define LINE_MAX_BYTES ((size_t)64 << 20)
 
-void writer_flush_line(struct writer *w)
-{
-    if (w->line.len > 0 && fwrite(w->line.data, 1, w->line.len, w->out) != w->line.len) {
-        w->failed = true;
-    }
-    w->line.len = 0;
-}
-
-void writer_free(struct writer *w)
-{
-    capbuf_free(&w->line);
-    free(w->priv);
-    w->priv = NULL;
-}
-
 /* Longest output of the cursor writers below. */
 #define MS_OR_NULL_MAX OUT_MS_MAX
 #define TIME_MAX (OUT_U64_MAX + 7)
@@ -246,7 +231,6 @@ static char *put_lines(char *d, const struct record_exchange *x)
 static char *put_exchange_times(char *d, const struct record_exchange *x, int64_t start_us)
 {
     d = put_lines(d, x);
-    int64_t at = x->cmd_us >= 0 ? x->cmd_us : x->reply_first_us;
     d = PUT_LIT(d, ",\"latency_ms\":");
     char *latency = d;
     d = put_ms_or_null(d, record_latency_us(x));
@@ -260,7 +244,7 @@ static char *put_exchange_times(char *d, const struct record_exchange *x, int64_
         d = put_ms_or_null(d, record_complete_us(x));
     }
     d = PUT_LIT(d, ",\"t_ms\":");
-    d = put_ms_or_null(d, timing_delta_us(start_us, at));
+    d = put_ms_or_null(d, record_offset_us(start_us, x));
     if (x->kind == RECORD_KIND_UNSOLICITED) {
         d = PUT_LIT(d, ",\"unsolicited\":true");
     } else {

@@ -1,5 +1,7 @@
 /*
- * record.c - printable names for record enums (see record.h).
+ * record.c - printable names for record enums, the derived times every
+ * writer formats, and a record packed flat to cross a process boundary
+ * (see record.h).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -95,4 +97,91 @@ int64_t record_latency_us(const struct record_exchange *x)
 int64_t record_complete_us(const struct record_exchange *x)
 {
     return timing_delta_us(x->cmd_us, x->reply_last_us);
+}
+
+int64_t record_exchange_at_us(const struct record_exchange *x)
+{
+    return x->cmd_us >= 0 ? x->cmd_us : x->reply_first_us;
+}
+
+int64_t record_offset_us(int64_t start_us, const struct record_exchange *x)
+{
+    return timing_delta_us(start_us, record_exchange_at_us(x));
+}
+
+int64_t record_end_us(const struct session_record *r)
+{
+    int64_t start = record_start_us(r);
+    return r->last_us >= start ? r->last_us : start;
+}
+
+int64_t record_duration_us(const struct session_record *r)
+{
+    return timing_delta_us(record_start_us(r), r->last_us);
+}
+
+/* ---- a record as one flat buffer ----------------------------------------- */
+
+/* The parts after the fixed struct, each 8-byte aligned. */
+static size_t round8(size_t n)
+{
+    return (n + 7) & ~(size_t)7;
+}
+
+size_t record_packed_size(const struct session_record *r)
+{
+    return round8(sizeof(*r)) + round8((size_t)r->n_exchanges * sizeof(*r->exchanges)) +
+           round8((size_t)r->n_messages * sizeof(*r->messages)) +
+           round8((size_t)r->n_attachments * sizeof(*r->attachments)) + round8(r->arena_len);
+}
+
+static uint8_t *put_part(uint8_t *out, const void *p, size_t n)
+{
+    if (n > 0) {
+        memcpy(out, p, n);
+    }
+    memset(out + n, 0, round8(n) - n);
+    return out + round8(n);
+}
+
+void record_pack(const struct session_record *r, uint8_t *out)
+{
+    struct session_record flat = *r;
+    flat.exchanges = NULL;
+    flat.messages = NULL;
+    flat.attachments = NULL;
+    flat.arena = NULL;
+    out = put_part(out, &flat, sizeof(flat));
+    out = put_part(out, r->exchanges, (size_t)r->n_exchanges * sizeof(*r->exchanges));
+    out = put_part(out, r->messages, (size_t)r->n_messages * sizeof(*r->messages));
+    out = put_part(out, r->attachments, (size_t)r->n_attachments * sizeof(*r->attachments));
+    put_part(out, r->arena, r->arena_len);
+}
+
+bool record_unpack(uint8_t *buf, size_t len, struct session_record *out)
+{
+    if (len < round8(sizeof(*out)) || ((uintptr_t)buf & 7) != 0) {
+        return false;
+    }
+    memcpy(out, buf, sizeof(*out));
+    size_t parts[4] = {(size_t)out->n_exchanges * sizeof(*out->exchanges),
+                       (size_t)out->n_messages * sizeof(*out->messages),
+                       (size_t)out->n_attachments * sizeof(*out->attachments), out->arena_len};
+    size_t off = round8(sizeof(*out));
+    uint8_t *at[4];
+    for (int i = 0; i < 4; i++) {
+        if (parts[i] > len - off || round8(parts[i]) > len - off) {
+            return false;
+        }
+        at[i] = parts[i] > 0 ? buf + off : NULL;
+        off += round8(parts[i]);
+    }
+    if (off != len) {
+        return false;
+    }
+    out->exchanges = (struct record_exchange *)(void *)at[0];
+    out->messages = (struct record_message *)(void *)at[1];
+    out->attachments = (struct record_attachment *)(void *)at[2];
+    out->arena = at[3];
+    return true;
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "order_heap.h"
 #include "smtp_limits.h"
 #include "utf8.h"
 
@@ -170,54 +171,6 @@ static void idle_append(struct session_table *t, struct session *s)
     t->idle_tail = s;
 }
 
-/* ---- output order: a min-heap of finished sessions on id ---------------- */
-
-/* Ids are kept beside the pointers: comparing them touches no session
- * (with thousands waiting, each compare was a cache miss). */
-static void heap_swap(struct session_waiting *h, size_t a, size_t b)
-{
-    struct session_waiting tmp = h[a];
-    h[a] = h[b];
-    h[b] = tmp;
-}
-
-static void heap_push(struct session_table *t, struct session *s)
-{
-    struct session_waiting *h = t->finished;
-    size_t i = t->n_finished++;
-    h[i].id = s->rec.id;
-    h[i].session = s;
-    while (i > 0 && h[(i - 1) / 2].id > h[i].id) {
-        heap_swap(h, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-}
-
-static struct session *heap_pop(struct session_table *t)
-{
-    struct session_waiting *h = t->finished;
-    struct session *top = h[0].session;
-    size_t n = --t->n_finished;
-    size_t i = 0;
-    h[0] = h[n];
-    for (;;) {
-        size_t l = 2 * i + 1;
-        size_t m = i;
-        if (l < n && h[l].id < h[m].id) {
-            m = l;
-        }
-        if (l + 1 < n && h[l + 1].id < h[m].id) {
-            m = l + 1;
-        }
-        if (m == i) {
-            break;
-        }
-        heap_swap(h, i, m);
-        i = m;
-    }
-    return top;
-}
-
 /* ---- memory: small exchange lists and sessions come from pools ---------- */
 
 /* Exchange lists of these capacities live in the pools; larger ones are
@@ -315,7 +268,7 @@ static void drain_ready(struct session_table *t)
         if (t->by_age_head != NULL && t->by_age_head->rec.id < top) {
             break;
         }
-        emit_and_free(t, heap_pop(t));
+        emit_and_free(t, order_heap_pop(t->finished, &t->n_finished));
     }
 }
 
@@ -344,7 +297,7 @@ bool session_table_init(struct session_table *t, const struct session_config *cf
 void session_table_flush(struct session_table *t)
 {
     while (t->n_finished > 0) {
-        emit_and_free(t, heap_pop(t));
+        emit_and_free(t, order_heap_pop(t->finished, &t->n_finished));
     }
 }
 
@@ -1752,11 +1705,11 @@ void session_end(struct session_table *t, struct session *s, const struct sessio
         return;
     }
     age_unlink(t, s);
-    heap_push(t, s);
+    order_heap_push(t->finished, &t->n_finished, s->rec.id, s);
     drain_ready(t);
     if (t->n_finished > t->cfg.order_window) {
         /* Window full: the oldest waiting record goes out early. */
-        emit_and_free(t, heap_pop(t));
+        emit_and_free(t, order_heap_pop(t->finished, &t->n_finished));
         t->stats.n_out_of_order++;
     }
 }
@@ -1765,12 +1718,7 @@ void session_end(struct session_table *t, struct session *s, const struct sessio
 
 static bool is_implicit_tls_port(const struct session_config *cfg, uint16_t port)
 {
-    for (size_t i = 0; i < cfg->n_implicit_tls_ports; i++) {
-        if (cfg->implicit_tls_ports[i] == port) {
-            return true;
-        }
-    }
-    return false;
+    return cfg->implicit_tls != NULL && port_set_has(cfg->implicit_tls, port);
 }
 
 struct session *session_open(struct session_table *t, const struct record_endpoint *client,

@@ -37,15 +37,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flow.h"
 #include "flowtab.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
 
-#define TCP_FLAG_FIN 0x01
-#define TCP_FLAG_SYN 0x02
-#define TCP_FLAG_RST 0x04
-#define TCP_FLAG_PSH 0x08
-#define TCP_FLAG_ACK 0x10
 
 /*
  * Per-session TCP bookkeeping, kept in the session's glue area.  A side is
@@ -164,6 +160,7 @@ struct deferred {
 /* libnids is a singleton; this is its one context. */
 static struct {
     struct stream_config cfg;
+    struct port_set ports;    /* cfg.ports, copied: tested on every packet */
     struct session_table *table;
     pcap_t *raw_handle;
     int64_t now_us;
@@ -288,12 +285,7 @@ uint64_t stream_hash_calls(void)
 
 static bool is_smtp_port(uint16_t port)
 {
-    for (size_t i = 0; i < g_stream.cfg.n_ports; i++) {
-        if (g_stream.cfg.ports[i] == port) {
-            return true;
-        }
-    }
-    return false;
+    return port_set_has(&g_stream.ports, port);
 }
 
 static bool seq_after(uint32_t a, uint32_t b)
@@ -327,21 +319,6 @@ static void endpoint_from(struct record_endpoint *e, uint32_t addr, uint16_t por
 }
 
 /* ---- look-ahead hints ------------------------------------------------------- */
-
-/* The same value for both directions of a connection. */
-static uint64_t flow_hash(uint32_t addr1, uint16_t port1, uint32_t addr2, uint16_t port2)
-{
-    uint64_t x = (uint64_t)addr1 << 16 | port1;
-    uint64_t y = (uint64_t)addr2 << 16 | port2;
-    if (x > y) {
-        uint64_t t = x;
-        x = y;
-        y = t;
-    }
-    uint64_t h = (x * 0x9E3779B97F4A7C15ULL) ^ y;
-    h *= 0xBF58476D1CE4E5B9ULL;
-    return (h ^ (h >> 31)) | 1; /* 0 marks an empty slot */
-}
 
 static struct flow_hint *hint_slot(uint64_t tag)
 {
@@ -426,8 +403,8 @@ static uint64_t packet_tag(const uint8_t *ip, size_t len)
     uint32_t dst;
     memcpy(&src, ip + 12, 4);
     memcpy(&dst, ip + 16, 4);
-    return flow_hash(src, (uint16_t)(ip[hl] << 8 | ip[hl + 1]), dst,
-                     (uint16_t)(ip[hl + 2] << 8 | ip[hl + 3]));
+    return flow_hash(src, be16_at(ip + hl), dst,
+                     be16_at(ip + hl + 2));
 }
 
 /*
@@ -1089,23 +1066,7 @@ static void on_tcp(struct tcp_stream *a, void **param)
 
 /* ---- IP hook: runs before libnids' own TCP processing ----------------- */
 
-struct tcp_view {
-    uint32_t src;
-    uint32_t dst;
-    uint16_t sport;
-    uint16_t dport;
-    uint32_t seq;
-    uint32_t ack;
-    uint8_t flags;
-    size_t payload;
-};
 
-static uint32_t be32_at(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return ntohl(v);
-}
 
 /*
  * Validates the TCP/IPv4 header and reads what every segment needs (flags,
@@ -1139,8 +1100,8 @@ static void view_fill(const uint8_t *ip, const uint8_t *th, struct tcp_view *v)
 {
     memcpy(&v->src, ip + 12, 4);
     memcpy(&v->dst, ip + 16, 4);
-    v->sport = (uint16_t)(th[0] << 8 | th[1]);
-    v->dport = (uint16_t)(th[2] << 8 | th[3]);
+    v->sport = be16_at(th);
+    v->dport = be16_at(th + 2);
     v->seq = be32_at(th + 4);
     v->ack = be32_at(th + 8);
 }
@@ -2061,6 +2022,7 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
     memset(&g_stream, 0, sizeof(g_stream));
     g_stream.next_due_us = INT64_MAX;
     g_stream.cfg = *cfg;
+    g_stream.ports = *cfg->ports;
     g_stream.table = table;
     g_stream.exit_reason = RECORD_END_END_OF_INPUT;
     g_stream.token_seed = 0xCBF29CE484222325ULL;
@@ -2193,8 +2155,8 @@ static bool feed_segment(uint32_t src, uint32_t dst, const uint8_t *tcp, size_t 
 static void note_offload(uint32_t src, uint32_t dst, const uint8_t *tcp)
 {
     struct tcp_view v = {.src = src, .dst = dst};
-    v.sport = (uint16_t)(tcp[0] << 8 | tcp[1]);
-    v.dport = (uint16_t)(tcp[2] << 8 | tcp[3]);
+    v.sport = be16_at(tcp);
+    v.dport = be16_at(tcp + 2);
     enum smtp_dir dir;
     struct session *s = session_of(&v, &dir);
     if (s != NULL) {
@@ -2248,9 +2210,17 @@ void stream_feed_ipv6(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len, in
 
 void stream_tick(int64_t now_us)
 {
-    if (now_us > g_stream.now_us) {
-        g_stream.now_us = now_us;
-        sweep_idle();
+    if (now_us <= g_stream.now_us) {
+        return;
+    }
+    /* What feeding a packet at now_us would do before the packet itself. */
+    g_stream.now_us = now_us;
+    sweep_idle();
+    if (g_stream.n_waiting > 0) {
+        give_up_due();
+    }
+    if (g_stream.n_deferred > 0) {
+        feed_deferred(NULL, false);
     }
 }
 

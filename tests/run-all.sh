@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make check: every test level in turn (unit, golden, corpus, fuzz replay,
-# hostile inputs, live), the sanitizer builds included.  Each level prints
+# make check: every test level in turn (unit, golden, corpus, wild, workers,
+# fuzz replay, hostile inputs, live), the sanitizer builds included.  Each level prints
 # its own "N passed, N failed" line; this script adds them up and prints
 # the final one.  A level that cannot run here says so and counts nothing.
 set -u
@@ -47,6 +47,9 @@ run_level corpus tests/corpus/run.sh build/asan/smtpscope
 # Every real capture distorted as sensors distort captures (offload, ACKs
 # first, stale windows, a lost body segment) must read as the original.
 run_level wild tests/wild/run.sh
+# The same records, summary and report with 1, 2 and 3 worker processes.
+run_level workers tests/workers/run.sh
+run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quick
 [ -x tests/fuzz/replay.sh ] && run_level fuzz-replay tests/fuzz/replay.sh
 [ -x tests/hostile/run.sh ] && run_level hostile tests/hostile/run.sh
 [ -x tests/report/run.sh ] && run_level report tests/report/run.sh ./smtpscope

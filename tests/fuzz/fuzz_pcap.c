@@ -2,22 +2,22 @@
  * fuzz_pcap.c - libFuzzer harness for the whole pipeline on capture bytes.
  *
  * The input is a capture file (pcap or pcapng).  It is written to a memfd
- * and opened with capture_open_offline("/proc/self/fd/N"), so libpcap or
- * our own pcapng reader is chosen exactly as for a real file, and run
- * through the same wiring as main.c: capture_next -> decode_frame -> port
- * selection -> stream_feed_ipv4/ipv6 (libnids) -> session -> stats and the JSON
- * and terminal writers (to checking FILEs, fuzz_common.h).  main() itself
- * cannot be called, so this file repeats main.c's handle_packet() and
- * finish() in a few lines; keep them in step.
+ * and opened with capture_set_open("/proc/self/fd/N"), the reading path
+ * main.c takes for -r (read-ahead thread included when knob 9.0 says so),
+ * and every packet goes through the pipeline (pipeline.h) as in main.c:
+ * this file has no packet dispatch of its own.  Each frame is handed over
+ * as an exact copy, so that any read past its captured bytes is caught.
+ * Records reach the sink below, which checks them and feeds the JSON and
+ * terminal writers (to checking FILEs, fuzz_common.h).
  *
  * libnids is a process-wide singleton (docs: libnids-notes.md 6).  Each
- * input gets its own stream_init() ... stream_finish() cycle: nids_init()
+ * input gets its own pipeline_open() ... pipeline_close() cycle: nids_init()
  * with our DLT_RAW handle and no BPF filter cannot fail after opening its
  * input, so the double free that follows a failed re-init cannot happen;
- * if stream_init() ever fails the harness aborts at once rather than run
- * a half-initialised libnids.  nids_exit() leaks a few small callback
- * nodes per cycle (and any pending fragment queues); lsan.supp silences
- * leaks whose stack is inside libnids.
+ * if it ever fails the harness aborts at once rather than run a
+ * half-initialised libnids.  nids_exit() leaks a few small callback nodes
+ * per cycle (and any pending fragment queues); lsan.supp silences leaks
+ * whose stack is inside libnids.
  *
  * Knobs from the pcap header's ignored fields (thiszone, sigfigs: bytes
  * 8-15 of a classic pcap file; real captures have zeros there):
@@ -26,6 +26,9 @@
  *   byte 8 bit 3      order window 2 (else the default 4096)
  *   byte 8 bit 4      idle timeout 1 s (else the defaults)
  *   byte 8 bit 5      print the run summaries (else only when size % 64 == 0)
+ *   byte 8 bit 6      free every emptied libnids buffer
+ *   byte 8 bit 7      prefetch (look ahead) from the first session on
+ *   byte 9 bit 0      read ahead on a thread, as main.c does with two CPUs
  *
  * SPDX-License-Identifier: MIT
  */
@@ -39,14 +42,12 @@
 #include <unistd.h>
 
 #include "capture.h"
-#include "decode.h"
 #include "fuzz_common.h"
 #include "fuzz_record.h"
+#include "pipeline.h"
 #include "report.h"
-#include "session.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
-#include "stream.h"
 #include "writer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -55,10 +56,9 @@ static const uint16_t g_ports[] = {25, 465, 587};
 static const uint16_t g_tls_ports[] = {465};
 
 struct harness {
-    struct capture cap;
-    struct session_table table;
+    struct capture_set files;
+    struct pipeline pipe;
     struct run_stats *stats;
-    struct run_input input;
     struct writer json;
     struct writer text;
     FILE *json_out;
@@ -66,6 +66,7 @@ struct harness {
     uint64_t n_records;
 };
 
+/* The sink: every record is checked, then counted and written. */
 static void emit(void *ctx, const struct session_record *r)
 {
     struct harness *h = ctx;
@@ -78,137 +79,19 @@ static void emit(void *ctx, const struct session_record *r)
     h->text.session(&h->text, r);
 }
 
-static bool port_selected(uint16_t port)
-{
-    for (size_t i = 0; i < sizeof(g_ports) / sizeof(g_ports[0]); i++) {
-        if (g_ports[i] == port) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* main.c handle_packet(), with the decode contract checked. */
-static void handle_packet(struct harness *h, const struct capture_packet *pkt)
-{
-    struct run_input *in = &h->input;
-    struct decoded d;
-    in->n_packets++;
-    in->n_bytes += pkt->caplen;
-    if (in->first_us < 0) {
-        in->first_us = pkt->ts_us;
-    }
-    if (pkt->ts_us > in->last_us) {
-        in->last_us = pkt->ts_us;
-    }
-    if (!decode_linktype_supported(pkt->linktype)) {
-        in->n_unsupported_link++;
-        return;
-    }
-    enum decode_result r = decode_frame(pkt->linktype, pkt->data, pkt->caplen, &d);
-    FUZZ_CHECK((unsigned)r < DECODE_RESULT_COUNT);
-    (void)decode_result_name(r);
-    if (r == DECODE_IPV6) {
-        /* decode.h: l4 is the TCP segment after the extension headers. */
-        FUZZ_CHECK(d.ip >= pkt->data && (size_t)(d.ip - pkt->data) + 40 <= pkt->caplen);
-        FUZZ_CHECK(d.l4 >= d.ip && (size_t)(d.l4 - pkt->data) <= pkt->caplen);
-        FUZZ_CHECK(d.l4_len <= pkt->caplen - (size_t)(d.l4 - pkt->data));
-        if (!port_selected(d.sport) && !port_selected(d.dport)) {
-            in->n_other_ports++;
-            return;
-        }
-        in->by_decode[r]++;
-        int64_t now6 = pkt->ts_us < in->last_us ? in->last_us : pkt->ts_us;
-        /* Exact copies, so reads past the header or segment are caught. */
-        uint8_t *ip6 = fuzz_dup(d.ip, 40);
-        uint8_t *l4 = fuzz_dup(d.l4, d.l4_len);
-        stream_feed_ipv6(ip6, l4, d.l4_len, now6, d.is_offload);
-        free(ip6);
-        free(l4);
-        return;
-    }
-    if (r != DECODE_IPV4) {
-        in->by_decode[r]++;
-        return;
-    }
-    /* decode.h: out->ip borrows from the frame and all ip_len bytes are captured. */
-    FUZZ_CHECK(d.ip >= pkt->data && (size_t)(d.ip - pkt->data) <= pkt->caplen);
-    FUZZ_CHECK(d.ip_len <= pkt->caplen - (size_t)(d.ip - pkt->data));
-    FUZZ_CHECK(d.ip_len >= 20);
-    if (d.ip_proto != 6) {
-        in->n_not_tcp++;
-        return;
-    }
-    if (d.is_fragment) {
-        in->n_fragments++;
-    } else if (!d.has_ports) {
-        in->by_decode[DECODE_MALFORMED]++;
-        return;
-    } else if (!port_selected(d.sport) && !port_selected(d.dport)) {
-        in->n_other_ports++;
-        return;
-    }
-    in->by_decode[DECODE_IPV4]++;
-    int64_t now = pkt->ts_us < in->last_us ? in->last_us : pkt->ts_us;
-    /* An exact copy of the IP packet, so libnids' reads are checked too. */
-    uint8_t *ip = fuzz_dup(d.ip, d.ip_len);
-    if (d.is_offload) {
-        stream_feed_ipv4_offload(ip, d.ip_len, now);
-    } else {
-        stream_feed_ipv4(ip, d.ip_len, now);
-    }
-    free(ip);
-}
-
-/* main.c look_ahead(), on an exact copy of the IP bytes so that ASan
- * checks what the hint code reads of them. */
+/* The frame two ahead, as an exact copy, so that ASan checks what the
+ * hint code reads of it. */
 static void look_ahead(struct harness *h)
 {
-    const uint8_t *data;
+    const uint8_t *frame;
     size_t caplen;
     int linktype;
-    const uint8_t *ip;
-    size_t ip_len;
-    if (capture_peek(&h->cap, 2, &data, &caplen, &linktype) &&
-        decode_ipv4_quick(linktype, data, caplen, &ip, &ip_len)) {
-        FUZZ_CHECK(ip >= data && ip_len <= caplen - (size_t)(ip - data));
-        uint8_t *copy = fuzz_dup(ip, ip_len);
-        stream_prefetch_ipv4(copy, ip_len);
+    if (capture_set_peek(&h->files, 2, &frame, &caplen, &linktype)) {
+        uint8_t *copy = fuzz_dup(frame, caplen);
+        pipeline_hint(&h->pipe, linktype, copy, caplen);
         free(copy);
     } else {
-        stream_prefetch_ipv4(NULL, 0);
-    }
-}
-
-/* main.c gather_coverage(). */
-static void gather_coverage(struct harness *h)
-{
-    struct stream_stats ss;
-    stream_get_stats(&ss);
-    struct run_input *in = &h->input;
-    in->n_established = ss.n_established;
-    in->n_midstream = ss.n_midstream;
-    in->n_offload_segments = ss.n_offload_segments;
-    in->n_window_reopened = ss.n_window_reopened;
-    in->n_held_back = ss.n_held_back;
-    in->n_holes = ss.n_holes;
-    in->n_hole_bytes = ss.n_hole_bytes;
-    in->n_waiting_max = ss.n_waiting_max;
-    in->n_reorder_overflow = ss.n_reorder_overflow;
-    in->n_unattached_packets = ss.n_unattached_packets;
-    in->n_unattached_flows = ss.n_unattached_flows;
-    in->n_evicted = ss.n_evicted;
-    in->n_idle = ss.n_idle;
-    in->n_port_reused = ss.n_port_reused;
-    in->n_open_at_end = ss.n_open_at_end;
-    in->n_session_failed = ss.n_session_failed + h->table.stats.n_alloc_failed;
-    in->n_out_of_order = h->table.stats.n_out_of_order;
-    in->n_tcp_header_invalid = ss.warnings[7] + ss.warnings[4];
-    (void)capture_drops(&h->cap, &in->n_dropped, &in->n_if_dropped);
-    in->n_queue_pruned = ss.warnings[8];
-    in->n_ip_warnings = ss.warnings[1] + ss.warnings[2] + ss.warnings[3] + ss.warnings[5];
-    for (int i = 0; i < STREAM_WARN_COUNT; i++) {
-        (void)stream_warning_name(i);
+        pipeline_hint(&h->pipe, 0, NULL, 0);
     }
 }
 
@@ -217,10 +100,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static const int table_sizes[4] = {64, 16, 1024, 256};
     char err[512] = "";
     uint8_t knobs = 0;
+    uint8_t knobs2 = 0;
     if (size >= 16 && data[0] != 0x0a) { /* classic pcap, not pcapng's 0a0d0d0a */
         knobs = data[8] ^ data[12];
+        knobs2 = data[9] ^ data[13];
     }
-    /* capture_open_offline() takes a path and picks libpcap or our pcapng
+    /* capture_set_open() takes paths and picks libpcap or our pcapng
      * reader from the magic, as for a real file: give it a memfd. */
     int fd = memfd_create("fuzz_pcap", 0);
     if (fd < 0) {
@@ -235,29 +120,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (h == NULL) {
         abort();
     }
-    int orc = capture_open_offline(&h->cap, path, err, sizeof(err));
+    const char *paths[1] = {path};
+    int orc = capture_set_open(&h->files, paths, 1, err, sizeof(err));
     close(fd); /* the capture opened its own descriptor */
     FUZZ_CHECK(orc == SMTPSCOPE_OK || orc == SMTPSCOPE_ERR_INPUT_OPEN ||
                orc == SMTPSCOPE_ERR_INPUT_DAMAGED);
     if (orc != SMTPSCOPE_OK) {
-        capture_close(&h->cap);
+        capture_set_close(&h->files);
         free(h);
         return 0;
     }
-    h->cap.source = "fuzz";
-    (void)capture_linktype_name(h->cap.linktype);
+    int linktype = h->files.files[0].linktype;
+    (void)capture_linktype_name(linktype);
     /* main.c: a pcap file of an unknown link type is refused; pcapng
      * (linktype -1) is checked per packet. */
-    if (h->cap.linktype >= 0 && !decode_linktype_supported(h->cap.linktype)) {
-        capture_close(&h->cap);
+    if (linktype >= 0 && !decode_linktype_supported(linktype)) {
+        capture_set_close(&h->files);
         free(h);
         return 0;
     }
-    h->input.source = "fuzz";
-    h->input.linktype_name =
-        h->cap.linktype >= 0 ? capture_linktype_name(h->cap.linktype) : "per interface (pcapng)";
-    h->input.first_us = -1;
-    h->input.last_us = -1;
     /* struct run_stats is over 1 MB: allocated once, reset per input. */
     static struct run_stats *stats;
     if (stats == NULL) {
@@ -277,62 +158,59 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     writer_text_init(&h->text, h->text_out);
 
     bool idle_short = knobs & 16;
-    struct session_config scfg = {
-        .implicit_tls_ports = g_tls_ports,
-        .n_implicit_tls_ports = 1,
+    struct pipeline_config cfg = {
+        .ports = g_ports,
+        .n_ports = sizeof(g_ports) / sizeof(g_ports[0]),
+        .discover_ports = true,
+        .tls_ports = g_tls_ports,
+        .n_tls_ports = 1,
         .idle_timeout_us = idle_short ? 1000000 : SESSION_IDLE_TIMEOUT_US,
         .idle_timeout_data_us = idle_short ? 1000000 : SESSION_IDLE_TIMEOUT_DATA_US,
         .order_window = (knobs & 8) ? 2 : ORDER_WINDOW_DEFAULT,
-        .glue_size = STREAM_GLUE_SIZE,
-        .resume_client = stream_resume_client,
-        /* Half the inputs prefetch from the first session on. */
-        .prefetch_above = (knobs & 128) ? 0 : PREFETCH_ABOVE_DEFAULT,
-    };
-    struct session_sink sink = {emit, h};
-    FUZZ_CHECK(session_table_init(&h->table, &scfg, sink));
-    struct stream_config cfg = {
         .max_streams = table_sizes[knobs & 3],
         .verify_checksums = (knobs & 4) != 0,
         /* With short idle timeouts, holes are given up at once too. */
         .reorder_window_us = idle_short ? 0 : REORDER_WINDOW_MS_DEFAULT * 1000LL,
         .reorder_packets = REORDER_PACKETS_DEFAULT,
-        /* Half the inputs free every emptied libnids buffer. */
         .free_buffers_above = (knobs & 64) ? 0 : STREAM_FREE_BUFFERS_ABOVE_DEFAULT,
         .prefetch_above = (knobs & 128) ? 0 : PREFETCH_ABOVE_DEFAULT,
-        .ports = g_ports,
-        .n_ports = sizeof(g_ports) / sizeof(g_ports[0]),
+        .sink = {emit, h},
     };
-    if (stream_init(&cfg, &h->table, err, sizeof(err)) != SMTPSCOPE_OK) {
+    if (pipeline_open(&h->pipe, &cfg, err, sizeof(err)) != SMTPSCOPE_OK) {
         /* libnids cannot be re-initialised safely after a failure. */
-        fprintf(stderr, "fuzz_pcap: stream_init failed: %s\n", err);
+        fprintf(stderr, "fuzz_pcap: pipeline_open failed: %s\n", err);
         abort();
     }
+    capture_set_read_ahead(&h->files, (knobs2 & 1) ? 1 : 0);
 
     struct capture_packet pkt;
     int rc;
-    while ((rc = capture_next(&h->cap, &pkt, err, sizeof(err))) == 1) {
+    while ((rc = capture_set_next(&h->files, &pkt, err, sizeof(err))) == 1) {
         FUZZ_CHECK(pkt.data != NULL || pkt.caplen == 0);
-        if ((knobs & 128) && h->table.stats.n_open > 0) {
+        if (pipeline_wants_hints(&h->pipe)) {
             look_ahead(h);
         }
-        handle_packet(h, &pkt);
+        /* An exact copy of the frame: reads past its end are caught. */
+        uint8_t *frame = fuzz_dup(pkt.data, pkt.caplen);
+        pkt.data = frame;
+        pipeline_packet(&h->pipe, &pkt);
+        free(frame);
         /* The live loop's timer work, driven by packet time here. */
-        if ((h->input.n_packets & 63) == 0) {
-            stream_tick(h->input.last_us);
+        if ((h->pipe.input.n_packets & 63) == 0) {
+            pipeline_tick(&h->pipe, h->pipe.input.last_us);
         }
     }
     FUZZ_CHECK(rc == 0 || rc == SMTPSCOPE_ERR_INPUT_DAMAGED);
-    if (rc < 0) {
-        h->input.error = err;
-    }
 
-    stream_finish(RECORD_END_END_OF_INPUT, h->input.last_us);
-    session_table_flush(&h->table);
-    FUZZ_CHECK(h->table.stats.n_open == 0);
-    FUZZ_CHECK(h->n_records == h->table.stats.n_emitted);
-    FUZZ_CHECK(h->table.stats.n_emitted == h->table.stats.n_opened);
-    gather_coverage(h);
-    struct run_report rep = {h->stats, &h->input};
+    pipeline_finish(&h->pipe, RECORD_END_END_OF_INPUT);
+    FUZZ_CHECK(pipeline_sessions_open(&h->pipe) == 0);
+    FUZZ_CHECK(h->n_records == h->pipe.table.stats.n_emitted);
+    FUZZ_CHECK(h->pipe.table.stats.n_emitted == pipeline_sessions_opened(&h->pipe));
+    struct run_input in = h->pipe.input;
+    in.source = "fuzz";
+    in.linktype_name = linktype >= 0 ? capture_linktype_name(linktype) : "per interface (pcapng)";
+    in.error = rc < 0 ? err : NULL;
+    struct run_report rep = {h->stats, &in};
     /* The summaries walk every latency histogram (slow under coverage
      * tracing): print them for one input in 64, or when knob bit 5 says so. */
     if (summaries) {
@@ -341,8 +219,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     FUZZ_CHECK(!h->json.failed && !h->text.failed);
 
-    session_table_free(&h->table);
-    capture_close(&h->cap);
+    pipeline_close(&h->pipe);
+    capture_set_close(&h->files);
     writer_free(&h->json);
     writer_free(&h->text);
     fclose(h->json_out);

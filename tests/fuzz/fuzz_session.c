@@ -81,7 +81,7 @@ struct harness {
     uint64_t n_records;
 };
 
-static const uint16_t g_tls_ports[] = {465};
+static struct port_set g_tls_ports;
 
 /* ---- the sink ------------------------------------------------------------ */
 
@@ -286,9 +286,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     h->text_out = fuzz_out_open(FUZZ_OUT_TERMINAL);
     writer_jsonl_init(&h->json, h->json_out);
     writer_text_init(&h->text, h->text_out);
+    port_set_add(&g_tls_ports, 465);
     struct session_config cfg = {
-        .implicit_tls_ports = g_tls_ports,
-        .n_implicit_tls_ports = 1,
+        .implicit_tls = &g_tls_ports,
         .idle_timeout_us = idle_on ? 1000000 : 0,
         .idle_timeout_data_us = idle_on ? 2000000 : 0,
         .order_window = (flags & 2) ? 2 : 0,

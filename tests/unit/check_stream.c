@@ -49,7 +49,9 @@ static void keep_record(void *ctx, const struct session_record *r)
 
 static void start_stream(void)
 {
-    static const uint16_t ports[] = {25};
+    static struct port_set ports;
+    port_set_clear(&ports);
+    port_set_add(&ports, 25);
     if (g_test.started) {
         return;
     }
@@ -63,8 +65,7 @@ static void start_stream(void)
         .max_streams = 1024,
         .free_buffers_above = 1u << 22,
         .prefetch_above = 1u << 22,
-        .ports = ports,
-        .n_ports = 1,
+        .ports = &ports,
     };
     char err[256];
     ck_assert_int_eq(stream_init(&cfg, &g_test.table, err, sizeof(err)), 0);

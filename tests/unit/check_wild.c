@@ -51,7 +51,9 @@ static void keep(void *ctx, const struct session_record *r)
 
 static void start(void)
 {
-    static const uint16_t ports[] = {25};
+    static struct port_set ports;
+    port_set_clear(&ports);
+    port_set_add(&ports, 25);
     memset(&g, 0, sizeof(g));
     g.now = T0;
     struct session_config scfg = {
@@ -67,8 +69,7 @@ static void start(void)
         .prefetch_above = 1u << 22,
         .reorder_window_us = REORDER_WINDOW_MS_DEFAULT * 1000LL,
         .reorder_packets = REORDER_PACKETS_DEFAULT,
-        .ports = ports,
-        .n_ports = 1,
+        .ports = &ports,
     };
     char err[256];
     ck_assert_int_eq(stream_init(&cfg, &g.table, err, sizeof(err)), 0);

@@ -397,10 +397,11 @@ static void conv_resume_client(void *ctx, struct session *s)
 struct rec_copy *conv_run(const struct conv_opts *o, const struct step *steps, size_t n,
                           struct split sp)
 {
-    static const uint16_t tls_ports[] = {465};
+    static struct port_set tls_ports;
+    port_set_clear(&tls_ports);
+    port_set_add(&tls_ports, 465);
     struct session_config cfg = {
-        .implicit_tls_ports = tls_ports,
-        .n_implicit_tls_ports = 1,
+        .implicit_tls = &tls_ports,
         .idle_timeout_us = SESSION_IDLE_TIMEOUT_US,
         .idle_timeout_data_us = SESSION_IDLE_TIMEOUT_DATA_US,
         .order_window = 0,

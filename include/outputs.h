@@ -1,0 +1,60 @@
+/*
+ * outputs.h - the run's outputs: JSON Lines, the terminal summary, the
+ * HTML report, and the statistics they summarise.
+ *
+ * Role: every finished record goes to outputs_record() (statistics, then
+ * each writer); at the end outputs_summary() writes the run report.  Write
+ * errors are kept, not printed: the caller says them.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef OUTPUTS_H
+#define OUTPUTS_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "record.h"
+#include "report.h"
+#include "report_meta.h"
+#include "writer.h"
+
+struct outputs {
+    struct run_stats *stats;
+    struct writer json;
+    struct writer text;
+    struct writer html;
+    FILE *json_file;
+    FILE *html_file;
+    const char *json_path;
+    const char *report_path;
+    bool has_json;
+    bool has_text;
+    bool has_html;
+};
+
+/*
+ * Opens what was asked for: JSON Lines to json_path ("-": standard output,
+ * and then the terminal summary goes to standard error), the terminal
+ * summary unless quiet, the report to report_path (meta borrowed).  Live
+ * output flushes each record.  0, or SMTPSCOPE_ERR_* with err filled.
+ */
+int outputs_open(struct outputs *o, const char *json_path, const char *report_path, bool quiet,
+                 bool live, const struct report_meta *meta, char *err, size_t errlen);
+
+/* For session_sink.emit: ctx is the struct outputs. */
+void outputs_record(void *ctx, const struct session_record *r);
+
+/* Writes every summary; 0, or SMTPSCOPE_ERR_OUTPUT with err filled. */
+int outputs_summary(struct outputs *o, const struct run_input *in, char *err, size_t errlen);
+
+/* SIGHUP: reopens the JSON file (after log rotation moved it away); on
+ * failure the old file is kept and err says why. */
+int outputs_reopen_json(struct outputs *o, char *err, size_t errlen);
+
+/* Empties the statistics (the input is read again from the start). */
+void outputs_restart(struct outputs *o);
+
+void outputs_close(struct outputs *o);
+
+#endif

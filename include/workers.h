@@ -1,0 +1,71 @@
+/*
+ * workers.h - the pipeline on N processes: one reads, N analyse, one writes.
+ *
+ * Role: libnids keeps its state in globals, so more than one core means
+ * more than one process.  This process reads and classifies each packet
+ * (pipeline_classify), and hands the chosen ones to one of N forked
+ * workers by their connection's flow hash (both directions, and every
+ * fragment of a datagram, to the same worker) through a shared-memory
+ * ring each: no system call and no allocation per packet.  Each worker
+ * runs its own pipeline and sends its records back; here they are merged
+ * into the order one process writes them, and given their public ids, so
+ * that the records, the summary and the report are the same whatever N.
+ *
+ * What only one process can tell exactly: the most sessions waiting on a
+ * hole at once (the largest of any one worker's), and bounds reached per
+ * worker instead of in all (stream table, sessions waiting), which hold
+ * N times as much in all.
+ *
+ * A worker that dies is reported with its cause and the count of its
+ * sessions lost; workers_finish() then fails.  Workers ignore the
+ * terminal's signals: this process ends them in order.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef WORKERS_H
+#define WORKERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capture.h"
+#include "pipeline.h"
+#include "record.h"
+#include "report.h"
+
+struct workers;
+
+/* The count --workers auto means: the CPUs this process may run on. */
+unsigned workers_auto_count(void);
+
+/*
+ * Forks n workers, each running a pipeline with cfg; records reach
+ * cfg->sink here, in one process's order.  0, or SMTPSCOPE_ERR_* with
+ * err filled.  Call it before starting any thread.
+ */
+int workers_open(struct workers **out, unsigned n, const struct pipeline_config *cfg,
+                 char *err, size_t errlen);
+
+/* Classifies pkt here and sends it to its worker; writes what is ready. */
+void workers_packet(struct workers *w, const struct capture_packet *pkt);
+
+/*
+ * Ends the input (reason for the sessions still open), waits for every
+ * worker and writes every remaining record.  0, or SMTPSCOPE_ERR_INTERNAL
+ * with err saying which worker failed and how.
+ */
+int workers_finish(struct workers *w, enum record_end reason, char *err, size_t errlen);
+
+/* All counters of the run, once workers_finish() has returned. */
+const struct run_input *workers_input(const struct workers *w);
+
+/* The reader's pipeline: what was read and classified, greeting ports. */
+const struct pipeline *workers_reader(const struct workers *w);
+
+/* Sessions open in the workers, as far as records have come back. */
+uint64_t workers_sessions_open(const struct workers *w);
+
+/* Ends the workers (killed if still running) and frees everything. */
+void workers_close(struct workers *w);
+
+#endif

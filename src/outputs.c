@@ -1,0 +1,133 @@
+/*
+ * outputs.c - opening, feeding and closing the run's writers (outputs.h).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include "outputs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtpscope.h"
+
+int outputs_open(struct outputs *o, const char *json_path, const char *report_path, bool quiet,
+                 bool live, const struct report_meta *meta, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof(*o));
+    o->json_path = json_path;
+    o->report_path = report_path;
+    /* calloc, not malloc + stats_init: the ~1 MB of histograms is zero
+     * already, and pages no sample lands in are never touched. */
+    o->stats = calloc(1, sizeof(*o->stats));
+    if (o->stats == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return SMTPSCOPE_ERR_INTERNAL;
+    }
+    FILE *summary_to = stdout;
+    if (json_path != NULL) {
+        if (strcmp(json_path, "-") == 0) {
+            o->json_file = stdout;
+            summary_to = stderr;
+        } else if ((o->json_file = fopen(json_path, "w")) == NULL) {
+            snprintf(err, errlen, "%s: %s", json_path, strerror(errno));
+            return SMTPSCOPE_ERR_OUTPUT;
+        }
+        writer_jsonl_init(&o->json, o->json_file);
+        o->json.flush_each = live;
+        o->has_json = true;
+    }
+    if (!quiet) {
+        writer_text_init(&o->text, summary_to);
+        o->has_text = true;
+    }
+    if (report_path != NULL) {
+        if ((o->html_file = fopen(report_path, "w")) == NULL) {
+            snprintf(err, errlen, "%s: %s", report_path, strerror(errno));
+            return SMTPSCOPE_ERR_OUTPUT;
+        }
+        writer_html_init(&o->html, o->html_file, meta);
+        o->has_html = true;
+    }
+    return SMTPSCOPE_OK;
+}
+
+void outputs_record(void *ctx, const struct session_record *r)
+{
+    struct outputs *o = ctx;
+    stats_add(o->stats, r);
+    if (o->has_json) {
+        o->json.session(&o->json, r);
+    }
+    if (o->has_text) {
+        o->text.session(&o->text, r);
+    }
+    if (o->has_html) {
+        o->html.session(&o->html, r);
+    }
+}
+
+int outputs_summary(struct outputs *o, const struct run_input *in, char *err, size_t errlen)
+{
+    int rc = SMTPSCOPE_OK;
+    struct run_report rep = {o->stats, in};
+    if (o->has_json) {
+        o->json.summary(&o->json, &rep);
+        if (fflush(o->json_file) != 0 || o->json.failed) {
+            snprintf(err, errlen, "writing JSON: %s", strerror(errno));
+            rc = SMTPSCOPE_ERR_OUTPUT;
+        }
+    }
+    if (o->has_text) {
+        o->text.summary(&o->text, &rep);
+        fflush(o->text.out);
+    }
+    if (o->has_html) {
+        o->html.summary(&o->html, &rep);
+        if (fflush(o->html_file) != 0 || o->html.failed) {
+            snprintf(err, errlen, "writing %s: %s", o->report_path, strerror(errno));
+            rc = SMTPSCOPE_ERR_OUTPUT;
+        }
+    }
+    return rc;
+}
+
+int outputs_reopen_json(struct outputs *o, char *err, size_t errlen)
+{
+    if (!o->has_json || o->json_file == stdout) {
+        return SMTPSCOPE_OK;
+    }
+    FILE *f = fopen(o->json_path, "a");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot reopen %s: %s", o->json_path, strerror(errno));
+        return SMTPSCOPE_ERR_OUTPUT;
+    }
+    fclose(o->json_file);
+    o->json_file = f;
+    o->json.out = f;
+    return SMTPSCOPE_OK;
+}
+
+void outputs_restart(struct outputs *o)
+{
+    stats_init(o->stats);
+}
+
+void outputs_close(struct outputs *o)
+{
+    if (o->has_json) {
+        writer_free(&o->json);
+        if (o->json_file != stdout) {
+            fclose(o->json_file);
+        }
+    }
+    if (o->has_text) {
+        writer_free(&o->text);
+    }
+    if (o->has_html) {
+        writer_free(&o->html);
+        fclose(o->html_file);
+    }
+    free(o->stats);
+    memset(o, 0, sizeof(*o));
+}
