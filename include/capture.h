@@ -126,6 +126,9 @@ int capture_set_filter(struct capture_set *set, const char *expr, char *err, siz
  * ring of files read one after another needs one. */
 void capture_set_read_ahead(struct capture_set *set, int threads);
 /* As capture_next(); errors come back once all files are read. */
+/* Maps the set's large regular files instead of reading them (readbuf.h):
+ * the least CPU time, for when no core is free to read ahead. */
+void capture_set_map(struct capture_set *set);
 int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *err,
                      size_t errlen);
 void capture_set_close(struct capture_set *set);

@@ -1,15 +1,16 @@
 /*
- * workers.h - the pipeline on N processes: one reads, N analyse, one writes.
+ * workers.h - the pipeline on N processes: this one reads, classifies,
+ * analyses a share and writes; N - 1 forked workers analyse the rest.
  *
  * Role: libnids keeps its state in globals, so more than one core means
  * more than one process.  This process reads and classifies each packet
- * (pipeline_classify), and hands the chosen ones to one of N forked
- * workers by their connection's flow hash (both directions, and every
- * fragment of a datagram, to the same worker) through a shared-memory
- * ring each: no system call and no allocation per packet.  Each worker
- * runs its own pipeline and sends its records back; here they are merged
- * into the order one process writes them, and given their public ids, so
- * that the records, the summary and the report are the same whatever N.
+ * (pipeline_classify) and sends each connection, by its flow hash (both
+ * directions, and every fragment of a datagram, alike), to one process:
+ * its own pipeline, or a worker's through a shared-memory ring (no system
+ * call and no allocation per packet).  Each process's records come back
+ * here, are merged into the order one process writes them and given
+ * their public ids, so that the records, the summary and the report are
+ * the same whatever N.
  *
  * What only one process can tell exactly: the most sessions waiting on a
  * hole at once (the largest of any one worker's), and bounds reached per
@@ -39,9 +40,10 @@ struct workers;
 unsigned workers_auto_count(void);
 
 /*
- * Forks n workers, each running a pipeline with cfg; records reach
- * cfg->sink here, in one process's order.  0, or SMTPSCOPE_ERR_* with
- * err filled.  Call it before starting any thread.
+ * Forks n - 1 workers (n >= 2; 0: workers_auto_count()), each running a
+ * pipeline with cfg, and opens this process's; records reach cfg->sink
+ * here, in one process's order.  0, or SMTPSCOPE_ERR_* with err filled.
+ * Call it before starting any thread.
  */
 int workers_open(struct workers **out, unsigned n, const struct pipeline_config *cfg,
                  char *err, size_t errlen);
@@ -59,7 +61,7 @@ int workers_finish(struct workers *w, enum record_end reason, char *err, size_t 
 /* All counters of the run, once workers_finish() has returned. */
 const struct run_input *workers_input(const struct workers *w);
 
-/* The reader's pipeline: what was read and classified, greeting ports. */
+/* This process's pipeline: what was read and classified, greeting ports. */
 const struct pipeline *workers_reader(const struct workers *w);
 
 /* Sessions open in the workers, as far as records have come back. */

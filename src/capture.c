@@ -286,6 +286,18 @@ static __attribute__((noinline, cold)) void name_the_file(const struct capture *
     snprintf(err, errlen, "%.200s: %s", c->source, file_err);
 }
 
+void capture_set_map(struct capture_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        struct capture *c = &set->files[i];
+        if (c->ng_active) {
+            readbuf_map(&c->ng.in);
+        } else if (c->pf_active) {
+            readbuf_map(&c->pf.in);
+        }
+    }
+}
+
 void capture_set_read_ahead(struct capture_set *set, int threads)
 {
     set->read_threads_free = threads;

@@ -384,8 +384,15 @@ static int start_pipeline(struct run *run)
         rc = pipeline_open(&run->pipe, &cfg, run->err, sizeof(run->err));
     }
     if (rc == SMTPSCOPE_OK && run->files != NULL) {
-        /* After the workers are forked: they must not inherit the threads. */
-        capture_set_read_ahead(run->files, read_threads(o));
+        /* With a core free, a thread reading ahead is fastest; with every
+         * core analysing, mapping the files costs least.  After the
+         * workers are forked: they must not inherit the thread. */
+        int threads = run->workers != NULL ? 0 : read_threads(o);
+        if (threads > 0) {
+            capture_set_read_ahead(run->files, threads);
+        } else {
+            capture_set_map(run->files);
+        }
     }
     return rc;
 }

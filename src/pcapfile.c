@@ -62,6 +62,10 @@ int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caple
                   size_t *wirelen, int64_t *ts_us, char *err, size_t errlen)
 {
     size_t have = readbuf_fill(&r->in, PCAPFILE_RECORD_HEADER);
+    if (have == 0 && readbuf_shrank(&r->in)) {
+        snprintf(err, errlen, "the file shrank while it was read (cut by another program?)");
+        return SMTPSCOPE_ERR_INPUT_DAMAGED;
+    }
     if (have == 0) {
         return 0;
     }

@@ -49,6 +49,10 @@ static int read_header(struct pcapng_reader *r, uint32_t *type, uint32_t *len, c
                        size_t errlen)
 {
     size_t have = readbuf_fill(&r->in, 12);
+    if (have == 0 && readbuf_shrank(&r->in)) {
+        snprintf(err, errlen, "the file shrank while it was read (cut by another program?)");
+        return SMTPSCOPE_ERR_INPUT_DAMAGED;
+    }
     if (have == 0) {
         return 0;
     }

@@ -13,9 +13,13 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Past a small file's size, so that reading it to the end sees the end. */
 #define READBUF_SLACK 16
@@ -38,6 +42,152 @@ struct readbuf_thread {
     bool stop;
 };
 
+/* ---- mapped files, and the pages a shrinking file takes away ------------- */
+
+/*
+ * SIGBUS comes from a touch of a mapped page past the file's new end.  The
+ * handler (a process-wide disposition, hence these globals: the signal
+ * carries no context) lays zeros over the rest of that mapping and notes
+ * it; the faulting read then sees zeros, and the next fill sees the end.
+ */
+#define MAPS_MAX 64
+static struct {
+    _Atomic(uintptr_t) start[MAPS_MAX];
+    _Atomic(uintptr_t) len[MAPS_MAX];
+    volatile int shrank[MAPS_MAX];
+    bool handler_set;
+} g_maps;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    for (int i = 0; i < MAPS_MAX; i++) {
+        uintptr_t s = atomic_load(&g_maps.start[i]);
+        uintptr_t n = atomic_load(&g_maps.len[i]);
+        if (s != 0 && a >= s && a - s < n) {
+            uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+            uintptr_t from = a & ~(page - 1);
+            if (mmap((void *)from, s + n - from, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+                     -1, 0) != MAP_FAILED) {
+                g_maps.shrank[i] = 1;
+                return;
+            }
+        }
+    }
+    /* Not ours: the default action, as if no handler were set. */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static int map_slot(const struct readbuf *b)
+{
+    for (int i = 0; i < MAPS_MAX; i++) {
+        if (atomic_load(&g_maps.start[i]) == (uintptr_t)b->buf) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+bool readbuf_map(struct readbuf *b)
+{
+    struct stat st;
+    off_t at = ftello(b->f);
+    if (b->mapped || b->ahead != NULL || fstat(fileno(b->f), &st) != 0 || !S_ISREG(st.st_mode) ||
+        st.st_size < (off_t)READBUF_MAP_MIN || at < 0 ||
+        (uint64_t)st.st_size > SIZE_MAX / 2) {
+        return b->mapped;
+    }
+    /* The bytes read and not taken are the file's from here: */
+    off_t from = at - (off_t)(b->end - b->start);
+    int slot = -1;
+    for (int i = 0; i < MAPS_MAX && slot < 0; i++) {
+        if (atomic_load(&g_maps.start[i]) == 0) {
+            slot = i;
+        }
+    }
+    if (slot < 0 || from < 0) {
+        return false;
+    }
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fileno(b->f), 0);
+    if (m == MAP_FAILED) {
+        return false;
+    }
+    (void)madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+    if (!g_maps.handler_set) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = on_sigbus;
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGBUS, &sa, NULL);
+        g_maps.handler_set = true;
+    }
+    atomic_store(&g_maps.len[slot], (uintptr_t)st.st_size);
+    g_maps.shrank[slot] = 0;
+    b->lost = &g_maps.shrank[slot];
+    atomic_store(&g_maps.start[slot], (uintptr_t)m);
+    free(b->buf);
+    b->buf = m;
+    b->cap = (size_t)st.st_size;
+    b->start = (size_t)from;
+    b->end = (size_t)st.st_size;
+    b->at_eof = true;
+    b->mapped = true;
+    b->threads_free = NULL;
+    readbuf_advise(b);
+    return true;
+}
+
+/*
+ * Mapping the pages of a window ahead in one call costs less than taking
+ * them a fault at a time, and unmapping those a window behind keeps the
+ * resident size to a few windows, however large the file: the page cache
+ * keeps them, the process does not.
+ */
+#define ADVISE_WINDOW (2u << 20)
+
+void readbuf_advise(struct readbuf *b)
+{
+    if (!b->mapped) {
+        b->advise_at = SIZE_MAX;
+        return;
+    }
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t from = b->start & ~(page - 1);
+    size_t to = from + 2 * ADVISE_WINDOW < b->cap ? from + 2 * ADVISE_WINDOW : b->cap;
+#ifdef MADV_POPULATE_READ
+    if (to > from) {
+        (void)madvise(b->buf + from, to - from, MADV_POPULATE_READ);
+    }
+#endif
+    if (from >= 2 * ADVISE_WINDOW) {
+        size_t behind = (from - 2 * ADVISE_WINDOW) & ~(page - 1);
+        if (behind > b->dropped) {
+            (void)madvise(b->buf + b->dropped, behind - b->dropped, MADV_DONTNEED);
+            b->dropped = behind;
+        }
+    }
+    b->advise_at = from + ADVISE_WINDOW;
+}
+
+/* A mapped file that lost pages ends where its bytes stopped being read:
+ * its new size, or here if that is behind. */
+static size_t mapped_have(struct readbuf *b)
+{
+    if (b->lost != NULL && *b->lost) {
+        struct stat st;
+        size_t size = fstat(fileno(b->f), &st) == 0 && st.st_size >= 0 ? (size_t)st.st_size : 0;
+        if (size < b->end) {
+            b->end = size > b->start ? size : b->start;
+        }
+        b->shrank = true;
+        b->lost = NULL; /* seen: the end stays where it is now */
+    }
+    return b->end - b->start;
+}
+
 bool readbuf_open(struct readbuf *b, FILE *f, size_t record_max)
 {
     memset(b, 0, sizeof(*b));
@@ -45,6 +195,7 @@ bool readbuf_open(struct readbuf *b, FILE *f, size_t record_max)
     b->piece = READBUF_PIECE;
     b->record_max = record_max;
     b->cap = READBUF_PIECE + record_max;
+    b->advise_at = SIZE_MAX;
     struct stat st;
     if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) &&
         (uint64_t)st.st_size + READBUF_SLACK < b->cap) {
@@ -56,6 +207,9 @@ bool readbuf_open(struct readbuf *b, FILE *f, size_t record_max)
 
 void readbuf_read_ahead(struct readbuf *b, int *threads_free)
 {
+    if (b->mapped) {
+        return; /* nothing to copy */
+    }
     /* Only a regular file: closing must not wait on a read that blocks. */
     struct stat st;
     if (fstat(fileno(b->f), &st) == 0 && S_ISREG(st.st_mode)) {
@@ -226,6 +380,9 @@ static bool may_read_ahead(const struct readbuf *b)
 
 size_t readbuf_fill_more(struct readbuf *b, size_t want)
 {
+    if (b->mapped) {
+        return mapped_have(b);
+    }
     size_t have = b->end - b->start;
     if (b->at_eof) { /* readbuf_fill() saw have < want */
         return have;
@@ -250,6 +407,10 @@ size_t readbuf_fill_more(struct readbuf *b, size_t want)
 bool readbuf_skip(struct readbuf *b, uint64_t n)
 {
     size_t have = b->end - b->start;
+    if (b->mapped) {
+        b->start += n < have ? (size_t)n : have;
+        return true;
+    }
     if (n <= have) {
         b->start += (size_t)n;
         return true;
@@ -282,6 +443,15 @@ void readbuf_close(struct readbuf *b)
     if (b->ahead != NULL) {
         stop_thread(b);
     }
-    free(b->buf);
+    if (b->mapped) {
+        int slot = map_slot(b);
+        if (slot >= 0) {
+            atomic_store(&g_maps.start[slot], 0);
+        }
+        munmap(b->buf, b->cap);
+        b->mapped = false;
+    } else {
+        free(b->buf);
+    }
     b->buf = NULL;
 }

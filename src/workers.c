@@ -1,26 +1,34 @@
 /*
- * workers.c - N worker processes behind one reader and one writer.
+ * workers.c - the pipeline on N processes, this one reading and writing.
  *
- * The reader (this process) classifies each packet and appends the IP
- * bytes of those to analyse to its worker's ring: a shared-memory byte
- * ring, one writer and one reader, indices published with release stores
- * every few entries, a futex only when one side has to sleep.  Each entry
- * carries its sequence number in the whole input and the stream clock
- * before it (the time of the last packet fed to any worker), so that a
- * worker first lets that time pass (idle sessions end, waits are given
- * up) exactly as one process would have between its own packets.
+ * This process reads and classifies every packet (pipeline_classify) and
+ * analyses the connections whose flow hash falls in its own share; the
+ * others go to N - 1 forked workers, through a shared-memory byte ring
+ * each (one writer, one reader, indices published with release stores
+ * every few entries, a futex only when a side has to sleep): no system
+ * call and no allocation per packet.  Reading, classifying and writing
+ * cost this process about half a worker's share of the analysis, so its
+ * own share is half another's (WORKERS_OWN_SHARE): with two processes on
+ * two cores, neither waits for the other.  (A reader of its own beside N
+ * workers ran three processes on two cores and was slower: measured in
+ * docs/performance.md.)
  *
- * Workers send events back through a pipe each (a few per session, not
- * per packet): a session opened (its local id, at which entry), a record
- * finished (packed, at which entry), and at the end their counters.  The
- * merge takes events in the order of the entries they came from: an
- * event is taken once no worker can still send one from an earlier entry
- * (each worker's lower bound: the entry it is on, or the next entry the
- * reader will write when it has consumed all).  Ids are given in the
- * order sessions opened; records wait in the same order heap, with the
- * same window, as in one process.  At the end of input every worker ends
- * its open sessions; those records are taken in id order, as one process
- * ends them.
+ * Each entry carries its sequence number among all packets analysed and
+ * the stream clock before it (the time of the last packet analysed by
+ * anyone), so that a worker first lets that time pass (idle sessions end,
+ * waits are given up) as one process would have between its own packets.
+ *
+ * Workers send events back through a pipe each, gathered and written a
+ * batch at a time: a session opened (its local id, at which entry), a
+ * record finished (packed, at which entry), and at the end their
+ * counters.  This process queues its own events the same way.  The merge
+ * takes events in the order of the entries they came from, once no
+ * process can still send one from an earlier entry (each one's lower
+ * bound: the entry it is on, or the next the reader will write when it
+ * has consumed all).  Ids are given in the order sessions opened; records
+ * wait in the same order heap, with the same window, as in one process.
+ * At the end of input every process ends its open sessions; those records
+ * are taken in id order, as one process ends them.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -49,11 +57,14 @@
 #include "order_heap.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
+#include "stream.h"
 
 #define RING_BYTES (16u << 20)
-#define PUBLISH_EVERY 16      /* entries between index publications */
-#define MERGE_EVERY 1024      /* packets between looks at the workers' events */
+#define PUBLISH_EVERY 16      /* entries between the reader's publications */
+#define DONE_EVERY 128        /* entries between a worker's (its events written first) */
+#define MERGE_EVERY 4096      /* packets between looks at the workers' events */
 #define PIPE_BYTES (1 << 20)
+#define EVENTS_BATCH (256u << 10)
 /* Fragments whose first piece (the one with ports) has not come yet. */
 #define FRAG_ROUTES 256
 #define FRAG_HELD_MAX 64
@@ -84,7 +95,7 @@ struct entry {
     uint8_t end_reason;  /* ENTRY_END: enum record_end */
     uint32_t len;        /* IP bytes that follow */
     uint32_t l4_off;     /* IPv6: where the TCP segment starts in them */
-    uint64_t seq;        /* the packet's place among all packets fed */
+    uint64_t seq;        /* the packet's place among all packets analysed */
     int64_t now_us;
     int64_t before_us;   /* the stream clock before this packet */
 };
@@ -111,12 +122,11 @@ struct pending {
     uint64_t seq;
     uint64_t local_id;
     uint8_t type;
-    uint8_t *body; /* EVENT_RECORD: the packed record (malloc'd) */
-    size_t len;
+    uint8_t *body; /* EVENT_RECORD: a record block (record_block) */
 };
 
 struct worker {
-    pid_t pid;
+    pid_t pid;              /* 0 for this process (w[0]) */
     struct ring *ring;
     int events_fd;          /* read end of its pipe */
     uint64_t head;          /* bytes written, published or not */
@@ -154,12 +164,15 @@ struct frag_held {
 };
 
 struct workers {
-    unsigned n;
-    struct worker *w;
-    struct pipeline reader;
+    unsigned n;             /* analysing processes, this one included */
+    struct worker *w;       /* w[0] is this process */
+    struct pipeline pipe;   /* this process's: classifies all, analyses share 0 */
     struct pipeline_config cfg;
+    uint64_t own_share;     /* of 2^32: flows analysed here */
     uint64_t seq;           /* the next entry's */
-    int64_t clock_us;       /* time of the last packet fed to any worker */
+    uint64_t cur_seq;       /* the entry being analysed here */
+    uint64_t announced;     /* local ids of this process reported open */
+    int64_t clock_us;       /* time of the last packet analysed by anyone */
     uint64_t since_merge;
     /* The merge. */
     uint64_t next_gid;
@@ -170,7 +183,7 @@ struct workers {
     size_t n_heap;
     struct run_input total;
     uint64_t n_out_of_order;
-    uint64_t n_lost_packets;  /* sent to a worker that had died */
+    uint64_t n_lost_packets;  /* for a worker that had died */
     struct frag_route routes[FRAG_ROUTES];
     struct frag_held held[FRAG_HELD_MAX];
     size_t n_held;
@@ -197,14 +210,18 @@ struct worker_side {
     struct pipeline pipe;
     uint64_t seq;          /* of the entry being processed */
     uint64_t announced;    /* local ids reported open */
-    uint8_t *buf;
-    size_t cap;
+    uint8_t *out;          /* events not yet written */
+    size_t out_len;
+    size_t out_cap;
     bool write_failed;
 };
 
-static void write_all(struct worker_side *ws, const void *p, size_t n)
+/* Writes the events gathered; before the entries they came from are
+ * published as done (the merge counts on it). */
+static void flush_events(struct worker_side *ws)
 {
-    const uint8_t *b = p;
+    const uint8_t *b = ws->out;
+    size_t n = ws->out_len;
     while (n > 0 && !ws->write_failed) {
         ssize_t k = write(ws->fd, b, n);
         if (k < 0 && errno == EINTR) {
@@ -212,11 +229,12 @@ static void write_all(struct worker_side *ws, const void *p, size_t n)
         }
         if (k <= 0) {
             ws->write_failed = true; /* the writer is gone: nothing to tell */
-            return;
+            break;
         }
         b += k;
         n -= (size_t)k;
     }
+    ws->out_len = 0;
 }
 
 static void send_event(struct worker_side *ws, uint8_t type, uint64_t local_id,
@@ -228,10 +246,28 @@ static void send_event(struct worker_side *ws, uint8_t type, uint64_t local_id,
     h.type = type;
     h.seq = ws->seq;
     h.local_id = local_id;
-    write_all(ws, &h, sizeof(h));
-    static const uint8_t zeros[8];
-    write_all(ws, body, len);
-    write_all(ws, zeros, padded - len);
+    if (ws->out_len + h.size > ws->out_cap) {
+        flush_events(ws);
+        if (h.size > ws->out_cap) {
+            size_t cap = ws->out_cap ? ws->out_cap : 1;
+            while (cap < h.size) {
+                cap *= 2;
+            }
+            uint8_t *b = realloc(ws->out, cap);
+            if (b == NULL) {
+                _exit(1); /* reported by the writer: the worker ended early */
+            }
+            ws->out = b;
+            ws->out_cap = cap;
+        }
+    }
+    uint8_t *d = ws->out + ws->out_len;
+    memcpy(d, &h, sizeof(h));
+    if (len > 0) {
+        memcpy(d + sizeof(h), body, len);
+    }
+    memset(d + sizeof(h) + len, 0, padded - len);
+    ws->out_len += h.size;
 }
 
 /* Sessions opened since the last announcement, in id order. */
@@ -248,18 +284,21 @@ static void worker_sink(void *ctx, const struct session_record *r)
 {
     struct worker_side *ws = ctx;
     announce_opened(ws); /* a session may open and end in one packet */
+    static uint8_t *buf;
+    static size_t cap;
     size_t need = record_packed_size(r);
-    if (need > ws->cap) {
-        uint8_t *b = realloc(ws->buf, need);
+    if (need > cap) {
+        uint8_t *b = realloc(buf, need);
         if (b == NULL) {
             send_event(ws, EVENT_FAIL, r->id, "out of memory for a record", 26);
+            flush_events(ws);
             _exit(1);
         }
-        ws->buf = b;
-        ws->cap = need;
+        buf = b;
+        cap = need;
     }
-    record_pack(r, ws->buf);
-    send_event(ws, EVENT_RECORD, r->id, ws->buf, need);
+    record_pack(r, buf);
+    send_event(ws, EVENT_RECORD, r->id, buf, need);
 }
 
 static void worker_wait_for_entries(struct ring *ring, uint64_t tail)
@@ -278,13 +317,43 @@ static void worker_wait_for_entries(struct ring *ring, uint64_t tail)
     atomic_store(&ring->worker_sleeping, 0);
 }
 
-static void worker_publish_tail(struct ring *ring, uint64_t tail)
+static void worker_publish_tail(struct worker_side *ws, uint64_t tail)
 {
+    struct ring *ring = ws->ring;
+    flush_events(ws);
     atomic_store(&ring->tail, tail);
     if (atomic_load(&ring->reader_waiting)) {
         atomic_store(&ring->reader_waiting, 0);
         atomic_fetch_add(&ring->reader_wake, 1);
         futex(&ring->reader_wake, FUTEX_WAKE, 1, NULL);
+    }
+}
+
+/* The entry after the one at pos (PADs skipped), or NULL past head. */
+static const struct entry *entry_after(const struct ring *ring, uint64_t *pos, uint64_t head)
+{
+    while (*pos != head) {
+        const struct entry *e = (const struct entry *)(ring->data + *pos % RING_BYTES);
+        *pos += e->size;
+        if (e->type != ENTRY_PAD) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+/* As one process looks two packets ahead in its file (pipeline_hint): the
+ * second entry after the one about to be fed, if the reader has written it. */
+static void look_ahead(const struct ring *ring, uint64_t next, uint64_t head)
+{
+    const struct entry *e = entry_after(ring, &next, head);
+    if (e != NULL) {
+        e = entry_after(ring, &next, head);
+    }
+    if (e != NULL && e->type == ENTRY_PACKET && e->feed == PIPELINE_IPV4) {
+        stream_prefetch_ipv4((const uint8_t *)(e + 1), e->len);
+    } else {
+        stream_prefetch_ipv4(NULL, 0);
     }
 }
 
@@ -300,8 +369,14 @@ static __attribute__((noreturn)) void worker_main(struct ring *ring, int fd,
     wcfg.discover_ports = false;
     wcfg.classify_only = false;
     char err[256];
+    ws.out_cap = EVENTS_BATCH;
+    ws.out = malloc(ws.out_cap);
+    if (ws.out == NULL) {
+        _exit(1);
+    }
     if (pipeline_open(&ws.pipe, &wcfg, err, sizeof(err)) != SMTPSCOPE_OK) {
         send_event(&ws, EVENT_FAIL, 0, err, strlen(err));
+        flush_events(&ws);
         _exit(1);
     }
     uint64_t tail = atomic_load(&ring->tail);
@@ -310,7 +385,7 @@ static __attribute__((noreturn)) void worker_main(struct ring *ring, int fd,
     for (;;) {
         if (tail == head) {
             if (since_publish > 0) {
-                worker_publish_tail(ring, tail);
+                worker_publish_tail(&ws, tail);
                 since_publish = 0;
             }
             head = atomic_load_explicit(&ring->head, memory_order_acquire);
@@ -335,7 +410,7 @@ static __attribute__((noreturn)) void worker_main(struct ring *ring, int fd,
             in.linktype_name = NULL;
             in.error = NULL;
             send_event(&ws, EVENT_DONE, 0, &in, sizeof(in));
-            worker_publish_tail(ring, tail + e->size);
+            worker_publish_tail(&ws, tail + e->size);
             _exit(ws.write_failed ? 1 : 0);
         }
         if (e->before_us > ws.pipe.input.last_us) {
@@ -354,14 +429,17 @@ static __attribute__((noreturn)) void worker_main(struct ring *ring, int fd,
         if (ws.pipe.input.first_us < 0) {
             ws.pipe.input.first_us = e->now_us;
         }
+        if (pipeline_wants_hints(&ws.pipe)) {
+            look_ahead(ring, tail + e->size, head);
+        }
         ws.pipe.input.last_us = e->now_us;
         pipeline_feed(&ws.pipe, &it);
         if (pipeline_sessions_opened(&ws.pipe) != ws.announced) {
             announce_opened(&ws);
         }
         tail += e->size;
-        if (++since_publish == PUBLISH_EVERY) {
-            worker_publish_tail(ring, tail);
+        if (++since_publish == DONE_EVERY) {
+            worker_publish_tail(&ws, tail);
             since_publish = 0;
         }
     }
@@ -467,6 +545,29 @@ static void take_event(struct workers *ws, struct worker *w, struct pending *p)
     }
 }
 
+/* A place at the end of w's queue, or NULL without memory. */
+static struct pending *queue_push(struct workers *ws, struct worker *w)
+{
+    if (!grow((void **)&w->queue, &w->q_cap, w->q_first + w->q_len + 1, sizeof(*w->queue))) {
+        fail(ws, "out of memory merging the workers' records");
+        return NULL;
+    }
+    struct pending *p = &w->queue[w->q_first + w->q_len++];
+    memset(p, 0, sizeof(*p));
+    return p;
+}
+
+/* A record block: the length, then the packed record (8-byte aligned). */
+static uint8_t *record_block(const void *packed, size_t len)
+{
+    uint8_t *b = malloc(len + 8);
+    if (b != NULL) {
+        memcpy(b, &len, sizeof(len));
+        memcpy(b + 8, packed, len);
+    }
+    return b;
+}
+
 /* Whole events out of w's input bytes into its queue. */
 static void parse_events(struct workers *ws, struct worker *w)
 {
@@ -490,28 +591,17 @@ static void parse_events(struct workers *ws, struct worker *w)
         } else if (h.type == EVENT_FAIL) {
             snprintf(w->why, sizeof(w->why), "%.*s", (int)strnlen((const char *)body, len),
                      (const char *)body);
-        } else if (grow((void **)&w->queue, &w->q_cap, w->q_first + w->q_len + 1,
-                        sizeof(*w->queue))) {
-            struct pending *p = &w->queue[w->q_first + w->q_len++];
-            p->seq = h.seq;
-            p->local_id = h.local_id;
-            p->type = h.type;
-            p->len = len;
-            p->body = NULL;
-            if (h.type == EVENT_RECORD) {
-                /* The length in front: the block travels alone. */
-                uint8_t *b = malloc(len + 8);
-                if (b == NULL) {
+        } else {
+            struct pending *p = queue_push(ws, w);
+            if (p != NULL) {
+                p->seq = h.seq;
+                p->local_id = h.local_id;
+                p->type = h.type;
+                if (h.type == EVENT_RECORD && (p->body = record_block(body, len)) == NULL) {
                     fail(ws, "out of memory merging the workers' records");
                     w->q_len--;
-                } else {
-                    memcpy(b, &len, sizeof(len));
-                    memcpy(b + 8, body, len);
-                    p->body = b;
                 }
             }
-        } else {
-            fail(ws, "out of memory merging the workers' records");
         }
         off += h.size;
     }
@@ -543,6 +633,9 @@ static bool read_events(struct workers *ws, struct worker *w)
 /* The least entry w may still send events from. */
 static uint64_t lower_bound(const struct workers *ws, const struct worker *w)
 {
+    if (w == &ws->w[0]) {
+        return ws->seq; /* this process's events are queued as they happen */
+    }
     if (w->dead || w->done) {
         return UINT64_MAX;
     }
@@ -592,7 +685,7 @@ static void collect(struct workers *ws)
             frontier = lb;
         }
     }
-    for (unsigned i = 0; i < ws->n; i++) {
+    for (unsigned i = 1; i < ws->n; i++) {
         struct worker *w = &ws->w[i];
         if (!w->dead && !read_events(ws, w) && !w->done) {
             reap(ws, w);
@@ -626,6 +719,55 @@ static void reap(struct workers *ws, struct worker *w)
     snprintf(text + used, sizeof(text) - used, "%llu of its sessions were open and are lost",
              (unsigned long long)(w->opened - w->finished));
     fail(ws, text);
+}
+
+/* ---- this process's own share ------------------------------------------- */
+
+/* Sessions this process opened since the last announcement, in id order. */
+static void local_announce(struct workers *ws)
+{
+    uint64_t opened = pipeline_sessions_opened(&ws->pipe);
+    while (ws->announced < opened) {
+        struct pending *p = queue_push(ws, &ws->w[0]);
+        if (p == NULL) {
+            return;
+        }
+        p->seq = ws->cur_seq;
+        p->local_id = ++ws->announced;
+        p->type = EVENT_OPEN;
+    }
+}
+
+/* The sink of this process's pipeline: its records queue like a worker's. */
+static void local_sink(void *ctx, const struct session_record *r)
+{
+    struct workers *ws = ctx;
+    local_announce(ws); /* a session may open and end in one packet */
+    size_t len = record_packed_size(r);
+    uint8_t *b = malloc(len + 8);
+    struct pending *p = b != NULL ? queue_push(ws, &ws->w[0]) : NULL;
+    if (p == NULL) {
+        free(b);
+        fail(ws, "out of memory merging the workers' records");
+        return;
+    }
+    memcpy(b, &len, sizeof(len));
+    record_pack(r, b + 8);
+    p->seq = ws->cur_seq;
+    p->local_id = r->id;
+    p->type = EVENT_RECORD;
+    p->body = b;
+}
+
+/* Analyses a packet here, after letting the time before it pass. */
+static void analyse_here(struct workers *ws, const struct pipeline_item *it)
+{
+    ws->cur_seq = ws->seq++;
+    pipeline_tick(&ws->pipe, ws->clock_us);
+    pipeline_feed(&ws->pipe, it);
+    if (pipeline_sessions_opened(&ws->pipe) != ws->announced) {
+        local_announce(ws);
+    }
 }
 
 /* ---- the reader's side ---------------------------------------------------- */
@@ -687,35 +829,49 @@ static void commit(struct worker *w, struct entry *e)
     }
 }
 
-static void send_ip(struct workers *ws, unsigned k, enum pipeline_feed feed, const uint8_t *ip,
-                    size_t len, size_t l4_off, bool is_offload, int64_t now_us)
+/* Analyses an IP packet in process k: here, or a copy into k's ring. */
+static void dispatch(struct workers *ws, unsigned k, const struct pipeline_item *it)
 {
-    struct worker *w = &ws->w[k];
-    size_t size = (sizeof(struct entry) + len + 7) & ~(size_t)7;
-    struct entry *e = reserve(ws, w, size);
-    if (e == NULL) {
-        ws->n_lost_packets++;
-        return;
+    if (k == 0) {
+        analyse_here(ws, it);
+    } else {
+        const uint8_t *ip = it->d.ip;
+        size_t l4_off = it->feed == PIPELINE_IPV6 ? (size_t)(it->d.l4 - ip) : 0;
+        size_t len = it->feed == PIPELINE_IPV6 ? l4_off + it->d.l4_len : it->d.ip_len;
+        struct worker *w = &ws->w[k];
+        size_t size = (sizeof(struct entry) + len + 7) & ~(size_t)7;
+        struct entry *e = reserve(ws, w, size);
+        if (e == NULL) {
+            ws->n_lost_packets++;
+        } else {
+            e->size = (uint32_t)size;
+            e->type = ENTRY_PACKET;
+            e->feed = (uint8_t)it->feed;
+            e->is_offload = it->d.is_offload;
+            e->len = (uint32_t)len;
+            e->l4_off = (uint32_t)l4_off;
+            e->seq = ws->seq++;
+            e->now_us = it->now_us;
+            e->before_us = ws->clock_us;
+            memcpy(e + 1, ip, len);
+            commit(w, e);
+        }
     }
-    e->size = (uint32_t)size;
-    e->type = ENTRY_PACKET;
-    e->feed = (uint8_t)feed;
-    e->is_offload = is_offload;
-    e->len = (uint32_t)len;
-    e->l4_off = (uint32_t)l4_off;
-    e->seq = ws->seq++;
-    e->now_us = now_us;
-    e->before_us = ws->clock_us;
-    memcpy(e + 1, ip, len);
-    commit(w, e);
-    if (now_us > ws->clock_us) {
-        ws->clock_us = now_us;
+    if (it->now_us > ws->clock_us) {
+        ws->clock_us = it->now_us;
     }
 }
 
-static unsigned worker_of(const struct workers *ws, uint64_t hash)
+/* The process a flow hash belongs to: this one for the first own_share of
+ * the hash space, the others evenly after it. */
+static unsigned process_of(const struct workers *ws, uint64_t hash)
 {
-    return (unsigned)(((hash >> 32) * ws->n) >> 32);
+    uint64_t x = hash >> 32;
+    if (x < ws->own_share) {
+        return 0;
+    }
+    return 1 + (unsigned)(((x - ws->own_share) * (uint64_t)(ws->n - 1)) /
+                          ((1ULL << 32) - ws->own_share));
 }
 
 static struct frag_route *frag_route(struct workers *ws, const uint8_t key[10])
@@ -733,8 +889,13 @@ static void frag_key(const uint8_t *ip, uint8_t key[10])
     memcpy(key + 8, ip + 4, 2);
 }
 
+static unsigned process_of_addresses(const struct workers *ws, const uint8_t *ip)
+{
+    return process_of(ws, flow_hash(be32_at(ip + 12), 0, be32_at(ip + 16), 0));
+}
+
 /* Sends the held pieces of key's datagram (all of them when key is NULL)
- * to worker k (or each to the worker of its addresses). */
+ * to process k (or each to the process of its addresses). */
 static void release_held(struct workers *ws, const uint8_t *key, int k)
 {
     for (size_t i = 0; i < ws->n_held;) {
@@ -743,11 +904,13 @@ static void release_held(struct workers *ws, const uint8_t *key, int k)
             i++;
             continue;
         }
-        unsigned to = k >= 0 ? (unsigned)k
-                             : worker_of(ws, flow_hash(be32_at(h->ip + 12), 0,
-                                                       be32_at(h->ip + 16), 0));
-        send_ip(ws, to, PIPELINE_IPV4, h->ip, h->len, 0, false,
-                h->now_us > ws->clock_us ? h->now_us : ws->clock_us);
+        struct pipeline_item it;
+        memset(&it, 0, sizeof(it));
+        it.feed = PIPELINE_IPV4;
+        it.d.ip = h->ip;
+        it.d.ip_len = h->len;
+        it.now_us = h->now_us > ws->clock_us ? h->now_us : ws->clock_us;
+        dispatch(ws, k >= 0 ? (unsigned)k : process_of_addresses(ws, h->ip), &it);
         ws->held_bytes -= h->len;
         free(h->ip);
         ws->held[i] = ws->held[--ws->n_held];
@@ -759,7 +922,7 @@ static void release_held(struct workers *ws, const uint8_t *key, int k)
  * flow hash, and tells where the rest of its datagram goes; pieces seen
  * before it wait here (bounded), then go just before it.
  */
-static void send_fragment(struct workers *ws, const struct pipeline_item *it)
+static void dispatch_fragment(struct workers *ws, const struct pipeline_item *it)
 {
     const uint8_t *ip = it->d.ip;
     uint8_t key[10];
@@ -767,17 +930,17 @@ static void send_fragment(struct workers *ws, const struct pipeline_item *it)
     struct frag_route *r = frag_route(ws, key);
     bool first = ((ip[6] & 0x1F) | ip[7]) == 0;
     if (first && it->d.has_ports) {
-        unsigned k = worker_of(ws, flow_hash(be32_at(ip + 12), it->d.sport, be32_at(ip + 16),
-                                             it->d.dport));
+        unsigned k = process_of(ws, flow_hash(be32_at(ip + 12), it->d.sport, be32_at(ip + 16),
+                                              it->d.dport));
         memcpy(r->key, key, 10);
         r->used = true;
         r->worker = (uint16_t)k;
         release_held(ws, key, (int)k);
-        send_ip(ws, k, it->feed, ip, it->d.ip_len, 0, false, it->now_us);
+        dispatch(ws, k, it);
         return;
     }
     if (r->used && memcmp(r->key, key, 10) == 0) {
-        send_ip(ws, r->worker, it->feed, ip, it->d.ip_len, 0, false, it->now_us);
+        dispatch(ws, r->worker, it);
         return;
     }
     if (ws->n_held == FRAG_HELD_MAX || ws->held_bytes + it->d.ip_len > FRAG_HELD_BYTES) {
@@ -785,8 +948,7 @@ static void send_fragment(struct workers *ws, const struct pipeline_item *it)
     }
     uint8_t *copy = malloc(it->d.ip_len);
     if (copy == NULL) {
-        send_ip(ws, worker_of(ws, flow_hash(be32_at(ip + 12), 0, be32_at(ip + 16), 0)), it->feed,
-                ip, it->d.ip_len, 0, false, it->now_us);
+        dispatch(ws, process_of_addresses(ws, ip), it);
         return;
     }
     memcpy(copy, ip, it->d.ip_len);
@@ -801,10 +963,10 @@ static void send_fragment(struct workers *ws, const struct pipeline_item *it)
 void workers_packet(struct workers *ws, const struct capture_packet *pkt)
 {
     struct pipeline_item it;
-    pipeline_classify(&ws->reader, pkt, &it);
+    pipeline_classify(&ws->pipe, pkt, &it);
     if (++ws->since_merge == MERGE_EVERY) {
         ws->since_merge = 0;
-        for (unsigned i = 0; i < ws->n; i++) {
+        for (unsigned i = 1; i < ws->n; i++) {
             publish(&ws->w[i]);
         }
         collect(ws);
@@ -813,23 +975,22 @@ void workers_packet(struct workers *ws, const struct capture_packet *pkt)
     switch (it.feed) {
     case PIPELINE_SKIP:
         return;
-    case PIPELINE_IPV6: {
-        uint64_t h = flow_hash(flow_fold6(ip + 8), it.d.sport, flow_fold6(ip + 24), it.d.dport);
-        size_t l4_off = (size_t)(it.d.l4 - ip);
-        send_ip(ws, worker_of(ws, h), it.feed, ip, l4_off + it.d.l4_len, l4_off,
-                it.d.is_offload, it.now_us);
+    case PIPELINE_IPV6:
+        dispatch(ws,
+                 process_of(ws, flow_hash(flow_fold6(ip + 8), it.d.sport, flow_fold6(ip + 24),
+                                          it.d.dport)),
+                 &it);
         return;
-    }
     case PIPELINE_IPV4:
     case PIPELINE_IPV4_OFFLOAD:
         if (it.d.is_fragment) {
-            send_fragment(ws, &it);
+            dispatch_fragment(ws, &it);
             return;
         }
-        send_ip(ws,
-                worker_of(ws, flow_hash(be32_at(ip + 12), it.d.sport, be32_at(ip + 16),
-                                        it.d.dport)),
-                it.feed, ip, it.d.ip_len, 0, it.d.is_offload, it.now_us);
+        dispatch(ws,
+                 process_of(ws, flow_hash(be32_at(ip + 12), it.d.sport, be32_at(ip + 16),
+                                          it.d.dport)),
+                 &it);
         return;
     }
 }
@@ -842,6 +1003,10 @@ int workers_open(struct workers **out, unsigned n, const struct pipeline_config 
     *out = NULL;
     if (n == 0) {
         n = workers_auto_count();
+    }
+    if (n < 2) {
+        snprintf(err, errlen, "workers: at least two processes");
+        return SMTPSCOPE_ERR_INTERNAL;
     }
     struct workers *ws = calloc(1, sizeof(*ws));
     if (ws == NULL || (ws->w = calloc(n, sizeof(*ws->w))) == NULL) {
@@ -856,23 +1021,20 @@ int workers_open(struct workers **out, unsigned n, const struct pipeline_config 
     ws->clock_us = INT64_MIN;
     ws->total.first_us = -1;
     ws->total.last_us = -1;
+    /* This process analyses 2/5 of what a worker does: with two, 2/7 of
+     * the flows (docs/performance.md has the measurements behind it). */
+    ws->own_share = (uint64_t)(((double)(1ULL << 32)) / (2.5 * n - 1.5));
+    for (unsigned i = 0; i < n; i++) {
+        ws->w[i].events_fd = -1;
+    }
     if (cfg->order_window > 0 &&
         (ws->heap = calloc(cfg->order_window + 1, sizeof(*ws->heap))) == NULL) {
         workers_close(ws);
         snprintf(err, errlen, "out of memory");
         return SMTPSCOPE_ERR_INTERNAL;
     }
-    struct pipeline_config rcfg = *cfg;
-    rcfg.classify_only = true;
-    int rc = pipeline_open(&ws->reader, &rcfg, err, errlen);
-    if (rc != SMTPSCOPE_OK) {
-        workers_close(ws);
-        return rc;
-    }
-    int fds[WORKERS_MAX][2];
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 1; i < n; i++) {
         struct worker *w = &ws->w[i];
-        w->events_fd = -1;
         w->ring = mmap(NULL, sizeof(struct ring), PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (w->ring == MAP_FAILED) {
@@ -884,19 +1046,20 @@ int workers_open(struct workers **out, unsigned n, const struct pipeline_config 
     }
     fflush(NULL); /* nothing buffered is written twice */
     pid_t parent = getpid();
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 1; i < n; i++) {
         struct worker *w = &ws->w[i];
-        if (pipe2(fds[i], O_CLOEXEC) != 0) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0) {
             snprintf(err, errlen, "cannot make a worker's pipe: %s", strerror(errno));
             workers_close(ws);
             return SMTPSCOPE_ERR_INTERNAL;
         }
-        (void)fcntl(fds[i][1], F_SETPIPE_SZ, PIPE_BYTES);
-        w->events_fd = fds[i][0];
+        (void)fcntl(fds[1], F_SETPIPE_SZ, PIPE_BYTES);
+        w->events_fd = fds[0];
         w->pid = fork();
         if (w->pid < 0) {
             w->pid = 0;
-            close(fds[i][1]);
+            close(fds[1]);
             snprintf(err, errlen, "cannot start a worker: %s", strerror(errno));
             workers_close(ws);
             return SMTPSCOPE_ERR_INTERNAL;
@@ -912,68 +1075,40 @@ int workers_open(struct workers **out, unsigned n, const struct pipeline_config 
             signal(SIGHUP, SIG_IGN);
             signal(SIGUSR1, SIG_IGN);
             signal(SIGPIPE, SIG_IGN);
-            for (unsigned j = 0; j <= i; j++) {
+            for (unsigned j = 1; j <= i; j++) {
                 close(ws->w[j].events_fd);
             }
-            for (unsigned j = 0; j < i; j++) {
+            for (unsigned j = 1; j < i; j++) {
                 munmap(ws->w[j].ring, sizeof(struct ring));
             }
-            worker_main(w->ring, fds[i][1], cfg);
+            worker_main(w->ring, fds[1], cfg);
         }
-        close(fds[i][1]);
+        close(fds[1]);
         (void)fcntl(w->events_fd, F_SETFL, O_NONBLOCK);
+    }
+    /* This process's pipeline, once the workers have their own. */
+    struct pipeline_config own = *cfg;
+    own.sink = (struct session_sink){local_sink, ws};
+    own.order_window = 0; /* the merge keeps the order */
+    int rc = pipeline_open(&ws->pipe, &own, err, errlen);
+    if (rc != SMTPSCOPE_OK) {
+        workers_close(ws);
+        return rc;
     }
     *out = ws;
     return SMTPSCOPE_OK;
 }
 
-static int cmp_pending_gid(const void *a, const void *b)
+static int cmp_gid(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a;
     uint64_t y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
-int workers_finish(struct workers *ws, enum record_end reason, char *err, size_t errlen)
+/* The events of the end (at end_seq) of every process, in id order. */
+static void take_ends(struct workers *ws)
 {
-    release_held(ws, NULL, -1);
-    uint64_t end_seq = ws->seq++;
-    for (unsigned i = 0; i < ws->n; i++) {
-        struct worker *w = &ws->w[i];
-        struct entry *e = reserve(ws, w, sizeof(struct entry));
-        if (e == NULL) {
-            continue;
-        }
-        memset(e, 0, sizeof(*e));
-        e->size = sizeof(struct entry);
-        e->type = ENTRY_END;
-        e->end_reason = (uint8_t)reason;
-        e->seq = end_seq;
-        e->now_us = ws->reader.input.last_us;
-        commit(w, e);
-        publish(w);
-    }
-    /* Every event, until each worker has sent its counters or died. */
-    for (;;) {
-        struct pollfd pfd[WORKERS_MAX];
-        nfds_t n = 0;
-        for (unsigned i = 0; i < ws->n; i++) {
-            struct worker *w = &ws->w[i];
-            if (!w->dead && !w->done) {
-                pfd[n++] = (struct pollfd){w->events_fd, POLLIN, 0};
-            }
-        }
-        if (n == 0) {
-            break;
-        }
-        if (poll(pfd, n, 1000) < 0 && errno != EINTR) {
-            break;
-        }
-        collect(ws);
-    }
-    /* The events before the end, in entry order; then the sessions the end
-     * closed, in id order. */
-    merge_before(ws, end_seq);
     size_t n_end = 0;
     for (unsigned i = 0; i < ws->n; i++) {
         n_end += ws->w[i].q_len;
@@ -1001,28 +1136,73 @@ int workers_finish(struct workers *ws, enum record_end reason, char *err, size_t
         w->q_first = 0;
     }
     if (ends != NULL) {
-        qsort(ends, k, sizeof(*ends), cmp_pending_gid);
+        qsort(ends, k, sizeof(*ends), cmp_gid);
         for (size_t i = 0; i < k; i++) {
             take_event(ws, ends[i].w, &ends[i].p);
         }
         free(ends);
     }
+}
+
+int workers_finish(struct workers *ws, enum record_end reason, char *err, size_t errlen)
+{
+    release_held(ws, NULL, -1);
+    uint64_t end_seq = ws->seq++;
+    for (unsigned i = 1; i < ws->n; i++) {
+        struct worker *w = &ws->w[i];
+        struct entry *e = reserve(ws, w, sizeof(struct entry));
+        if (e == NULL) {
+            continue;
+        }
+        memset(e, 0, sizeof(*e));
+        e->size = sizeof(struct entry);
+        e->type = ENTRY_END;
+        e->end_reason = (uint8_t)reason;
+        e->seq = end_seq;
+        e->now_us = ws->pipe.input.last_us;
+        commit(w, e);
+        publish(w);
+    }
+    /* This process's share ends while the workers end theirs. */
+    ws->cur_seq = end_seq;
+    pipeline_finish(&ws->pipe, reason);
+    local_announce(ws);
+    /* Every event, until each worker has sent its counters or died. */
+    for (;;) {
+        struct pollfd pfd[WORKERS_MAX];
+        nfds_t n = 0;
+        for (unsigned i = 1; i < ws->n; i++) {
+            struct worker *w = &ws->w[i];
+            if (!w->dead && !w->done) {
+                pfd[n++] = (struct pollfd){w->events_fd, POLLIN, 0};
+            }
+        }
+        if (n == 0) {
+            break;
+        }
+        if (poll(pfd, n, 1000) < 0 && errno != EINTR) {
+            break;
+        }
+        collect(ws);
+    }
+    /* The events before the end, in entry order; then the sessions the end
+     * closed, in id order. */
+    merge_before(ws, end_seq);
+    take_ends(ws);
     while (ws->n_heap > 0) {
         uint64_t id = ws->heap[0].id;
         emit(ws, order_heap_pop(ws->heap, &ws->n_heap), id);
     }
-    /* The counters: the reader's, each worker's, the merge's. */
-    pipeline_finish(&ws->reader, reason);
-    ws->total = ws->reader.input;
-    for (unsigned i = 0; i < ws->n; i++) {
+    /* The counters: this process's (all it read, and its share), each
+     * worker's share, the merge's. */
+    ws->total = ws->pipe.input;
+    for (unsigned i = 1; i < ws->n; i++) {
         struct worker *w = &ws->w[i];
         if (w->done) {
             int status;
             if (w->pid > 0 && waitpid(w->pid, &status, 0) == w->pid) {
                 w->pid = 0;
             }
-            w->input.n_packets = 0; /* counted by the reader */
-            w->input.n_bytes = 0;
             pipeline_input_merge(&ws->total, &w->input);
         } else if (!w->dead) {
             reap(ws, w);
@@ -1048,7 +1228,7 @@ const struct run_input *workers_input(const struct workers *ws)
 
 const struct pipeline *workers_reader(const struct workers *ws)
 {
-    return &ws->reader;
+    return &ws->pipe;
 }
 
 uint64_t workers_sessions_open(const struct workers *ws)
@@ -1078,8 +1258,7 @@ void workers_close(struct workers *ws)
             munmap(w->ring, sizeof(struct ring));
         }
         for (size_t j = 0; j < w->q_len; j++) {
-            struct pending *p = &w->queue[w->q_first + j];
-            free(p->body);
+            free(w->queue[w->q_first + j].body);
         }
         free(w->queue);
         free(w->inbuf);
@@ -1091,7 +1270,7 @@ void workers_close(struct workers *ws)
     for (size_t i = 0; i < ws->n_held; i++) {
         free(ws->held[i].ip);
     }
-    pipeline_close(&ws->reader);
+    pipeline_close(&ws->pipe);
     free(ws->heap);
     free(ws->open);
     free(ws->w);

@@ -7,6 +7,9 @@
  * the readers peek at) right too; skipping must land where it says; the
  * thread must be given back when its file ends or is closed, so that a
  * second file sharing it gets it; a file cut in a record must read short.
+ * Mapped instead of read, the records must come back the same, and a file
+ * cut while mapped must end early, said to have shrunk, not kill the
+ * process with SIGBUS.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -270,6 +273,79 @@ START_TEST(test_pipe_is_read_here)
 }
 END_TEST
 
+/* A mapped file: the records read back the same from where reading
+ * stood when it was mapped, with a few taken by reading first. */
+START_TEST(test_mapped_records_read_back)
+{
+    /* Enough records to pass the size under which files are not mapped. */
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    uint32_t n = 0;
+    for (size_t total = 0; total < READBUF_MAP_MIN + 65536; n++) {
+        uint32_t len = record_len(n);
+        CHECK(fwrite(&len, 4, 1, f) == 1);
+        for (uint32_t j = 0; j < len; j++) {
+            CHECK(fputc(record_byte(n, j), f) != EOF);
+        }
+        total += 4 + len;
+    }
+    CHECK(fflush(f) == 0);
+    rewind(f);
+    setvbuf(f, NULL, _IONBF, 0);
+    struct readbuf b;
+    open_small(&b, f, NULL);
+    uint32_t i = 0;
+    for (; i < 5; i++) { /* read, not mapped */
+        ck_assert_uint_ge(readbuf_fill(&b, 4), 4);
+        uint32_t len;
+        memcpy(&len, readbuf_at(&b), 4);
+        ck_assert_uint_ge(readbuf_fill(&b, 4 + len), 4 + len);
+        ck_assert(record_is_right(readbuf_at(&b), i));
+        readbuf_take(&b, 4 + len);
+    }
+    ck_assert(readbuf_map(&b));
+    ck_assert(b.mapped);
+    for (; readbuf_fill(&b, 4) >= 4; i++) {
+        uint32_t len;
+        memcpy(&len, readbuf_at(&b), 4);
+        ck_assert_uint_ge(readbuf_fill(&b, 4 + len), 4 + len);
+        ck_assert_msg(record_is_right(readbuf_at(&b), i), "record %u", i);
+        readbuf_take(&b, 4 + len);
+    }
+    ck_assert_uint_eq(i, n);
+    ck_assert(!readbuf_shrank(&b));
+    readbuf_close(&b);
+    fclose(f);
+}
+END_TEST
+
+/* A mapped file cut by another program while it is read: the pages it
+ * lost read as zeros (no SIGBUS kills the process) and the file ends
+ * there, said to have shrunk. */
+START_TEST(test_mapped_file_shrinks)
+{
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    size_t size = READBUF_MAP_MIN + (4u << 20);
+    CHECK(ftruncate(fileno(f), (off_t)size) == 0);
+    CHECK(pwrite(fileno(f), "abcd", 4, (off_t)(size - 4)) == 4);
+    setvbuf(f, NULL, _IONBF, 0);
+    struct readbuf b;
+    open_small(&b, f, NULL);
+    ck_assert(readbuf_map(&b));
+    ck_assert_uint_eq(readbuf_fill(&b, 16), size);
+    readbuf_take(&b, 1u << 20);
+    CHECK(ftruncate(fileno(f), (off_t)(2u << 20)) == 0);
+    /* Well past the new end: the page is gone from the file. */
+    b.start = size - 4;
+    ck_assert_uint_eq(readbuf_at(&b)[0], 0); /* 'a' was cut away */
+    ck_assert_uint_eq(readbuf_fill(&b, 4), 0);
+    ck_assert(readbuf_shrank(&b));
+    readbuf_close(&b);
+    fclose(f);
+}
+END_TEST
+
 Suite *readbuf_suite(void)
 {
     Suite *s = suite_create("readbuf");
@@ -281,6 +357,8 @@ Suite *readbuf_suite(void)
     tcase_add_test(tc, test_files_share_the_thread);
     tcase_add_test(tc, test_close_while_reading_ahead);
     tcase_add_test(tc, test_pipe_is_read_here);
+    tcase_add_test(tc, test_mapped_records_read_back);
+    tcase_add_test(tc, test_mapped_file_shrinks);
     suite_add_tcase(s, tc);
     return s;
 }
