@@ -132,6 +132,11 @@ void capture_set_map(struct capture_set *set);
 int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *err,
                      size_t errlen);
 void capture_set_close(struct capture_set *set);
+/* Joins live capture c to the AF_PACKET fanout group `group`: the kernel
+ * then gives each socket of the group its share of the connections (both
+ * directions, and every fragment, to the same one).  0, or
+ * SMTPSCOPE_ERR_INPUT_OPEN with err filled. */
+int capture_join_fanout(struct capture *c, uint16_t group, char *err, size_t errlen);
 /* The default live filter (malloc'd, NULL without memory): the server
  * ports, also inside VLAN tags, plus IP fragments (their later pieces
  * carry no ports).  A link type without the vlan keyword takes what comes

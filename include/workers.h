@@ -48,6 +48,23 @@ unsigned workers_auto_count(void);
 int workers_open(struct workers **out, unsigned n, const struct pipeline_config *cfg,
                  char *err, size_t errlen);
 
+/*
+ * Live capture: caps[0..n) are n captures of one interface, joined in one
+ * fanout group (capture_join_fanout).  Workers 1..n-1 each take theirs
+ * (closed here); caps[0] stays with this process, which gives its packets
+ * to workers_live_packet().  Records are written as they come.
+ */
+int workers_open_live(struct workers **out, unsigned n, const struct pipeline_config *cfg,
+                      struct capture *caps, char *err, size_t errlen);
+void workers_live_packet(struct workers *w, const struct capture_packet *pkt);
+/* Live: the clock here, and the records the workers have sent. */
+void workers_tick(struct workers *w, int64_t now_us);
+/* Packets read in all (live: as far as the workers have told, every
+ * second) and the workers' sockets' drops (this process's are its own
+ * capture's). */
+void workers_counts(const struct workers *w, uint64_t *packets, uint64_t *dropped,
+                    uint64_t *if_dropped);
+
 /* Classifies pkt here and sends it to its worker; writes what is ready. */
 void workers_packet(struct workers *w, const struct capture_packet *pkt);
 

@@ -6,6 +6,8 @@
 #include "capture.h"
 
 #include <errno.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,6 +453,20 @@ int capture_open_live(struct capture *c, const char *device,
         return SMTPSCOPE_ERR_INPUT_OPEN;
     }
     c->linktype = pcap_datalink(c->pcap);
+    return SMTPSCOPE_OK;
+}
+
+int capture_join_fanout(struct capture *c, uint16_t group, char *err, size_t errlen)
+{
+    /* The kernel's flow hash is the same both ways of a connection; with
+     * DEFRAG a fragmented datagram is whole before it is hashed. */
+    int arg = (int)group | (int)((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    if (c->pcap == NULL ||
+        setsockopt(pcap_fileno(c->pcap), SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0) {
+        snprintf(err, errlen, "%s: cannot join a packet fanout group: %s", c->source,
+                 strerror(errno));
+        return SMTPSCOPE_ERR_INPUT_OPEN;
+    }
     return SMTPSCOPE_OK;
 }
 

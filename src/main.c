@@ -41,6 +41,8 @@
 struct run {
     struct options opt;
     struct capture cap;          /* live capture */
+    struct capture *caps;        /* live with workers: one per process, caps[0] is cap */
+    unsigned n_caps;
     struct capture_set *files;   /* offline: every -r file, merged by time */
     struct pipeline pipe;        /* one process */
     struct workers *workers;     /* or N worker processes (NULL: one process) */
@@ -95,9 +97,20 @@ static uint64_t sessions_open(const struct run *run)
                                 : pipeline_sessions_open(&run->pipe);
 }
 
-static uint64_t packets_read(const struct run *run)
+/* Packets read, and the drops of every capture socket. */
+static uint64_t packets_read(struct run *run, uint64_t *dropped, uint64_t *if_dropped)
 {
-    return reader_pipeline(run)->input.n_packets;
+    uint64_t packets = reader_pipeline(run)->input.n_packets;
+    *dropped = *if_dropped = 0;
+    if (run->workers != NULL) {
+        workers_counts(run->workers, &packets, dropped, if_dropped);
+    }
+    uint64_t d = 0;
+    uint64_t ifd = 0;
+    capture_drops(&run->cap, &d, &ifd);
+    *dropped += d;
+    *if_dropped += ifd;
+    return packets;
 }
 
 /* ---- the packet loop ------------------------------------------------------- */
@@ -126,7 +139,7 @@ static void print_stats_line(struct run *run)
 {
     uint64_t drop = 0;
     uint64_t ifdrop = 0;
-    capture_drops(&run->cap, &drop, &ifdrop);
+    uint64_t packets = packets_read(run, &drop, &ifdrop);
     unsigned long long abnormal = 0;
     for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
         if (verdict_label_is_abnormal(l)) {
@@ -136,7 +149,7 @@ static void print_stats_line(struct run *run)
     fprintf(stderr,
             "smtpscope: packets %llu, drops %llu kernel %llu interface, sessions open %llu "
             "closed %llu, abnormal closes %llu, resident %ld KiB\n",
-            (unsigned long long)packets_read(run), (unsigned long long)drop,
+            (unsigned long long)packets, (unsigned long long)drop,
             (unsigned long long)ifdrop, (unsigned long long)sessions_open(run),
             (unsigned long long)run->out.stats->n_sessions, abnormal, resident_kib());
 }
@@ -145,7 +158,11 @@ static void print_stats_line(struct run *run)
 static void live_housekeeping(struct run *run, int64_t *next_stats_us, int64_t stop_at_us)
 {
     int64_t now = wall_clock_us();
-    pipeline_tick(&run->pipe, now);
+    if (run->workers != NULL) {
+        workers_tick(run->workers, now);
+    } else {
+        pipeline_tick(&run->pipe, now);
+    }
     if (g_reopen) {
         g_reopen = 0;
         char err[512];
@@ -195,14 +212,18 @@ static int read_packets(struct run *run)
         rc = run->files != NULL ? capture_set_next(run->files, &pkt, run->err, sizeof(run->err))
                                 : capture_next(&run->cap, &pkt, run->err, sizeof(run->err));
         if (rc == 1) {
-            if (run->workers != NULL) {
+            if (run->workers != NULL && !run->cap.is_live) {
                 workers_packet(run->workers, &pkt);
                 continue;
             }
-            if (run->files != NULL && pipeline_wants_hints(&run->pipe)) {
-                look_ahead(run);
+            if (run->workers != NULL) {
+                workers_live_packet(run->workers, &pkt);
+            } else {
+                if (run->files != NULL && pipeline_wants_hints(&run->pipe)) {
+                    look_ahead(run);
+                }
+                pipeline_packet(&run->pipe, &pkt);
             }
-            pipeline_packet(&run->pipe, &pkt);
             if (run->cap.is_live && ++since_housekeeping == 256) {
                 since_housekeeping = 0;
                 live_housekeeping(run, &next_stats, stop_at);
@@ -278,31 +299,65 @@ static int read_threads(const struct options *o)
     return READ_THREADS_DEFAULT;
 }
 
+/* One live capture of the interface, filtered: the user's filter, or the
+ * default one (without its vlan part where the link type has none). */
+static int open_live_one(struct run *run, struct capture *c)
+{
+    struct capture_live_options lo = {CAPTURE_SNAPLEN, run->opt.buffer_mib << 20,
+                                      !run->opt.no_promisc};
+    int rc = capture_open_live(c, run->opt.device, &lo, run->err, sizeof(run->err));
+    if (rc == SMTPSCOPE_OK && run->opt.filter == NULL) {
+        run->opt.filter = capture_default_filter(run->opt.ports, run->opt.n_ports);
+        char spare[512];
+        if (run->opt.filter != NULL &&
+            capture_set_filter_one(c, run->opt.filter, spare, sizeof(spare)) == 0) {
+            return SMTPSCOPE_OK;
+        }
+        char *cut = run->opt.filter != NULL ? strstr(run->opt.filter, " or (ip[6:2]") : NULL;
+        if (cut != NULL) {
+            *cut = '\0';
+        }
+    }
+    if (rc == SMTPSCOPE_OK && run->opt.filter != NULL) {
+        rc = capture_set_filter_one(c, run->opt.filter, run->err, sizeof(run->err));
+    }
+    return rc;
+}
+
+static unsigned workers_wanted(const struct options *o)
+{
+    return o->workers == 0 ? workers_auto_count() : (unsigned)o->workers;
+}
+
+/* Live with workers: one capture per process, all in one fanout group. */
+static int open_live_fanout(struct run *run, unsigned n)
+{
+    run->caps = calloc(n, sizeof(*run->caps));
+    if (run->caps == NULL) {
+        snprintf(run->err, sizeof(run->err), "out of memory");
+        return SMTPSCOPE_ERR_INTERNAL;
+    }
+    run->n_caps = n;
+    uint16_t group = (uint16_t)(getpid() & 0xFFFF);
+    int rc = SMTPSCOPE_OK;
+    for (unsigned i = 0; i < n && rc == SMTPSCOPE_OK; i++) {
+        rc = open_live_one(run, &run->caps[i]);
+        if (rc == SMTPSCOPE_OK) {
+            rc = capture_join_fanout(&run->caps[i], group, run->err, sizeof(run->err));
+        }
+    }
+    run->cap = run->caps[0]; /* closed by release() with the others if need be */
+    return rc;
+}
+
 static int open_input(struct run *run)
 {
     int rc;
     if (run->opt.device != NULL) {
-        struct capture_live_options lo = {CAPTURE_SNAPLEN, run->opt.buffer_mib << 20,
-                                          !run->opt.no_promisc};
-        rc = capture_open_live(&run->cap, run->opt.device, &lo, run->err, sizeof(run->err));
         run->input.is_live = true;
         run->input.source = run->opt.device;
-        if (rc == SMTPSCOPE_OK && run->opt.filter != NULL) {
-            rc = capture_set_filter_one(&run->cap, run->opt.filter, run->err, sizeof(run->err));
-        } else if (rc == SMTPSCOPE_OK) {
-            run->opt.filter = capture_default_filter(run->opt.ports, run->opt.n_ports);
-            char spare[512];
-            if (run->opt.filter != NULL &&
-                capture_set_filter_one(&run->cap, run->opt.filter, spare, sizeof(spare)) != 0) {
-                /* Some link types have no vlan keyword: the ports alone then. */
-                char *cut = strstr(run->opt.filter, " or (ip[6:2]");
-                if (cut != NULL) {
-                    *cut = '\0';
-                }
-                rc = capture_set_filter_one(&run->cap, run->opt.filter, run->err,
-                                            sizeof(run->err));
-            }
-        }
+        unsigned n = workers_wanted(&run->opt);
+        rc = n > 1 ? open_live_fanout(run, n) : open_live_one(run, &run->cap);
         if (rc == SMTPSCOPE_OK && run->opt.run_as != NULL) {
             rc = drop_privileges(run);
         }
@@ -370,7 +425,7 @@ static int start_pipeline(struct run *run)
     if (run->extractor != NULL) {
         cfg.content = extract_content_sink(run->extractor);
     }
-    unsigned n_workers = o->workers == 0 ? workers_auto_count() : (unsigned)o->workers;
+    unsigned n_workers = workers_wanted(o);
     if (n_workers > 1 && run->extractor != NULL) {
         /* Extracted files are named by the session's public id, which is
          * known only once the workers' records are merged. */
@@ -378,7 +433,13 @@ static int start_pipeline(struct run *run)
         n_workers = 1;
     }
     int rc;
-    if (n_workers > 1 && run->files != NULL) {
+    if (run->caps != NULL) {
+        /* The workers take their captures; this process keeps caps[0]. */
+        rc = workers_open_live(&run->workers, run->n_caps, &cfg, run->caps, run->err,
+                               sizeof(run->err));
+        free(run->caps);
+        run->caps = NULL;
+    } else if (n_workers > 1 && run->files != NULL) {
         rc = workers_open(&run->workers, n_workers, &cfg, run->err, sizeof(run->err));
     } else {
         rc = pipeline_open(&run->pipe, &cfg, run->err, sizeof(run->err));
@@ -415,7 +476,12 @@ static int end_pipeline(struct run *run, enum record_end reason)
     run->input.linktype_name = id.linktype_name;
     run->input.is_live = id.is_live;
     run->input.error = id.error;
-    capture_drops(&run->cap, &run->input.n_dropped, &run->input.n_if_dropped);
+    /* The workers' sockets' drops are in their counters; this one's: */
+    uint64_t d = 0;
+    uint64_t ifd = 0;
+    capture_drops(&run->cap, &d, &ifd);
+    run->input.n_dropped += d;
+    run->input.n_if_dropped += ifd;
     return rc;
 }
 
@@ -483,6 +549,10 @@ static void release(struct run *run)
 {
     close_pipeline(run);
     capture_close(&run->cap);
+    for (unsigned i = 1; run->caps != NULL && i < run->n_caps; i++) {
+        capture_close(&run->caps[i]); /* opened, never handed to workers */
+    }
+    free(run->caps);
     if (run->files != NULL) {
         capture_set_close(run->files);
         free(run->files);

@@ -357,11 +357,6 @@ int options_parse(int argc, char **argv, struct options *o)
         fprintf(stderr, "smtpscope: give one input: -r FILE or -i INTERFACE (see --help)\n");
         return 1;
     }
-    if (o->workers != 1 && o->device != NULL) {
-        fprintf(stderr, "smtpscope: --workers is for capture files (-r); live capture "
-                        "analyses in one process\n");
-        return 1;
-    }
     if (o->order_window < 0) {
         /* Live output is written as sessions end; files keep id order. */
         o->order_window = o->device != NULL ? 0 : ORDER_WINDOW_DEFAULT;

@@ -107,7 +107,20 @@ static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct tim
 
 /* ---- events, worker to writer -------------------------------------------- */
 
-enum event_type { EVENT_OPEN = 1, EVENT_RECORD, EVENT_DONE, EVENT_FAIL };
+enum event_type { EVENT_OPEN = 1, EVENT_RECORD, EVENT_DONE, EVENT_FAIL, EVENT_PROGRESS };
+
+/* Live: a worker's own count of what its socket saw, every second. */
+struct progress {
+    uint64_t packets;
+    uint64_t dropped;
+    uint64_t if_dropped;
+};
+
+/* Live: how this process tells a worker to end (it ignores SIGINT). */
+struct live_ctl {
+    _Atomic int stop;
+    _Atomic int reason; /* enum record_end */
+};
 
 struct event_head {
     uint32_t size;  /* whole event, a multiple of 8 */
@@ -147,6 +160,7 @@ struct worker {
     bool done;              /* its counters came */
     bool dead;              /* ended without them */
     struct run_input input; /* its counters */
+    struct progress progress; /* live: the last it sent */
     char why[200];
 };
 
@@ -164,6 +178,8 @@ struct frag_held {
 };
 
 struct workers {
+    bool live;              /* each process captures its own fanout share */
+    struct live_ctl *ctl;   /* live: one per process, shared */
     unsigned n;             /* analysing processes, this one included */
     struct worker *w;       /* w[0] is this process */
     struct pipeline pipe;   /* this process's: classifies all, analyses share 0 */
@@ -445,6 +461,99 @@ static __attribute__((noreturn)) void worker_main(struct ring *ring, int fd,
     }
 }
 
+/* ---- a live worker ------------------------------------------------------- */
+
+static volatile sig_atomic_t g_worker_nudged;
+
+static void on_nudge(int sig)
+{
+    (void)sig;
+    g_worker_nudged = 1;
+}
+
+static int64_t wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* What a live worker does between packets: the clock, its records out,
+ * and once a second its counts. */
+static void live_housekeeping(struct worker_side *ws, struct capture *cap, int64_t *next_progress)
+{
+    int64_t now = wall_us();
+    pipeline_tick(&ws->pipe, now);
+    announce_opened(ws);
+    if (now >= *next_progress) {
+        *next_progress = now + 1000000;
+        struct progress pr = {ws->pipe.input.n_packets, 0, 0};
+        capture_drops(cap, &pr.dropped, &pr.if_dropped);
+        send_event(ws, EVENT_PROGRESS, 0, &pr, sizeof(pr));
+    }
+    flush_events(ws);
+}
+
+/* A worker of a live capture: its own socket of the fanout group, its
+ * own pipeline, records sent as they end. */
+static __attribute__((noreturn)) void worker_live_main(struct capture *cap, struct live_ctl *ctl,
+                                                       int fd, const struct pipeline_config *cfg)
+{
+    static struct worker_side ws;
+    ws.fd = fd;
+    struct pipeline_config wcfg = *cfg;
+    wcfg.sink = (struct session_sink){worker_sink, &ws};
+    wcfg.order_window = 0;
+    wcfg.classify_only = false;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_nudge; /* no SA_RESTART: poll returns at once */
+    sigaction(SIGUSR2, &sa, NULL);
+    char err[256];
+    ws.out_cap = EVENTS_BATCH;
+    ws.out = malloc(ws.out_cap);
+    if (ws.out == NULL) {
+        _exit(1);
+    }
+    if (pipeline_open(&ws.pipe, &wcfg, err, sizeof(err)) != SMTPSCOPE_OK) {
+        send_event(&ws, EVENT_FAIL, 0, err, strlen(err));
+        flush_events(&ws);
+        _exit(1);
+    }
+    int64_t next_progress = 0;
+    unsigned since = 0;
+    while (!atomic_load(&ctl->stop)) {
+        struct capture_packet pkt;
+        int rc = capture_next(cap, &pkt, err, sizeof(err));
+        if (rc == 1) {
+            pipeline_packet(&ws.pipe, &pkt);
+            if (++since == 256) {
+                since = 0;
+                live_housekeeping(&ws, cap, &next_progress);
+            }
+            continue;
+        }
+        if (rc != 2) {
+            send_event(&ws, EVENT_FAIL, 0, err, strlen(err));
+            flush_events(&ws);
+            _exit(1);
+        }
+        struct pollfd pfd = {capture_fd(cap), POLLIN, 0};
+        poll(&pfd, 1, 200);
+        live_housekeeping(&ws, cap, &next_progress);
+    }
+    pipeline_finish(&ws.pipe, (enum record_end)atomic_load(&ctl->reason));
+    announce_opened(&ws);
+    struct run_input in = ws.pipe.input;
+    in.source = NULL;
+    in.linktype_name = NULL;
+    in.error = NULL;
+    capture_drops(cap, &in.n_dropped, &in.n_if_dropped);
+    send_event(&ws, EVENT_DONE, 0, &in, sizeof(in));
+    flush_events(&ws);
+    _exit(ws.write_failed ? 1 : 0);
+}
+
 /* ---- the merge ----------------------------------------------------------- */
 
 static bool grow(void **p, size_t *cap, size_t need, size_t size)
@@ -588,6 +697,8 @@ static void parse_events(struct workers *ws, struct worker *w)
         if (h.type == EVENT_DONE) {
             memcpy(&w->input, body, len < sizeof(w->input) ? len : sizeof(w->input));
             w->done = true;
+        } else if (h.type == EVENT_PROGRESS) {
+            memcpy(&w->progress, body, len < sizeof(w->progress) ? len : sizeof(w->progress));
         } else if (h.type == EVENT_FAIL) {
             snprintf(w->why, sizeof(w->why), "%.*s", (int)strnlen((const char *)body, len),
                      (const char *)body);
@@ -633,6 +744,9 @@ static bool read_events(struct workers *ws, struct worker *w)
 /* The least entry w may still send events from. */
 static uint64_t lower_bound(const struct workers *ws, const struct worker *w)
 {
+    if (ws->live) {
+        return UINT64_MAX; /* events are taken as they come */
+    }
     if (w == &ws->w[0]) {
         return ws->seq; /* this process's events are queued as they happen */
     }
@@ -997,8 +1111,9 @@ void workers_packet(struct workers *ws, const struct capture_packet *pkt)
 
 /* ---- start and end ------------------------------------------------------- */
 
-int workers_open(struct workers **out, unsigned n, const struct pipeline_config *cfg,
-                 char *err, size_t errlen)
+/* Both kinds: caps NULL for capture files (rings), else n live captures. */
+static int start(struct workers **out, unsigned n, const struct pipeline_config *cfg,
+                 struct capture *caps, char *err, size_t errlen)
 {
     *out = NULL;
     if (n == 0) {
@@ -1015,6 +1130,7 @@ int workers_open(struct workers **out, unsigned n, const struct pipeline_config 
         return SMTPSCOPE_ERR_INTERNAL;
     }
     ws->n = n;
+    ws->live = caps != NULL;
     ws->cfg = *cfg;
     ws->next_gid = 1;
     ws->min_open = 1;
@@ -1033,7 +1149,17 @@ int workers_open(struct workers **out, unsigned n, const struct pipeline_config 
         snprintf(err, errlen, "out of memory");
         return SMTPSCOPE_ERR_INTERNAL;
     }
-    for (unsigned i = 1; i < n; i++) {
+    if (ws->live) {
+        ws->ctl = mmap(NULL, n * sizeof(*ws->ctl), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (ws->ctl == MAP_FAILED) {
+            ws->ctl = NULL;
+            snprintf(err, errlen, "cannot map the workers' controls: %s", strerror(errno));
+            workers_close(ws);
+            return SMTPSCOPE_ERR_INTERNAL;
+        }
+    }
+    for (unsigned i = 1; i < n && !ws->live; i++) {
         struct worker *w = &ws->w[i];
         w->ring = mmap(NULL, sizeof(struct ring), PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1078,8 +1204,16 @@ int workers_open(struct workers **out, unsigned n, const struct pipeline_config 
             for (unsigned j = 1; j <= i; j++) {
                 close(ws->w[j].events_fd);
             }
-            for (unsigned j = 1; j < i; j++) {
+            for (unsigned j = 1; j < i && !ws->live; j++) {
                 munmap(ws->w[j].ring, sizeof(struct ring));
+            }
+            if (ws->live) {
+                for (unsigned j = 0; j < n; j++) {
+                    if (j != i) {
+                        capture_close(&caps[j]);
+                    }
+                }
+                worker_live_main(&caps[i], &ws->ctl[i], fds[1], cfg);
             }
             worker_main(w->ring, fds[1], cfg);
         }
@@ -1090,6 +1224,12 @@ int workers_open(struct workers **out, unsigned n, const struct pipeline_config 
     struct pipeline_config own = *cfg;
     own.sink = (struct session_sink){local_sink, ws};
     own.order_window = 0; /* the merge keeps the order */
+    if (ws->live) {
+        own.discover_ports = false;
+        for (unsigned i = 1; i < n; i++) {
+            capture_close(&caps[i]); /* the workers' now */
+        }
+    }
     int rc = pipeline_open(&ws->pipe, &own, err, errlen);
     if (rc != SMTPSCOPE_OK) {
         workers_close(ws);
@@ -1097,6 +1237,46 @@ int workers_open(struct workers **out, unsigned n, const struct pipeline_config 
     }
     *out = ws;
     return SMTPSCOPE_OK;
+}
+
+int workers_open(struct workers **out, unsigned n, const struct pipeline_config *cfg,
+                 char *err, size_t errlen)
+{
+    return start(out, n, cfg, NULL, err, errlen);
+}
+
+int workers_open_live(struct workers **out, unsigned n, const struct pipeline_config *cfg,
+                      struct capture *caps, char *err, size_t errlen)
+{
+    return start(out, n, cfg, caps, err, errlen);
+}
+
+void workers_live_packet(struct workers *ws, const struct capture_packet *pkt)
+{
+    pipeline_packet(&ws->pipe, pkt);
+    if (pipeline_sessions_opened(&ws->pipe) != ws->announced) {
+        local_announce(ws);
+    }
+}
+
+void workers_tick(struct workers *ws, int64_t now_us)
+{
+    pipeline_tick(&ws->pipe, now_us);
+    local_announce(ws);
+    collect(ws);
+}
+
+void workers_counts(const struct workers *ws, uint64_t *packets, uint64_t *dropped,
+                    uint64_t *if_dropped)
+{
+    *packets = ws->pipe.input.n_packets;
+    *dropped = 0;
+    *if_dropped = 0;
+    for (unsigned i = 1; i < ws->n; i++) {
+        *packets += ws->w[i].progress.packets;
+        *dropped += ws->w[i].progress.dropped;
+        *if_dropped += ws->w[i].progress.if_dropped;
+    }
 }
 
 static int cmp_gid(const void *a, const void *b)
@@ -1148,7 +1328,14 @@ int workers_finish(struct workers *ws, enum record_end reason, char *err, size_t
 {
     release_held(ws, NULL, -1);
     uint64_t end_seq = ws->seq++;
-    for (unsigned i = 1; i < ws->n; i++) {
+    for (unsigned i = 1; i < ws->n && ws->live; i++) {
+        atomic_store(&ws->ctl[i].reason, (int)reason);
+        atomic_store(&ws->ctl[i].stop, 1);
+        if (ws->w[i].pid > 0) {
+            kill(ws->w[i].pid, SIGUSR2);
+        }
+    }
+    for (unsigned i = 1; i < ws->n && !ws->live; i++) {
         struct worker *w = &ws->w[i];
         struct entry *e = reserve(ws, w, sizeof(struct entry));
         if (e == NULL) {
@@ -1164,7 +1351,7 @@ int workers_finish(struct workers *ws, enum record_end reason, char *err, size_t
         publish(w);
     }
     /* This process's share ends while the workers end theirs. */
-    ws->cur_seq = end_seq;
+    ws->cur_seq = ws->live ? 0 : end_seq;
     pipeline_finish(&ws->pipe, reason);
     local_announce(ws);
     /* Every event, until each worker has sent its counters or died. */
@@ -1271,6 +1458,9 @@ void workers_close(struct workers *ws)
         free(ws->held[i].ip);
     }
     pipeline_close(&ws->pipe);
+    if (ws->ctl != NULL) {
+        munmap(ws->ctl, ws->n * sizeof(*ws->ctl));
+    }
     free(ws->heap);
     free(ws->open);
     free(ws->w);

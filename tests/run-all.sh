@@ -55,6 +55,8 @@ run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quic
 [ -x tests/report/run.sh ] && run_level report tests/report/run.sh ./smtpscope
 [ -x tests/extract/run.sh ] && run_level extract tests/extract/run.sh build/asan/smtpscope
 [ -x tests/live/run.sh ] && run_level live tests/live/run.sh
+# The same live checks with two processes in an AF_PACKET fanout group.
+[ -x tests/live/run.sh ] && run_level live-workers tests/live/run.sh --workers 2
 
 echo
 if [ -n "$failed_levels" ]; then

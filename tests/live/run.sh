@@ -9,13 +9,22 @@
 #     swaks sends two messages; banner_ms in [200, 260], normal_quit.
 #  3. SIGINT while a session is open: the session and the summary are
 #     written, label truncated_capture with flag capture_stopped, exit 0.
+# With --workers N, every live capture runs with N processes in one
+# AF_PACKET fanout group, and must pass the same checks.
 # Everything created here is removed on exit.
 set -u
 cd "$(dirname "$0")/../.." || exit 2
 bin=$(pwd)/smtpscope
+workers=1
+if [ "${1:-}" = "--workers" ]; then
+    workers=$2
+    shift 2
+fi
 passed=0 failed=0
-ok() { echo "pass  $1"; passed=$((passed + 1)); }
-bad() { echo "FAIL  $1"; failed=$((failed + 1)); }
+tag=""
+[ "$workers" != 1 ] && tag=" ($workers workers)"
+ok() { echo "pass  $1$tag"; passed=$((passed + 1)); }
+bad() { echo "FAIL  $1$tag"; failed=$((failed + 1)); }
 finish() { echo "live: $passed passed, $failed failed"; [ $failed -eq 0 ]; exit $?; }
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -47,7 +56,7 @@ trap cleanup EXIT
 # One replay of $1 captured live; returns compare.py's verdict (0 agree,
 # 1 shapes differ, 3 latencies only) or 1 when smtpscope exits non-zero.
 replay_live() {
-    ip netns exec "$ns" "$bin" -q -i cap0 --json "$tmp/live.jsonl" \
+    ip netns exec "$ns" "$bin" --workers "$workers" -q -i cap0 --json "$tmp/live.jsonl" \
         --idle-timeout 0 2>"$tmp/live.err" &
     local pid=$!
     sleep 0.5
@@ -110,7 +119,7 @@ port=2587
 /usr/bin/python3 tests/live/delayed_server.py $port 200 "$tmp/ready" &
 server_pid=$!
 for _ in $(seq 50); do [ -f "$tmp/ready" ] && break; sleep 0.1; done
-"$bin" -q -i lo --ports $port --json "$tmp/real.jsonl" --idle-timeout 0 2>"$tmp/real.err" &
+"$bin" --workers "$workers" -q -i lo --ports $port --json "$tmp/real.jsonl" --idle-timeout 0 2>"$tmp/real.err" &
 pid=$!
 sleep 0.7
 for n in 1 2; do
@@ -144,7 +153,7 @@ PY
 then ok "real aiosmtpd, 200 ms banner"; else bad "real aiosmtpd, 200 ms banner"; fi
 
 # --- 3. SIGINT with a session open ---------------------------------------------
-"$bin" -q -i lo --ports $port --json "$tmp/sigint.jsonl" 2>/dev/null &
+"$bin" --workers "$workers" -q -i lo --ports $port --json "$tmp/sigint.jsonl" 2>/dev/null &
 pid=$!
 sleep 0.7
 /usr/bin/python3 - $port <<'PY' &
