@@ -126,6 +126,8 @@ int capture_set_filter(struct capture_set *set, const char *expr, char *err, siz
  * ring of files read one after another needs one. */
 void capture_set_read_ahead(struct capture_set *set, int threads);
 /* As capture_next(); errors come back once all files are read. */
+/* Puts c's name in front of the error text err of one of its packets. */
+void capture_name_error(const struct capture *c, char *err, size_t errlen);
 /* Maps the set's large regular files instead of reading them (readbuf.h):
  * the least CPU time, for when no core is free to read ahead. */
 void capture_set_map(struct capture_set *set);

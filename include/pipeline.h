@@ -105,11 +105,15 @@ void pipeline_feed(struct pipeline *p, const struct pipeline_item *it);
 /* Both, for a single process. */
 void pipeline_packet(struct pipeline *p, const struct capture_packet *pkt);
 
-/* True when packets read ahead are worth a look (many sessions open). */
-bool pipeline_wants_hints(const struct pipeline *p);
 /* A packet two ahead of the next one fed, or NULL: starts loading its
  * stream state.  Speed only. */
 void pipeline_hint(struct pipeline *p, int linktype, const uint8_t *frame, size_t caplen);
+
+/* True when packets read ahead are worth a look (many sessions open). */
+static inline bool pipeline_wants_hints(const struct pipeline *p)
+{
+    return p->table.stats.n_open > p->cfg.prefetch_above;
+}
 
 /* Packet time passes with no packet (live capture's timer, or another
  * worker's packet): idle sessions end, due waits are given up. */

@@ -52,7 +52,9 @@ struct readbuf {
     bool mapped;                   /* buf is the whole file, mapped (cap bytes) */
     size_t advise_at;              /* mapped: where the next pages are asked for */
     size_t dropped;                /* mapped: pages before this are let go */
-    volatile int *lost;            /* mapped: set when the file lost pages (SIGBUS) */
+    volatile int *lost;            /* mapped: set when the file lost pages (SIGBUS),
+                                    * which also sets advise_at to 0: the next
+                                    * readbuf_take() looks */
     bool shrank;                   /* the file ended early for that */
 };
 
@@ -84,7 +86,7 @@ size_t readbuf_fill_more(struct readbuf *b, size_t want);
 static inline size_t readbuf_fill(struct readbuf *b, size_t want)
 {
     size_t have = b->end - b->start;
-    return have >= want && (b->lost == NULL || !*b->lost) ? have : readbuf_fill_more(b, want);
+    return have >= want ? have : readbuf_fill_more(b, want);
 }
 
 /* True once a mapped file was seen to shrink while it was read: its end

@@ -165,6 +165,13 @@ static bool filter_passes(struct capture *c, const struct capture_packet *pkt)
     return prog == NULL || pcap_offline_filter(prog, &hdr, pkt->data) != 0;
 }
 
+static void name_the_file(const struct capture *c, char *err, size_t errlen);
+
+void capture_name_error(const struct capture *c, char *err, size_t errlen)
+{
+    name_the_file(c, err, errlen);
+}
+
 /* The next packet from our pcapng or pcap record reader. */
 static int own_next(struct capture *c, struct capture_packet *pkt, char *err, size_t errlen)
 {

@@ -200,31 +200,51 @@ static void look_ahead(struct run *run)
     }
 }
 
-static int read_packets(struct run *run)
+/* Capture files: one process or the workers, nothing live to look after. */
+static int read_files(struct run *run, struct capture_packet *pkt)
 {
-    struct capture_packet pkt;
+    int rc = 0;
+    if (run->workers != NULL) {
+        while (!g_stop && !session_limit_reached(run) &&
+               (rc = capture_set_next(run->files, pkt, run->err, sizeof(run->err))) == 1) {
+            workers_packet(run->workers, pkt);
+        }
+        return g_stop || session_limit_reached(run) ? 0 : rc;
+    }
+    /* One file (the common case) is read without the merge by time. */
+    struct capture *one = run->files->n == 1 ? &run->files->files[0] : NULL;
+    bool limited = run->opt.max_sessions > 0;
+    while (!g_stop && !(limited && session_limit_reached(run)) &&
+           (rc = one != NULL ? capture_next(one, pkt, run->err, sizeof(run->err))
+                             : capture_set_next(run->files, pkt, run->err, sizeof(run->err))) == 1) {
+        if (pipeline_wants_hints(&run->pipe)) {
+            look_ahead(run);
+        }
+        pipeline_packet(&run->pipe, pkt);
+    }
+    if (rc < 0 && one != NULL) {
+        capture_name_error(one, run->err, sizeof(run->err));
+    }
+    return g_stop || session_limit_reached(run) ? 0 : rc;
+}
+
+/* Live: packets when there are some, the timer's work in between. */
+static int read_live(struct run *run, struct capture_packet *pkt)
+{
     int rc = 0;
     int64_t start = wall_clock_us();
     int64_t next_stats = start + run->opt.stats_every_s * 1000000;
     int64_t stop_at = run->opt.duration_s > 0 ? start + run->opt.duration_s * 1000000 : 0;
     uint64_t since_housekeeping = 0;
     while (!g_stop && !session_limit_reached(run)) {
-        rc = run->files != NULL ? capture_set_next(run->files, &pkt, run->err, sizeof(run->err))
-                                : capture_next(&run->cap, &pkt, run->err, sizeof(run->err));
+        rc = capture_next(&run->cap, pkt, run->err, sizeof(run->err));
         if (rc == 1) {
-            if (run->workers != NULL && !run->cap.is_live) {
-                workers_packet(run->workers, &pkt);
-                continue;
-            }
             if (run->workers != NULL) {
-                workers_live_packet(run->workers, &pkt);
+                workers_live_packet(run->workers, pkt);
             } else {
-                if (run->files != NULL && pipeline_wants_hints(&run->pipe)) {
-                    look_ahead(run);
-                }
-                pipeline_packet(&run->pipe, &pkt);
+                pipeline_packet(&run->pipe, pkt);
             }
-            if (run->cap.is_live && ++since_housekeeping == 256) {
+            if (++since_housekeeping == 256) {
                 since_housekeeping = 0;
                 live_housekeeping(run, &next_stats, stop_at);
             }
@@ -237,6 +257,13 @@ static int read_packets(struct run *run)
         poll(&pfd, 1, 200);
         live_housekeeping(run, &next_stats, stop_at);
     }
+    return rc;
+}
+
+static int read_packets(struct run *run)
+{
+    struct capture_packet pkt;
+    int rc = run->files != NULL ? read_files(run, &pkt) : read_live(run, &pkt);
     if (session_limit_reached(run)) {
         g_stop = 1; /* -c: the open sessions end as stopped, like on SIGINT */
     }

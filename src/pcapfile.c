@@ -81,8 +81,10 @@ int pcapfile_next(struct pcapfile_reader *r, const uint8_t **data, size_t *caple
                  r->snaplen);
         return SMTPSCOPE_ERR_INPUT_DAMAGED;
     }
-    have = readbuf_fill(&r->in, PCAPFILE_RECORD_HEADER + (size_t)cap);
-    h = readbuf_at(&r->in); /* the fill may have moved the bytes */
+    if (have < PCAPFILE_RECORD_HEADER + (size_t)cap) { /* rarely: most records are there */
+        have = readbuf_fill(&r->in, PCAPFILE_RECORD_HEADER + (size_t)cap);
+        h = readbuf_at(&r->in); /* the fill may have moved the bytes */
+    }
     if (have < PCAPFILE_RECORD_HEADER + (size_t)cap) {
         snprintf(err, errlen, "truncated dump file; tried to read %u captured bytes, only got %zu",
                  cap, have - PCAPFILE_RECORD_HEADER);

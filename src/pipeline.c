@@ -106,8 +106,10 @@ static bool port_chosen(const struct pipeline *p, const struct decoded *d)
     return port_set_has(&p->ports, d->sport) || port_set_has(&p->ports, d->dport);
 }
 
-void pipeline_classify(struct pipeline *p, const struct capture_packet *pkt,
-                       struct pipeline_item *out)
+/* The one call of decode_frame(), so that it is inlined here. */
+static __attribute__((noinline)) void classify(struct pipeline *p,
+                                               const struct capture_packet *pkt,
+                                               struct pipeline_item *out)
 {
     struct run_input *in = &p->input;
     struct decoded *d = &out->d;
@@ -159,34 +161,35 @@ void pipeline_classify(struct pipeline *p, const struct capture_packet *pkt,
     out->feed = d->is_offload ? PIPELINE_IPV4_OFFLOAD : PIPELINE_IPV4;
 }
 
+static inline __attribute__((always_inline)) void feed(const struct pipeline_item *it)
+{
+    /* The common case first: one compare, not a jump table. */
+    if (it->feed == PIPELINE_IPV4) {
+        stream_feed_ipv4(it->d.ip, it->d.ip_len, it->now_us);
+    } else if (it->feed == PIPELINE_IPV6) {
+        stream_feed_ipv6(it->d.ip, it->d.l4, it->d.l4_len, it->now_us, it->d.is_offload);
+    } else if (it->feed == PIPELINE_IPV4_OFFLOAD) {
+        stream_feed_ipv4_offload(it->d.ip, it->d.ip_len, it->now_us);
+    }
+}
+
+void pipeline_classify(struct pipeline *p, const struct capture_packet *pkt,
+                       struct pipeline_item *out)
+{
+    classify(p, pkt, out);
+}
+
 void pipeline_feed(struct pipeline *p, const struct pipeline_item *it)
 {
     (void)p;
-    switch (it->feed) {
-    case PIPELINE_IPV4:
-        stream_feed_ipv4(it->d.ip, it->d.ip_len, it->now_us);
-        break;
-    case PIPELINE_IPV4_OFFLOAD:
-        stream_feed_ipv4_offload(it->d.ip, it->d.ip_len, it->now_us);
-        break;
-    case PIPELINE_IPV6:
-        stream_feed_ipv6(it->d.ip, it->d.l4, it->d.l4_len, it->now_us, it->d.is_offload);
-        break;
-    case PIPELINE_SKIP:
-        break;
-    }
+    feed(it);
 }
 
 void pipeline_packet(struct pipeline *p, const struct capture_packet *pkt)
 {
     struct pipeline_item it;
-    pipeline_classify(p, pkt, &it);
-    pipeline_feed(p, &it);
-}
-
-bool pipeline_wants_hints(const struct pipeline *p)
-{
-    return p->table.stats.n_open > p->cfg.prefetch_above;
+    classify(p, pkt, &it);
+    feed(&it);
 }
 
 void pipeline_hint(struct pipeline *p, int linktype, const uint8_t *frame, size_t caplen)

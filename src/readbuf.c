@@ -52,6 +52,7 @@ struct readbuf_thread {
  */
 #define MAPS_MAX 64
 static struct {
+    struct readbuf *owner[MAPS_MAX];
     _Atomic(uintptr_t) start[MAPS_MAX];
     _Atomic(uintptr_t) len[MAPS_MAX];
     volatile int shrank[MAPS_MAX];
@@ -71,6 +72,11 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
             if (mmap((void *)from, s + n - from, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
                      -1, 0) != MAP_FAILED) {
                 g_maps.shrank[i] = 1;
+                /* The fault is the reading thread's own (synchronous):
+                 * its next readbuf_take() sees the loss. */
+                if (g_maps.owner[i] != NULL) {
+                    g_maps.owner[i]->advise_at = 0;
+                }
                 return;
             }
         }
@@ -126,6 +132,7 @@ bool readbuf_map(struct readbuf *b)
     }
     atomic_store(&g_maps.len[slot], (uintptr_t)st.st_size);
     g_maps.shrank[slot] = 0;
+    g_maps.owner[slot] = b;
     b->lost = &g_maps.shrank[slot];
     atomic_store(&g_maps.start[slot], (uintptr_t)m);
     free(b->buf);
@@ -148,11 +155,16 @@ bool readbuf_map(struct readbuf *b)
  */
 #define ADVISE_WINDOW (2u << 20)
 
+static size_t mapped_have(struct readbuf *b);
+
 void readbuf_advise(struct readbuf *b)
 {
     if (!b->mapped) {
         b->advise_at = SIZE_MAX;
         return;
+    }
+    if (b->lost != NULL && *b->lost) {
+        (void)mapped_have(b); /* the end moves to where the file stops */
     }
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t from = b->start & ~(page - 1);
@@ -446,6 +458,7 @@ void readbuf_close(struct readbuf *b)
     if (b->mapped) {
         int slot = map_slot(b);
         if (slot >= 0) {
+            g_maps.owner[slot] = NULL;
             atomic_store(&g_maps.start[slot], 0);
         }
         munmap(b->buf, b->cap);

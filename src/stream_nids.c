@@ -2027,7 +2027,13 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
     g_stream.exit_reason = RECORD_END_END_OF_INPUT;
     g_stream.token_seed = 0xCBF29CE484222325ULL;
     key_tuple_hash();
-    if (!flowtab_init(&g_stream.handshakes, FLOWTAB_SLOTS_DEFAULT) ||
+    /* A burst of connections has as many handshakes in flight as streams
+     * open at once: room for as many as the stream table holds, so that
+     * none loses its SYN time to a full table below libnids' own bound. */
+    size_t handshake_slots = (size_t)cfg->max_streams > FLOWTAB_SLOTS_DEFAULT
+                                 ? (size_t)cfg->max_streams
+                                 : FLOWTAB_SLOTS_DEFAULT;
+    if (!flowtab_init(&g_stream.handshakes, handshake_slots) ||
         !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT)) {
         snprintf(err, errlen, "out of memory for flow tables");
         return SMTPSCOPE_ERR_INTERNAL;

@@ -6,12 +6,18 @@
  * others go to N - 1 forked workers, through a shared-memory byte ring
  * each (one writer, one reader, indices published with release stores
  * every few entries, a futex only when a side has to sleep): no system
- * call and no allocation per packet.  Reading, classifying and writing
- * cost this process about half a worker's share of the analysis, so its
- * own share is half another's (WORKERS_OWN_SHARE): with two processes on
- * two cores, neither waits for the other.  (A reader of its own beside N
- * workers ran three processes on two cores and was slower: measured in
- * docs/performance.md.)
+ * call and no allocation per packet.  Reading, classifying, copying into
+ * the rings and writing cost this process more than half of what a
+ * worker's analysis costs, so its own share is 2/5 of a worker's: with
+ * two processes on two cores, neither waits long for the other.  (A
+ * reader of its own beside N workers ran three processes on two cores and
+ * was slower, and handing workers pointers into the mapped file instead
+ * of copies made each of them fault the file's pages in again: both
+ * measured in docs/performance.md.)
+ *
+ * Live (workers_open_live), each process captures its own share from a
+ * socket of one AF_PACKET fanout group: no ring, and records are merged
+ * as they come.
  *
  * Each entry carries its sequence number among all packets analysed and
  * the stream clock before it (the time of the last packet analysed by
@@ -317,6 +323,28 @@ static void worker_sink(void *ctx, const struct session_record *r)
     send_event(ws, EVENT_RECORD, r->id, buf, need);
 }
 
+/* A worker's own pipeline, its records to fd; exits if it cannot start. */
+static void worker_start(struct worker_side *ws, int fd, const struct pipeline_config *cfg)
+{
+    ws->fd = fd;
+    struct pipeline_config wcfg = *cfg;
+    wcfg.sink = (struct session_sink){worker_sink, ws};
+    wcfg.order_window = 0; /* the writer keeps the order */
+    wcfg.discover_ports = false;
+    wcfg.classify_only = false;
+    char err[256];
+    ws->out_cap = EVENTS_BATCH;
+    ws->out = malloc(ws->out_cap);
+    if (ws->out == NULL) {
+        _exit(1);
+    }
+    if (pipeline_open(&ws->pipe, &wcfg, err, sizeof(err)) != SMTPSCOPE_OK) {
+        send_event(ws, EVENT_FAIL, 0, err, strlen(err));
+        flush_events(ws);
+        _exit(1);
+    }
+}
+
 static void worker_wait_for_entries(struct ring *ring, uint64_t tail)
 {
     for (int spin = 0; spin < 200; spin++) {
@@ -378,23 +406,7 @@ static __attribute__((noreturn)) void worker_main(struct ring *ring, int fd,
 {
     static struct worker_side ws;
     ws.ring = ring;
-    ws.fd = fd;
-    struct pipeline_config wcfg = *cfg;
-    wcfg.sink = (struct session_sink){worker_sink, &ws};
-    wcfg.order_window = 0; /* the writer keeps the order */
-    wcfg.discover_ports = false;
-    wcfg.classify_only = false;
-    char err[256];
-    ws.out_cap = EVENTS_BATCH;
-    ws.out = malloc(ws.out_cap);
-    if (ws.out == NULL) {
-        _exit(1);
-    }
-    if (pipeline_open(&ws.pipe, &wcfg, err, sizeof(err)) != SMTPSCOPE_OK) {
-        send_event(&ws, EVENT_FAIL, 0, err, strlen(err));
-        flush_events(&ws);
-        _exit(1);
-    }
+    worker_start(&ws, fd, cfg);
     uint64_t tail = atomic_load(&ring->tail);
     uint64_t head = tail;
     unsigned since_publish = 0;
@@ -500,26 +512,12 @@ static __attribute__((noreturn)) void worker_live_main(struct capture *cap, stru
                                                        int fd, const struct pipeline_config *cfg)
 {
     static struct worker_side ws;
-    ws.fd = fd;
-    struct pipeline_config wcfg = *cfg;
-    wcfg.sink = (struct session_sink){worker_sink, &ws};
-    wcfg.order_window = 0;
-    wcfg.classify_only = false;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_nudge; /* no SA_RESTART: poll returns at once */
     sigaction(SIGUSR2, &sa, NULL);
     char err[256];
-    ws.out_cap = EVENTS_BATCH;
-    ws.out = malloc(ws.out_cap);
-    if (ws.out == NULL) {
-        _exit(1);
-    }
-    if (pipeline_open(&ws.pipe, &wcfg, err, sizeof(err)) != SMTPSCOPE_OK) {
-        send_event(&ws, EVENT_FAIL, 0, err, strlen(err));
-        flush_events(&ws);
-        _exit(1);
-    }
+    worker_start(&ws, fd, cfg);
     int64_t next_progress = 0;
     unsigned since = 0;
     while (!atomic_load(&ctl->stop)) {

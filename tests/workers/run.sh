@@ -100,5 +100,53 @@ else
     echo "skip  generated captures (bench/build/gen cannot be built)"
 fi
 
+# A worker that dies is an error with its cause, never lost in silence;
+# SIGINT ends every process in order.  The capture comes through a pipe,
+# so that the kill lands while it is being read.
+if [ -f "$tmp/gen.pcap" ]; then
+    mkfifo "$tmp/fifo"
+    # start_piped NAME: smtpscope reading the pipe ($pid), 2 MB of the
+    # capture written to it (fd 3 stays open for the rest).
+    start_piped() {
+        "$binary" -q -r - --json "$tmp/$1.jsonl" --workers 2 <"$tmp/fifo" 2>"$tmp/$1.err" &
+        pid=$!
+        exec 3>"$tmp/fifo"
+        head -c 2000000 "$tmp/gen.pcap" >&3
+        sleep 0.5
+    }
+    start_piped dead
+    child=$(pgrep -P $pid | head -n 1)
+    [ -n "$child" ] && kill -9 "$child"
+    tail -c +2000001 "$tmp/gen.pcap" >&3
+    exec 3>&-
+    wait $pid
+    status=$?
+    if [ -n "$child" ] && [ $status -eq 6 ] &&
+        grep -q 'worker 2 ended before the end of input (killed by signal 9' "$tmp/dead.err" &&
+        grep -q 'sessions were open and are lost' "$tmp/dead.err" &&
+        tail -n 1 "$tmp/dead.jsonl" | grep -q '"type":"summary"'; then
+        echo "pass  a worker killed: exit 6, its cause and its lost sessions said, summary written"
+        passed=$((passed + 1))
+    else
+        echo "FAIL  a worker killed: exit $status, $(head -c 300 "$tmp/dead.err")"
+        failed=$((failed + 1))
+    fi
+    start_piped int
+    kill -INT $pid
+    sleep 0.2
+    exec 3>&-
+    wait $pid
+    status=$?
+    left=$(pgrep -f "smtpscope -q -r - --json $tmp/int.jsonl" | wc -l)
+    if [ $status -eq 0 ] && [ "$left" -eq 0 ] && grep -q '"capture_stopped"' "$tmp/int.jsonl" &&
+        tail -n 1 "$tmp/int.jsonl" | grep -q '"type":"summary"'; then
+        echo "pass  SIGINT with workers: open sessions written as stopped, summary, no process left"
+        passed=$((passed + 1))
+    else
+        echo "FAIL  SIGINT with workers: exit $status, $left processes left, $(head -c 300 "$tmp/int.err")"
+        failed=$((failed + 1))
+    fi
+fi
+
 echo "workers: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
