@@ -9,6 +9,9 @@
  * pcap, libnids or writers, and copies only bounded text out of the wire
  * buffers it borrows.
  *
+ * Its storage (the session's slot, text arena and exchange list, the
+ * table's lists and output order) is session_store.c's.
+ *
  * Timing rule (docs/timing.md): a line's time is the time of the packet
  * that brought its first byte; bytes held over from an earlier call carry
  * the time they first arrived (held_since_us).
@@ -21,83 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "order_heap.h"
+#include "auth.h"
+#include "session_store.h"
 #include "smtp_limits.h"
 #include "utf8.h"
 
-enum auth_mech { AUTH_MECH_NONE = 0, AUTH_MECH_PLAIN, AUTH_MECH_LOGIN, AUTH_MECH_CRAM, AUTH_MECH_OTHER };
 
-/* A reply being assembled from its lines. */
-struct reply_acc {
-    int64_t first_us;
-    struct record_text text;
-    struct smtp_enhanced enhanced;
-    uint16_t code;
-    uint16_t n_lines;
-    uint16_t anomalies;
-    bool active;
-};
-
-/* Fields grouped by size (no padding holes): one per open session.  With
- * its glue a session fills a 512-byte pool slot (checked below). */
-struct session {
-    struct session_record rec; /* rec.arena/arena_len are the session's text */
-    int64_t held_since_us[2];
-    uint64_t content_bytes;       /* of the message being received */
-    int64_t reply_done_us;        /* when the reply being handled completed */
-    void *content_msg;            /* the content sink's handle for the open message */
-    struct session *age_prev, *age_next;
-    struct session *idle_prev, *idle_next;
-    struct session_table *table;  /* for its pools and its content sink */
-    struct smtp_parser parser[2];
-    struct reply_acc reply;
-    uint32_t text_cap;            /* bytes the arena has room for */
-    uint32_t n_pending_unstored;  /* commands beyond the kept exchanges */
-    uint32_t idle_mark;           /* packet time (~1 s units) of the last move in the idle list */
-    uint32_t n_content;           /* messages handed to the sink so far */
-    /* Indexes into the exchange list, which never outgrows
-     * SESSION_EXCHANGES_KEEP (asserted below). */
-    uint16_t exchanges_cap;
-    uint16_t next_unanswered;     /* index of the oldest exchange without reply */
-    uint16_t bdat_index;          /* exchange of the chunk being received */
-    uint16_t wait_index;          /* the exchange the client waits on */
-    uint8_t state;                /* enum session_state */
-    uint8_t auth_mech;
-    uint8_t auth_lines;
-    /* Tested or set on every line: plain bytes; the rest are bits. */
-    bool collecting_ehlo;
-    bool client_resume;           /* held client bytes may be parsed now */
-    bool greeting_window_closed;  /* a complete reply has been seen */
-    bool resync_client;           /* skipping lines until one makes sense */
-    bool resync_server;
-    bool client_waits;            /* DATA or STARTTLS awaits its reply */
-    bool bdat_in_message : 1;     /* a BDAT chunk of this message was seen */
-    bool bdat_index_valid : 1;
-    bool in_txn : 1;
-    bool auth_pending : 1;        /* last AUTH reply was 334 */
-    bool saw_221 : 1;
-    bool content_early : 1;       /* content began before the 354 came */
-    bool midstream : 1;           /* no handshake seen: greeting unknown */
-    /* Facts for the verdict (struct verdict_facts is filled from these and
-     * the record when the session ends). */
-    bool saw_fin : 1;
-    bool saw_rst : 1;
-    bool saw_421 : 1;
-    bool saw_quit : 1;
-    bool quit_answered_221 : 1;
-    bool saw_221_not_quit_in_txn : 1;
-    bool saw_221_not_quit_no_txn : 1;
-    bool client_data_after_221 : 1;
-    bool gap_in_content : 1;      /* the message lost bytes in a hole */
-    uint8_t tls_undecided;        /* implicit-TLS port: bit per smtp_dir whose first byte is due */
-    bool tls_spoken : 1;          /* a side began with a TLS record */
-    bool plain_spoken : 1;        /* a side began in plaintext */
-    bool ending : 1;              /* session_end() is parsing the tails */
-    bool auth_password_prompt : 1; /* the last 334 asked for a password */
-    bool starttls_accepted : 1;   /* STARTTLS got 220: the next bytes decide */
-    uint16_t gap_candidates;      /* pending commands whose replies may be in a server hole */
-    uint64_t glue[]; /* the stream layer's per-session state (pointers, integers) */
-};
 _Static_assert(SESSION_EXCHANGES_KEEP <= UINT16_MAX, "exchange indexes fit 16 bits");
 /* With the stream layer's glue, a session fills a 512-byte pool slot. */
 _Static_assert(sizeof(struct session) + SESSION_GLUE_ROOM <= SESSION_SLOT_BYTES,
@@ -127,249 +59,6 @@ static void set_flag(struct session *s, enum verdict_flag f)
     s->rec.flags |= VERDICT_FLAG_BIT(f);
 }
 
-/* ---- lists ------------------------------------------------------------ */
-
-static void age_unlink(struct session_table *t, struct session *s)
-{
-    if (s->age_prev) {
-        s->age_prev->age_next = s->age_next;
-    } else {
-        t->by_age_head = s->age_next;
-    }
-    if (s->age_next) {
-        s->age_next->age_prev = s->age_prev;
-    } else {
-        t->by_age_tail = s->age_prev;
-    }
-    s->age_prev = s->age_next = NULL;
-}
-
-static void idle_unlink(struct session_table *t, struct session *s)
-{
-    if (s->idle_prev) {
-        s->idle_prev->idle_next = s->idle_next;
-    } else {
-        t->idle_head = s->idle_next;
-    }
-    if (s->idle_next) {
-        s->idle_next->idle_prev = s->idle_prev;
-    } else {
-        t->idle_tail = s->idle_prev;
-    }
-    s->idle_prev = s->idle_next = NULL;
-}
-
-static void idle_append(struct session_table *t, struct session *s)
-{
-    s->idle_prev = t->idle_tail;
-    s->idle_next = NULL;
-    if (t->idle_tail) {
-        t->idle_tail->idle_next = s;
-    } else {
-        t->idle_head = s;
-    }
-    t->idle_tail = s;
-}
-
-/* ---- memory: small exchange lists and sessions come from pools ---------- */
-
-/* Exchange lists of these capacities live in the pools; larger ones are
- * malloc'd (a session with that many commands is rare). */
-#define EXCHANGES_SMALL 4
-#define EXCHANGES_MID 8
-/* release_sized() tells pooled buffers by their size, and pools round sizes
- * up to 16: the pooled sizes must already be multiples of 16. */
-_Static_assert(EXCHANGES_SMALL * sizeof(struct record_exchange) % 16 == 0 &&
-                   EXCHANGES_MID * sizeof(struct record_exchange) % 16 == 0,
-               "pooled exchange lists keep their exact size");
-
-/* Gives back a buffer of size bytes: to the pool of that size, else to
- * malloc (pooled sizes are never malloc'd, so the size tells). */
-static void release_sized(struct pool *small, struct pool *mid, void *p, size_t size)
-{
-    if (size == small->size) {
-        pool_put(small, p);
-    } else if (size == mid->size) {
-        pool_put(mid, p);
-    } else {
-        free(p);
-    }
-}
-
-static void exchanges_release(struct session_pools *pools, struct record_exchange *list,
-                              uint32_t cap)
-{
-    release_sized(&pools->exchanges_small, &pools->exchanges_mid, list, cap * sizeof(*list));
-}
-
-/* A list of cap exchanges holding the n of old (released); NULL if lacking memory. */
-static struct record_exchange *exchanges_grow(struct session_pools *pools,
-                                              struct record_exchange *old, uint32_t old_cap,
-                                              uint32_t n, uint32_t cap)
-{
-    struct record_exchange *list;
-    if (cap == EXCHANGES_SMALL) {
-        list = pool_get(&pools->exchanges_small);
-    } else if (cap == EXCHANGES_MID) {
-        list = pool_get(&pools->exchanges_mid);
-    } else if (old_cap > EXCHANGES_MID) {
-        return realloc(old, cap * sizeof(*old));
-    } else {
-        list = malloc(cap * sizeof(*list));
-    }
-    if (list != NULL && n > 0) {
-        memcpy(list, old, n * sizeof(*old));
-    }
-    if (list != NULL) {
-        exchanges_release(pools, old, old_cap);
-    }
-    return list;
-}
-
-/* Text buffers of these sizes live in the pools (most sessions need one
- * of them); larger ones are malloc'd, doubling up to the cap (text_reserve()). */
-#define TEXT_SMALL 256
-#define TEXT_MID 512
-_Static_assert(TEXT_SMALL % 16 == 0 && TEXT_MID % 16 == 0, "pooled texts keep their exact size");
-
-/* The session's text is its record's arena: writable here, const to the
- * writers that read the record. */
-static uint8_t *text_data(struct session *s)
-{
-    return (uint8_t *)s->rec.arena;
-}
-
-static void text_release(struct session_pools *pools, uint8_t *data, size_t cap)
-{
-    release_sized(&pools->text_small, &pools->text_mid, data, cap);
-}
-
-static void session_free(struct session_table *t, struct session *s)
-{
-    text_release(&t->pools, text_data(s), s->text_cap);
-    free(s->rec.messages);
-    free(s->rec.attachments);
-    exchanges_release(&t->pools, s->rec.exchanges, s->exchanges_cap);
-    pool_put(&t->pools.sessions, s);
-}
-
-static void emit_and_free(struct session_table *t, struct session *s)
-{
-    t->sink.emit(t->sink.ctx, &s->rec);
-    t->stats.n_emitted++;
-    session_free(t, s);
-}
-
-/* Writes every finished record no open session precedes. */
-static void drain_ready(struct session_table *t)
-{
-    while (t->n_finished > 0) {
-        uint64_t top = t->finished[0].id;
-        if (t->by_age_head != NULL && t->by_age_head->rec.id < top) {
-            break;
-        }
-        emit_and_free(t, order_heap_pop(t->finished, &t->n_finished));
-    }
-}
-
-bool session_table_init(struct session_table *t, const struct session_config *cfg,
-                        struct session_sink sink)
-{
-    memset(t, 0, sizeof(*t));
-    t->cfg = *cfg;
-    t->sink = sink;
-    t->next_id = 1;
-    pool_init(&t->pools.sessions, sizeof(struct session) + cfg->glue_size);
-    pool_init(&t->pools.exchanges_small, EXCHANGES_SMALL * sizeof(struct record_exchange));
-    pool_init(&t->pools.exchanges_mid, EXCHANGES_MID * sizeof(struct record_exchange));
-    pool_init(&t->pools.text_small, TEXT_SMALL);
-    pool_init(&t->pools.text_mid, TEXT_MID);
-    if (cfg->order_window > 0) {
-        /* One slot more than the window: the record just finished. */
-        t->finished = calloc(cfg->order_window + 1, sizeof(*t->finished));
-        if (t->finished == NULL) {
-            return false;
-        }
-    }
-    return true;
-}
-
-void session_table_flush(struct session_table *t)
-{
-    while (t->n_finished > 0) {
-        emit_and_free(t, order_heap_pop(t->finished, &t->n_finished));
-    }
-}
-
-void session_table_free(struct session_table *t)
-{
-    session_table_flush(t);
-    while (t->by_age_head != NULL) {
-        struct session *s = t->by_age_head;
-        age_unlink(t, s);
-        session_free(t, s);
-    }
-    free(t->finished);
-    t->finished = NULL;
-    pool_free_all(&t->pools.sessions);
-    pool_free_all(&t->pools.exchanges_small);
-    pool_free_all(&t->pools.exchanges_mid);
-    pool_free_all(&t->pools.text_small);
-    pool_free_all(&t->pools.text_mid);
-}
-
-/* ---- text storage -------------------------------------------------------- */
-
-/* Room for need bytes of text: pooled buffers while small, then malloc'd
- * ones doubling up to the cap.  False when capped or memory is lacking. */
-static bool text_reserve(struct session *s, size_t need)
-{
-    struct session_pools *pools = &s->table->pools;
-    if (need > SESSION_TEXT_ARENA_MAX) {
-        return false;
-    }
-    size_t cap = need <= TEXT_SMALL ? TEXT_SMALL : TEXT_MID;
-    uint8_t *data;
-    if (need <= TEXT_MID) {
-        data = pool_get(cap == TEXT_SMALL ? &pools->text_small : &pools->text_mid);
-    } else {
-        for (cap = 2 * (size_t)TEXT_MID; cap < need; cap *= 2) {
-        }
-        cap = cap < SESSION_TEXT_ARENA_MAX ? cap : SESSION_TEXT_ARENA_MAX;
-        if (s->text_cap > TEXT_MID) { /* malloc'd already: grow it in place if it can */
-            data = realloc(text_data(s), cap);
-            if (data == NULL) {
-                return false;
-            }
-            s->rec.arena = data;
-            s->text_cap = (uint32_t)cap;
-            return true;
-        }
-        data = malloc(cap);
-    }
-    if (data == NULL) {
-        return false;
-    }
-    if (s->rec.arena_len > 0) {
-        memcpy(data, s->rec.arena, s->rec.arena_len);
-    }
-    text_release(pools, text_data(s), s->text_cap);
-    s->rec.arena = data;
-    s->text_cap = (uint32_t)cap;
-    return true;
-}
-
-/* Appends to the session's text; false when capped or memory is lacking. */
-static bool text_append(struct session *s, const void *p, size_t n)
-{
-    if (n > s->text_cap - s->rec.arena_len && !text_reserve(s, (size_t)s->rec.arena_len + n)) {
-        return false;
-    }
-    memcpy(text_data(s) + s->rec.arena_len, p, n);
-    s->rec.arena_len += (uint32_t)n;
-    return true;
-}
-
 /* Copies up to keep bytes of sp into the arena. */
 static struct record_text keep_text(struct session *s, struct span sp, size_t keep)
 {
@@ -382,7 +71,7 @@ static struct record_text keep_text(struct session *s, struct span sp, size_t ke
         set_flag(s, VERDICT_FLAG_INVALID_UTF8);
     }
     t.off = s->rec.arena_len;
-    if (!text_append(s, sp.ptr, n)) {
+    if (!store_text_append(s, sp.ptr, n)) {
         set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
         t.off = 0;
         return t;
@@ -401,21 +90,9 @@ static struct record_exchange *add_exchange(struct session *s, enum record_kind 
         set_flag(s, VERDICT_FLAG_TOO_MANY_COMMANDS);
         return NULL;
     }
-    if (s->rec.n_exchanges == s->exchanges_cap) {
-        /* Every open session holds its list: start small (a typical
-         * session has 6 to 8 exchanges; many are open with fewer). */
-        uint32_t cap = s->exchanges_cap ? s->exchanges_cap * 2 : EXCHANGES_SMALL;
-        if (cap > SESSION_EXCHANGES_KEEP) {
-            cap = SESSION_EXCHANGES_KEEP;
-        }
-        struct record_exchange *grown = exchanges_grow(&s->table->pools, s->rec.exchanges,
-                                                       s->exchanges_cap, s->rec.n_exchanges, cap);
-        if (grown == NULL) {
-            s->rec.n_exchanges_dropped++;
-            return NULL;
-        }
-        s->rec.exchanges = grown;
-        s->exchanges_cap = cap;
+    if (s->rec.n_exchanges == s->exchanges_cap && !store_exchange_room(s)) {
+        s->rec.n_exchanges_dropped++;
+        return NULL;
     }
     struct record_exchange *x = &s->rec.exchanges[s->rec.n_exchanges++];
     memset(x, 0, sizeof(*x));
@@ -463,106 +140,16 @@ static void note_line_anomalies(struct session *s, uint32_t a)
 
 /* ---- AUTH (RFC 4954): keep the mechanism and user, never secrets ------- */
 
-static int b64_value(uint8_t c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
-}
-
-/* Decodes base64 into out (cap bytes); returns the length or -1. */
-static long b64_decode(struct span in, uint8_t *out, size_t cap)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < in.len; i++) {
-        uint8_t c = in.ptr[i];
-        if (c == '=') {
-            break;
-        }
-        int v = b64_value(c);
-        if (v < 0) {
-            return -1;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (n == cap) {
-                return -1;
-            }
-            out[n++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (long)n;
-}
-
-/* Takes the user name out of one decoded client AUTH response. */
+/* Takes the user name out of one client AUTH response, once. */
 static void auth_take_user(struct session *s, struct span b64)
 {
     uint8_t buf[SMTP_ARG_KEEP];
-    long n = b64_decode(b64, buf, sizeof(buf));
-    if (n <= 0 || s->rec.auth_user.len > 0) {
-        return;
+    struct span user;
+    if (s->rec.auth_user.len == 0 &&
+        auth_user_of((enum auth_mech)s->auth_mech, b64, buf, sizeof(buf), &user)) {
+        s->rec.auth_user = keep_text(s, user, SMTP_ARG_KEEP);
     }
-    struct span user = span_make(buf, 0);
-    if (s->auth_mech == AUTH_MECH_PLAIN) {
-        /* authzid NUL authcid NUL passwd (RFC 4616 2) */
-        const uint8_t *nul1 = memchr(buf, 0, (size_t)n);
-        if (nul1 == NULL) {
-            return;
-        }
-        const uint8_t *authcid = nul1 + 1;
-        const uint8_t *nul2 = memchr(authcid, 0, (size_t)(buf + n - authcid));
-        if (nul2 == NULL) {
-            return;
-        }
-        user = span_make(authcid, (size_t)(nul2 - authcid));
-    } else if (s->auth_mech == AUTH_MECH_LOGIN) {
-        user = span_make(buf, (size_t)n);
-    } else if (s->auth_mech == AUTH_MECH_CRAM) {
-        const uint8_t *sp = memchr(buf, ' ', (size_t)n);
-        user = span_make(buf, sp ? (size_t)(sp - buf) : 0);
-    }
-    s->rec.auth_user = keep_text(s, user, SMTP_ARG_KEEP);
-    memset(buf, 0, sizeof(buf));
-}
-
-static uint8_t auth_mech_of(struct span m)
-{
-    static const struct {
-        const char *name;
-        uint8_t mech;
-    } names[] = {{"PLAIN", AUTH_MECH_PLAIN}, {"LOGIN", AUTH_MECH_LOGIN},
-                 {"CRAM-MD5", AUTH_MECH_CRAM}};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        size_t len = strlen(names[i].name);
-        if (m.len != len) {
-            continue;
-        }
-        size_t k = 0;
-        while (k < len && (m.ptr[k] & ~0x20) == (uint8_t)names[i].name[k]) {
-            k++;
-        }
-        if (k == len) {
-            return names[i].mech;
-        }
-    }
-    return AUTH_MECH_OTHER;
+    memset(buf, 0, sizeof(buf)); /* the password was decoded there too */
 }
 
 /* AUTH mechanism [initial-response]: only the mechanism is kept as arg. */
@@ -588,20 +175,9 @@ static void on_auth_command(struct session *s, struct record_exchange *x, struct
     }
 }
 
-/*
- * Whether a 334's text is the base64 of "Password:" (RFC 4954 AUTH LOGIN's
- * usual second prompt): the line that answers it is a password and must
- * never be taken for the user name, whatever the count of lines says (a
- * capture that lost or merged a line shifts the count).
- */
 static bool prompt_asks_password(const struct session *s, struct record_text text)
 {
-    struct span t = record_span(&s->rec, text);
-    size_t len = t.len > 40 ? 40 : t.len;
-    uint8_t buf[32];
-    long n = b64_decode(span_make(t.ptr, len - len % 4), buf, sizeof(buf));
-    return n >= 4 && (buf[0] | 0x20) == 'p' && (buf[1] | 0x20) == 'a' &&
-           (buf[2] | 0x20) == 's' && (buf[3] | 0x20) == 's';
+    return auth_prompt_asks_password(record_span(&s->rec, text));
 }
 
 static void on_auth_line(struct session *s, struct span line)
@@ -1225,7 +801,7 @@ static void add_extension(struct session *s, struct span keyword)
         list->off = s->rec.arena_len;
         list->len = 0;
     } else if (list->off + list->len != s->rec.arena_len ||
-               !text_append(s, "\n", 1)) {
+               !store_text_append(s, "\n", 1)) {
         return;
     } else {
         list->len++;
@@ -1233,7 +809,7 @@ static void add_extension(struct session *s, struct span keyword)
     if (n > 0 && !utf8_valid(keyword.ptr, n)) {
         set_flag(s, VERDICT_FLAG_INVALID_UTF8);
     }
-    if (!text_append(s, keyword.ptr, n)) {
+    if (!store_text_append(s, keyword.ptr, n)) {
         set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
         if (s->rec.n_extensions > 0) {
             s->rec.arena_len--; /* take the separator back: the list stays whole */
@@ -1478,69 +1054,6 @@ void session_note_rst(struct session *s, enum smtp_dir dir, int64_t now_us, bool
     }
 }
 
-void session_note_activity(struct session_table *t, struct session *s, int64_t now_us)
-{
-    if (now_us > s->rec.last_us) {
-        s->rec.last_us = now_us;
-    }
-    /* Moving to the tail touches two other sessions, a cache miss each
-     * with many open: do it at most once per ~1 s of packet time.  The
-     * list stays in order of activity to within that, so an idle session
-     * is found at most ~1 s late, against timeouts of minutes. */
-    uint32_t mark = (uint32_t)((uint64_t)now_us >> 20);
-    if (t->idle_tail != s && mark != s->idle_mark) {
-        s->idle_mark = mark;
-        idle_unlink(t, s);
-        idle_append(t, s);
-    }
-}
-
-static int64_t idle_limit_us(const struct session_table *t, const struct session *s)
-{
-    if (s->state == SESSION_CONTENT ||
-        s->parser[SMTP_DIR_CLIENT].mode == SMTP_MODE_BDAT) {
-        return t->cfg.idle_timeout_data_us;
-    }
-    return t->cfg.idle_timeout_us;
-}
-
-struct session *session_idle_candidate(struct session_table *t, int64_t now_us)
-{
-    struct session *s = t->idle_head;
-    if (s == NULL) {
-        return NULL;
-    }
-    int64_t limit = idle_limit_us(t, s);
-    if (limit <= 0 || now_us - s->rec.last_us <= limit) {
-        return NULL;
-    }
-    return s;
-}
-
-int64_t session_idle_check_us(const struct session_table *t, int64_t now_us)
-{
-    int64_t limit = t->cfg.idle_timeout_us < t->cfg.idle_timeout_data_us
-                        ? t->cfg.idle_timeout_us : t->cfg.idle_timeout_data_us;
-    if (limit <= 0) {
-        return INT64_MAX;
-    }
-    /* The list is in order of activity to within one move mark (2^20 us,
-     * session_note_activity()): the next head may be that much older. */
-    int64_t from = t->idle_head != NULL ? t->idle_head->rec.last_us : now_us;
-    int64_t slack = (int64_t)2 << 20;
-    if (from > INT64_MAX - limit) {
-        return INT64_MAX; /* packet times that far on: nothing goes idle */
-    }
-    int64_t at = from + limit;
-    at = at > INT64_MIN + slack ? at - slack : INT64_MIN;
-    return at > now_us ? at : now_us;
-}
-
-struct session *session_oldest_open(struct session_table *t)
-{
-    return t->by_age_head;
-}
-
 /* Whether bytes held after DATA hold an end-of-data line (RFC 5321
  * 4.1.1.4; bare LF line ends count too: the client plainly ended a
  * message). */
@@ -1697,21 +1210,7 @@ void session_end(struct session_table *t, struct session *s, const struct sessio
     end_flags(s, end);
     s->rec.label = (uint8_t)verdict_classify_session(s);
     session_set_state(s, SESSION_ENDED);
-    idle_unlink(t, s);
-    t->stats.n_open--;
-    if (t->cfg.order_window == 0) {
-        age_unlink(t, s);
-        emit_and_free(t, s);
-        return;
-    }
-    age_unlink(t, s);
-    order_heap_push(t->finished, &t->n_finished, s->rec.id, s);
-    drain_ready(t);
-    if (t->n_finished > t->cfg.order_window) {
-        /* Window full: the oldest waiting record goes out early. */
-        emit_and_free(t, order_heap_pop(t->finished, &t->n_finished));
-        t->stats.n_out_of_order++;
-    }
+    store_session_done(t, s);
 }
 
 /* ---- opening ------------------------------------------------------------- */
@@ -1725,14 +1224,10 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
                              const struct record_endpoint *server, int64_t syn_us,
                              int64_t synack_us, int64_t est_us)
 {
-    struct session *s = pool_get(&t->pools.sessions);
+    struct session *s = store_session_new(t);
     if (s == NULL) {
-        t->stats.n_alloc_failed++;
         return NULL;
     }
-    memset(s, 0, sizeof(*s) + t->cfg.glue_size);
-    s->table = t;
-    s->rec.id = t->next_id++;
     s->rec.client = *client;
     s->rec.server = *server;
     s->rec.syn_us = syn_us;
@@ -1744,16 +1239,6 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
     smtp_parser_init(&s->parser[SMTP_DIR_SERVER], SMTP_DIR_SERVER);
     s->state = SESSION_GREETING_WAIT;
     s->tls_undecided = is_implicit_tls_port(&t->cfg, server->port) ? 3 : 0;
-    s->age_prev = t->by_age_tail;
-    if (t->by_age_tail) {
-        t->by_age_tail->age_next = s;
-    } else {
-        t->by_age_head = s;
-    }
-    t->by_age_tail = s;
-    idle_append(t, s);
-    t->stats.n_opened++;
-    t->stats.n_open++;
     return s;
 }
 

@@ -25,5 +25,8 @@ Suite *pool_suite(void);
 Suite *stream_suite(void);
 Suite *readbuf_suite(void);
 Suite *wild_suite(void);
+Suite *auth_suite(void);
+Suite *flow_suite(void);
+Suite *record_suite(void);
 
 #endif

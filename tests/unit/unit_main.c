@@ -30,6 +30,9 @@ int main(void)
     srunner_add_suite(sr, stream_suite());
     srunner_add_suite(sr, readbuf_suite());
     srunner_add_suite(sr, wild_suite());
+    srunner_add_suite(sr, auth_suite());
+    srunner_add_suite(sr, flow_suite());
+    srunner_add_suite(sr, record_suite());
     /* CK_ENV: verbosity comes from CK_VERBOSITY, default normal. */
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
