@@ -44,6 +44,7 @@ struct options {
     uint16_t tls_ports[PIPELINE_PORTS_MAX];
     size_t n_tls_ports;
     bool ports_given;         /* --ports: no looking at other ports */
+    long long community_id_seed; /* --community-id-seed */
     long long workers;        /* --workers: processes analysing packets (0: one per CPU) */
     char *filter; /* BPF expression from the remaining arguments; owned */
 };

@@ -26,6 +26,7 @@ struct writer {
     struct capbuf line; /* reused for every record: no per-record malloc */
     bool failed;
     bool flush_each;    /* live capture: every record reaches the file at once */
+    uint16_t community_id_seed; /* JSON: the Community ID's seed (--community-id-seed) */
     void *priv;         /* writer-private state, freed by writer_free */
 };
 

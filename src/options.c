@@ -42,6 +42,7 @@ static void usage(FILE *f)
             "  --stats SEC          print a stats line on stderr every SEC seconds\n"
             "                       (and on SIGUSR1); SIGHUP reopens the --json file\n"
             "  --json PATH          write JSON Lines to PATH (- = standard output)\n"
+            "  --community-id-seed N  seed of each session's Community ID (default 0)\n"
             "  --report FILE.html   write a self-contained HTML report to FILE.html\n"
             "  --extract DIR        write every message sent in clear as DIR/*.eml with\n"
             "                       a JSON sidecar (envelope, replies, MIME summary)\n"
@@ -145,7 +146,8 @@ enum {
     OPT_ORDER,
     OPT_DURATION,
     OPT_STATS,
-    OPT_WORKERS
+    OPT_WORKERS,
+    OPT_CID_SEED
 };
 
 int options_parse(int argc, char **argv, struct options *o)
@@ -167,6 +169,7 @@ int options_parse(int argc, char **argv, struct options *o)
         {"duration", required_argument, NULL, OPT_DURATION},
         {"stats", required_argument, NULL, OPT_STATS},
         {"workers", required_argument, NULL, OPT_WORKERS},
+        {"community-id-seed", required_argument, NULL, OPT_CID_SEED},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -328,6 +331,13 @@ int options_parse(int argc, char **argv, struct options *o)
             o->reorder_packets = packets;
             break;
         }
+        case OPT_CID_SEED:
+            if (!parse_long(optarg, 0, 65535, &v)) {
+                fprintf(stderr, "smtpscope: --community-id-seed wants 0..65535\n");
+                return 1;
+            }
+            o->community_id_seed = v;
+            break;
         case OPT_WORKERS:
             if (strcmp(optarg, "auto") == 0) {
                 o->workers = 0;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "community_id.h"
 #include "escape.h"
 #include "smtp_limits.h"
 #include "timing.h"
@@ -575,6 +576,11 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
     put_endpoint(o, &r->client);
     OUT_LIT(o, ",\"server\":");
     put_endpoint(o, &r->server);
+    char cid[COMMUNITY_ID_LEN];
+    community_id_tcp(&r->client, &r->server, w->community_id_seed, cid);
+    OUT_LIT(o, ",\"community_id\":\"");
+    out_str(o, cid); /* base64: nothing to escape */
+    OUT_LIT(o, "\"");
     put_session_times(o, r, start_us);
     put_greeting(o, r);
     OUT_LIT(o, ",\"exchanges\":[");

@@ -28,5 +28,6 @@ Suite *wild_suite(void);
 Suite *auth_suite(void);
 Suite *flow_suite(void);
 Suite *record_suite(void);
+Suite *community_id_suite(void);
 
 #endif
