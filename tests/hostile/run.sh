@@ -14,7 +14,8 @@
 #   - stay under the peak RSS cap: RSS_CAP_KB for ./smtpscope,
 #     ASAN_RSS_CAP_KB for the ASan build (shadow memory and quarantine).
 # A capture of more than 2 MiB is also read with --read-threads 1 and 0,
-# which must give the same JSON.
+# which must give the same JSON; every case is read with --workers 2 too,
+# which must give the same JSON and exit status.
 # Prints "PASS"/"FAIL" per run with the measured peak RSS, then
 # "N passed, N failed" for tests/run-all.sh.  Exit 1 if anything failed.
 set -u
@@ -144,6 +145,22 @@ run_case() {
             pass=$((pass + 1))
         else
             printf 'FAIL  %-22s JSON differs between --read-threads 1 and 0\n' "$name"
+            fail=$((fail + 1))
+        fi
+    fi
+    # Two processes must give the same JSON and exit status as one (but
+    # with a stream table bound, which holds per process).
+    if [ -f "$tmp/out.jsonl" ] && ! grep -q -- '--max-streams' <<<"$*"; then
+        ./smtpscope -r "$pcap" --json "$tmp/one.jsonl" "$@" >/dev/null 2>&1
+        one_status=$?
+        ./smtpscope -r "$pcap" --json "$tmp/two.jsonl" --workers 2 "$@" >/dev/null 2>&1
+        two_status=$?
+        if cmp -s "$tmp/one.jsonl" "$tmp/two.jsonl" && [ $one_status -eq $two_status ]; then
+            printf 'PASS  %-22s same JSON and exit status with --workers 2\n' "$name"
+            pass=$((pass + 1))
+        else
+            printf 'FAIL  %-22s --workers 2 differs (exit %s, one process %s)\n' "$name" \
+                "$two_status" "$one_status"
             fail=$((fail + 1))
         fi
     fi
