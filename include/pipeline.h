@@ -43,8 +43,6 @@ struct pipeline_config {
     const uint16_t *ports;       /* server ports analysed */
     size_t n_ports;
     bool discover_ports;         /* note SMTP greetings on other ports */
-    bool classify_only;          /* no stream layer: pipeline_classify() only
-                                  * (the reader of the worker split) */
     const uint16_t *tls_ports;   /* implicit-TLS ports among them */
     size_t n_tls_ports;
     int64_t idle_timeout_us;

@@ -48,9 +48,6 @@ int pipeline_open(struct pipeline *p, const struct pipeline_config *cfg, char *e
         return SMTPSCOPE_ERR_INTERNAL;
     }
     p->opened = true;
-    if (cfg->classify_only) {
-        return SMTPSCOPE_OK;
-    }
     struct stream_config stcfg = {
         .max_streams = cfg->max_streams,
         .free_buffers_above = cfg->free_buffers_above,

@@ -331,7 +331,6 @@ static void worker_start(struct worker_side *ws, int fd, const struct pipeline_c
     wcfg.sink = (struct session_sink){worker_sink, ws};
     wcfg.order_window = 0; /* the writer keeps the order */
     wcfg.discover_ports = false;
-    wcfg.classify_only = false;
     char err[256];
     ws->out_cap = EVENTS_BATCH;
     ws->out = malloc(ws->out_cap);
@@ -475,12 +474,10 @@ static __attribute__((noreturn)) void worker_main(struct ring *ring, int fd,
 
 /* ---- a live worker ------------------------------------------------------- */
 
-static volatile sig_atomic_t g_worker_nudged;
-
+/* SIGUSR2 only interrupts the worker's poll: the stop is in its live_ctl. */
 static void on_nudge(int sig)
 {
     (void)sig;
-    g_worker_nudged = 1;
 }
 
 static int64_t wall_us(void)
