@@ -61,10 +61,14 @@ deps:
 # A few real captures read as one: normal sessions and several abnormal closes.
 RUN_CAPTURES := real-concurrent real-221-mid-transaction real-421-idle-timeout \
 	real-quit-no-221 real-rst-mid-data real-banner-delay-250ms real-ipv6-pipelining
-run: deps smtpscope
+# The build runs in a make started after deps: this one read its flags
+# (pkg-config) before deps had installed what they name.
+run: deps
+	@$(MAKE) --no-print-directory smtpscope
 	./smtpscope $(RUN_CAPTURES:%=-r pcaps/%.pcap)
 
-check: deps smtpscope build/asan/smtpscope build/asan/unit
+check: deps
+	@$(MAKE) --no-print-directory smtpscope build/asan/smtpscope build/asan/unit
 	@tests/run-all.sh
 
 unit: build/asan/unit
