@@ -168,6 +168,7 @@ struct session_record {
     uint8_t closer;        /* enum record_side: first FIN or RST */
     uint8_t label;         /* enum verdict_label */
     uint8_t missing_side;  /* enum record_side whose packets the capture lacks */
+    uint8_t input;         /* index of the capture file (-r, in order) of its first packet */
 };
 
 /*
@@ -193,6 +194,31 @@ int64_t record_offset_us(int64_t start_us, const struct record_exchange *x);
 /* The session's last packet, never before its start, and how long it lasted. */
 int64_t record_end_us(const struct session_record *r);
 int64_t record_duration_us(const struct session_record *r);
+
+/*
+ * The session's uid: "S" and 20 characters of base32 (RFC 4648 alphabet,
+ * lower case), the first 100 bits of SHA-256 over, in this order: a
+ * version byte (1); the sensor name's length (2 bytes, big-endian) and
+ * bytes; record_start_us() (8 bytes, big-endian two's complement); the
+ * address family (4 or 6); the client's address (16 bytes, an IPv4
+ * address in the first 4, zeros after) and port (2 bytes, big-endian);
+ * the server's the same; the protocol (6).  The same session seen by the
+ * same sensor always gets the same uid (a capture read twice, or by the
+ * workers); another sensor, or another connection, another one.  sensor
+ * need not be NUL-terminated; out gets RECORD_UID_LEN bytes, NUL included.
+ */
+#define RECORD_UID_LEN 22
+void record_uid(const struct session_record *r, const char *sensor, size_t sensor_len,
+                char out[RECORD_UID_LEN]);
+
+/*
+ * A packet time as ISO 8601 in UTC with microseconds,
+ * "2026-11-21T10:11:47.933016Z", into out (RECORD_TS_LEN bytes, NUL
+ * included).  false (out empty) for a time before the epoch (-1: not
+ * seen) or after year 9999, which ISO 8601's basic form cannot write.
+ */
+#define RECORD_TS_LEN 28
+bool record_ts_format(int64_t us, char out[RECORD_TS_LEN]);
 
 /* The text t as a span into r's arena. */
 static inline struct span record_span(const struct session_record *r, struct record_text t)

@@ -567,11 +567,33 @@ static void put_session_end(struct capbuf *o, const struct session_record *r)
     out_done(o, PUT_LIT(d, "}\n"));
 }
 
+/* The strings that name the session outside this run: uid, sensor, input. */
+static void put_identity(struct writer *w, const struct session_record *r)
+{
+    struct capbuf *o = &w->line;
+    const char *sensor = w->sensor != NULL ? w->sensor : "";
+    size_t sensor_len = strlen(sensor);
+    char uid[RECORD_UID_LEN];
+    record_uid(r, sensor, sensor_len, uid);
+    OUT_LIT(o, ",\"uid\":\"");
+    out_str(o, uid); /* base32: nothing to escape */
+    OUT_LIT(o, "\",\"sensor\":");
+    escape_json(o, span_make(sensor, sensor_len), SMTP_NAME_KEEP);
+    OUT_LIT(o, ",\"input\":");
+    if (r->input < w->n_inputs) {
+        const char *name = w->input_names[r->input];
+        escape_json(o, span_make(name, strlen(name)), SMTP_NAME_KEEP);
+    } else {
+        OUT_LIT(o, "null");
+    }
+}
+
 static void jsonl_session(struct writer *w, const struct session_record *r)
 {
     struct capbuf *o = &w->line;
     int64_t start_us = record_start_us(r);
     put_key_u64(o, "{\"type\":\"session\",\"id\":", r->id);
+    put_identity(w, r);
     OUT_LIT(o, ",\"client\":");
     put_endpoint(o, &r->client);
     OUT_LIT(o, ",\"server\":");
@@ -580,7 +602,14 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
     community_id_tcp(&r->client, &r->server, w->community_id_seed, cid);
     OUT_LIT(o, ",\"community_id\":\"");
     out_str(o, cid); /* base64: nothing to escape */
-    OUT_LIT(o, "\"");
+    char ts[RECORD_TS_LEN];
+    if (record_ts_format(start_us, ts)) {
+        OUT_LIT(o, "\",\"ts\":\"");
+        out_str(o, ts); /* digits and punctuation */
+        OUT_LIT(o, "\"");
+    } else {
+        OUT_LIT(o, "\",\"ts\":null");
+    }
     put_session_times(o, r, start_us);
     put_greeting(o, r);
     OUT_LIT(o, ",\"exchanges\":[");

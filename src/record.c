@@ -10,6 +10,9 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+
+#include <nettle/sha2.h>
 
 #include "timing.h"
 
@@ -118,6 +121,74 @@ int64_t record_end_us(const struct session_record *r)
 int64_t record_duration_us(const struct session_record *r)
 {
     return timing_delta_us(record_start_us(r), r->last_us);
+}
+
+/* ---- identity ------------------------------------------------------------ */
+
+static size_t put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[n - 1 - i] = (uint8_t)(v >> (8 * i));
+    }
+    return (size_t)n;
+}
+
+static size_t put_endpoint_bytes(uint8_t *p, const struct record_endpoint *e)
+{
+    memset(p, 0, 16);
+    memcpy(p, e->addr, e->family == 6 ? 16 : 4);
+    return 16 + put_be(p + 16, e->port, 2);
+}
+
+void record_uid(const struct session_record *r, const char *sensor, size_t sensor_len,
+                char out[RECORD_UID_LEN])
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+    if (sensor_len > UINT16_MAX) {
+        sensor_len = UINT16_MAX;
+    }
+    uint8_t head[3];
+    head[0] = 1; /* the derivation's version */
+    put_be(head + 1, sensor_len, 2);
+    uint8_t tail[8 + 1 + 2 * 18 + 1];
+    size_t n = put_be(tail, (uint64_t)record_start_us(r), 8);
+    tail[n++] = r->client.family;
+    n += put_endpoint_bytes(tail + n, &r->client);
+    n += put_endpoint_bytes(tail + n, &r->server);
+    tail[n++] = 6; /* TCP */
+    struct sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, sizeof(head), head);
+    sha256_update(&ctx, sensor_len, (const uint8_t *)sensor);
+    sha256_update(&ctx, n, tail);
+    uint8_t digest[SHA256_DIGEST_SIZE];
+    sha256_digest(&ctx, sizeof(digest), digest);
+    /* 20 groups of 5 bits, most significant first. */
+    out[0] = 'S';
+    for (int i = 0; i < 20; i++) {
+        int bit = i * 5;
+        unsigned two = ((unsigned)digest[bit / 8] << 8) | digest[bit / 8 + 1];
+        out[1 + i] = alphabet[(two >> (11 - bit % 8)) & 31];
+    }
+    out[21] = '\0';
+}
+
+bool record_ts_format(int64_t us, char out[RECORD_TS_LEN])
+{
+    /* 253402300800: 10000-01-01T00:00:00Z */
+    out[0] = '\0';
+    if (us < 0 || us / 1000000 >= 253402300800LL) {
+        return false;
+    }
+    time_t secs = (time_t)(us / 1000000);
+    struct tm tm;
+    if (gmtime_r(&secs, &tm) == NULL) {
+        return false;
+    }
+    snprintf(out, RECORD_TS_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(us % 1000000));
+    return true;
 }
 
 /* ---- a record as one flat buffer ----------------------------------------- */

@@ -1230,6 +1230,7 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
     }
     s->rec.client = *client;
     s->rec.server = *server;
+    s->rec.input = t->input;
     s->rec.syn_us = syn_us;
     s->rec.synack_us = synack_us;
     s->rec.est_us = est_us;
