@@ -420,7 +420,7 @@ static void put_attachment(struct capbuf *o, const struct session_record *r,
 /* Only with --extract: each message's files and MIME summary. */
 static void put_messages(struct capbuf *o, const struct session_record *r)
 {
-    if (r->n_messages == 0) {
+    if (r->n_messages == 0 || !r->messages_extracted) {
         return;
     }
     OUT_LIT(o, ",\"messages\":[");
@@ -456,6 +456,111 @@ static void put_messages(struct capbuf *o, const struct session_record *r)
             }
         }
         OUT_LIT(o, "]}");
+    }
+    OUT_LIT(o, "]");
+}
+
+/* {"code", "enhanced", "text"} of x's reply, or null when none came. */
+static void put_reply_object(struct capbuf *o, const struct session_record *r,
+                             const struct record_exchange *x)
+{
+    if (x->code == 0) {
+        OUT_LIT(o, "null");
+        return;
+    }
+    char *d = out_room(o, 8 + OUT_U64_MAX + 12 + ENHANCED_MAX);
+    if (d == NULL) {
+        return;
+    }
+    d = PUT_LIT(d, "{\"code\":");
+    d = put_u64(d, x->code);
+    d = PUT_LIT(d, ",\"enhanced\":");
+    d = put_enhanced(d, &x->enhanced);
+    out_done(o, PUT_LIT(d, ",\"text\":"));
+    put_text(o, r, x->text);
+    OUT_LIT(o, "}");
+}
+
+/* {"addr", "code"}: the path of a MAIL or RCPT argument and its reply code. */
+static void put_path(struct capbuf *o, const struct session_record *r,
+                     const struct record_exchange *x)
+{
+    OUT_LIT(o, "{\"addr\":");
+    escape_json(o, record_path_of(record_span(r, x->arg)), SMTP_ARG_KEEP);
+    OUT_LIT(o, ",\"code\":");
+    if (x->code != 0) {
+        out_u64(o, x->code);
+    } else {
+        OUT_LIT(o, "null");
+    }
+    OUT_LIT(o, "}");
+}
+
+/* The headers of a transaction's message, as read from its content. */
+static void put_txn_headers(struct capbuf *o, const struct session_record *r,
+                            const struct record_txn *t)
+{
+    if (t->message == RECORD_NONE) {
+        OUT_LIT(o, "null");
+        return;
+    }
+    const struct record_message *m = &r->messages[t->message];
+    put_key_text(o, "{\"from\":", r, m->from);
+    put_key_text(o, ",\"to\":", r, m->to);
+    put_key_text(o, ",\"subject\":", r, m->subject);
+    put_key_text(o, ",\"message_id\":", r, m->message_id);
+    put_key_text(o, ",\"date\":", r, m->date);
+    OUT_LIT(o, "}");
+}
+
+/* One object per mail transaction (record_next_txn()). */
+static void put_transactions(struct capbuf *o, const struct session_record *r)
+{
+    OUT_LIT(o, ",\"transactions\":[");
+    struct record_txn_cursor c = record_txn_start();
+    struct record_txn t;
+    for (bool first = true; record_next_txn(r, &c, &t); first = false) {
+        out_str(o, first ? "{\"helo\":" : ",{\"helo\":");
+        if (t.helo != RECORD_NONE && r->exchanges[t.helo].arg.len > 0) {
+            escape_json(o, record_span(r, r->exchanges[t.helo].arg), SMTP_ARG_KEEP);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        OUT_LIT(o, ",\"mail_from\":");
+        if (t.mail != RECORD_NONE) {
+            put_path(o, r, &r->exchanges[t.mail]);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        OUT_LIT(o, ",\"rcpt_to\":[");
+        bool first_rcpt = true;
+        for (uint32_t i = t.first; i < t.end; i++) {
+            const struct record_exchange *x = &r->exchanges[i];
+            if (x->kind == RECORD_KIND_COMMAND && x->verb == SMTP_VERB_RCPT) {
+                if (!first_rcpt) {
+                    OUT_LIT(o, ",");
+                }
+                put_path(o, r, x);
+                first_rcpt = false;
+            }
+        }
+        OUT_LIT(o, "],\"size\":");
+        if (t.has_size) {
+            out_u64(o, t.size);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        OUT_LIT(o, ",\"reply\":");
+        if (t.final != RECORD_NONE) {
+            put_reply_object(o, r, &r->exchanges[t.final]);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        OUT_LIT(o, ",\"ended_by\":\"");
+        out_str(o, record_txn_end_name((enum record_txn_end)t.ended_by));
+        OUT_LIT(o, "\",\"headers\":");
+        put_txn_headers(o, r, &t);
+        OUT_LIT(o, "}");
     }
     OUT_LIT(o, "]");
 }
@@ -620,6 +725,7 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
         put_exchange(o, r, &r->exchanges[i], start_us);
     }
     put_session_counts(o, r);
+    put_transactions(o, r);
     OUT_LIT(o, ",\"tls\":");
     if (r->tls == RECORD_TLS_NONE) {
         OUT_LIT(o, "null");

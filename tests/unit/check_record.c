@@ -175,6 +175,106 @@ START_TEST(test_ts_format)
 }
 END_TEST
 
+START_TEST(test_path_of)
+{
+    static const struct {
+        const char *arg;
+        const char *path;
+    } cases[] = {
+        {"FROM:<alice@example.org> SIZE=1024", "alice@example.org"},
+        {"FROM:<>", ""},
+        {"from: <bob@example.org>", "bob@example.org"},
+        {"TO:<user@[IPv6:2001:db8::1]>", "user@[IPv6:2001:db8::1]"},
+        {"<no-prefix@example.org>", "no-prefix@example.org"},
+        {"TO:carol@example.org NOTIFY=NEVER", "carol@example.org"},
+        {"FROM:<unclosed@example.org", "unclosed@example.org"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct span got = record_path_of(span_make(cases[i].arg, strlen(cases[i].arg)));
+        ck_assert_msg(got.len == strlen(cases[i].path) &&
+                          memcmp(got.ptr, cases[i].path, got.len) == 0,
+                      "%s: got %.*s", cases[i].arg, (int)got.len, (const char *)got.ptr);
+    }
+}
+END_TEST
+
+/* Transactions cut from a list of exchanges: how each ends, its final
+ * reply, and the HELO before it. */
+START_TEST(test_transactions)
+{
+    static const struct {
+        uint8_t kind;
+        uint8_t verb;
+        uint16_t code;
+        bool bdat_last;
+    } steps[] = {
+        {RECORD_KIND_COMMAND, SMTP_VERB_EHLO, 250, false},    /* 0 */
+        {RECORD_KIND_COMMAND, SMTP_VERB_MAIL, 250, false},    /* 1: txn 1 */
+        {RECORD_KIND_COMMAND, SMTP_VERB_RCPT, 250, false},
+        {RECORD_KIND_COMMAND, SMTP_VERB_RCPT, 550, false},
+        {RECORD_KIND_COMMAND, SMTP_VERB_DATA, 354, false},
+        {RECORD_KIND_MESSAGE, SMTP_VERB_UNKNOWN, 250, false}, /* 5: its end */
+        {RECORD_KIND_COMMAND, SMTP_VERB_MAIL, 250, false},    /* 6: txn 2 */
+        {RECORD_KIND_COMMAND, SMTP_VERB_RCPT, 250, false},
+        {RECORD_KIND_COMMAND, SMTP_VERB_DATA, 554, false},    /* 8: refused */
+        {RECORD_KIND_COMMAND, SMTP_VERB_RSET, 250, false},    /* 9: its end */
+        {RECORD_KIND_COMMAND, SMTP_VERB_NOOP, 250, false},
+        {RECORD_KIND_COMMAND, SMTP_VERB_MAIL, 250, false},    /* 11: txn 3 */
+        {RECORD_KIND_COMMAND, SMTP_VERB_BDAT, 250, false},
+        {RECORD_KIND_COMMAND, SMTP_VERB_BDAT, 250, true},     /* 13: its end */
+        {RECORD_KIND_COMMAND, SMTP_VERB_MAIL, 451, false},    /* 14: txn 4 */
+        {RECORD_KIND_COMMAND, SMTP_VERB_QUIT, 221, false},    /* ends it, not its own */
+    };
+    enum { N = sizeof(steps) / sizeof(steps[0]) };
+    struct record_exchange ex[N];
+    memset(ex, 0, sizeof(ex));
+    for (int i = 0; i < N; i++) {
+        ex[i].kind = steps[i].kind;
+        ex[i].verb = steps[i].verb;
+        ex[i].code = steps[i].code;
+        ex[i].bdat_last = steps[i].bdat_last;
+        if (steps[i].kind == RECORD_KIND_MESSAGE || steps[i].verb == SMTP_VERB_BDAT) {
+            ex[i].size = 100;
+        }
+    }
+    struct record_message msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.exchange = 5;
+    struct session_record r;
+    memset(&r, 0, sizeof(r));
+    r.exchanges = ex;
+    r.n_exchanges = N;
+    r.messages = &msg;
+    r.n_messages = 1;
+    static const struct {
+        uint32_t mail, end, final, message;
+        uint64_t size;
+        enum record_txn_end ended_by;
+    } want[] = {
+        {1, 6, 5, 0, 100, RECORD_TXN_END_DATA},
+        {6, 10, 8, RECORD_NONE, 0, RECORD_TXN_END_RSET},
+        {11, 14, 13, RECORD_NONE, 200, RECORD_TXN_END_BDAT},
+        {14, 15, RECORD_NONE, RECORD_NONE, 0, RECORD_TXN_END_QUIT},
+    };
+    struct record_txn_cursor c = record_txn_start();
+    struct record_txn t;
+    size_t n = 0;
+    while (record_next_txn(&r, &c, &t)) {
+        ck_assert_uint_lt(n, sizeof(want) / sizeof(want[0]));
+        ck_assert_uint_eq(t.helo, 0);
+        ck_assert_uint_eq(t.mail, want[n].mail);
+        ck_assert_uint_eq(t.end, want[n].end);
+        ck_assert_uint_eq(t.final, want[n].final);
+        ck_assert_uint_eq(t.message, want[n].message);
+        ck_assert_uint_eq(t.size, want[n].size);
+        ck_assert_int_eq(t.ended_by, want[n].ended_by);
+        n++;
+    }
+    ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
+}
+END_TEST
+
 Suite *record_suite(void)
 {
     Suite *s = suite_create("record");
@@ -184,6 +284,8 @@ Suite *record_suite(void)
     tcase_add_test(tc, test_uid_vectors);
     tcase_add_test(tc, test_uid_stable_and_distinct);
     tcase_add_test(tc, test_ts_format);
+    tcase_add_test(tc, test_path_of);
+    tcase_add_test(tc, test_transactions);
     suite_add_tcase(s, tc);
     return s;
 }
