@@ -786,7 +786,7 @@ static void put_counts(struct capbuf *o, const struct run_stats *st)
         put_member_u64(o, l == 0, verdict_label_info((enum verdict_label)l)->name,
                        st->labels[l]);
     }
-    out_str(o, "},\"flags\":{");
+    out_str(o, "},\"flag_counts\":{");
     bool first = true;
     for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
         if (st->flags[f] > 0) {
@@ -865,7 +865,7 @@ static void jsonl_summary(struct writer *w, const struct run_report *rep)
     struct capbuf *o = &w->line;
     const struct run_stats *st = rep->stats;
     const struct run_input *in = rep->input;
-    out_fmt(o, "{\"type\":\"summary\",\"packets\":%llu,\"bytes\":%llu,\"first\":",
+    out_fmt(o, "{\"type\":\"summary\",\"packets\":%llu,\"captured_bytes\":%llu,\"first\":",
             (unsigned long long)in->n_packets, (unsigned long long)in->n_bytes);
     char *d = out_room(o, TIME_MAX + 8 + TIME_MAX);
     if (d != NULL) {
