@@ -30,6 +30,7 @@ struct writer {
     const char *sensor;         /* JSON: --sensor, or the host name; borrowed */
     const char *const *input_names; /* JSON: name of each input by record.input; borrowed */
     size_t n_inputs;
+    bool flat;                  /* JSON: --json-format flat, one level of keys, no summary */
     void *priv;         /* writer-private state, freed by writer_free */
 };
 

@@ -619,6 +619,7 @@ static void name_inputs(struct run *run)
     run->out.json.sensor = sensor;
     run->out.json.input_names = run->input_names;
     run->out.json.n_inputs = n;
+    run->out.json.flat = run->opt.json_flat;
 }
 
 /* Reads the whole input; rc of the reading, the output's errors after. */

@@ -693,8 +693,341 @@ static void put_identity(struct writer *w, const struct session_record *r)
     }
 }
 
+
+/* ---- --json-format flat: the same record with one level of keys --------- */
+
+/*
+ * For stores that take one level of keys (ClickHouse 18's JSONEachRow
+ * reads neither nested objects nor arrays of objects): an object's
+ * members become KEY_MEMBER ("client_ip"), and an array of objects
+ * becomes one array per member under ARRAY.MEMBER ("exchanges.code"),
+ * the form of a ClickHouse Nested column.  The values are those of the
+ * nested form, from the same record (docs/clickhouse.sql).
+ */
+
+static void put_u64_or_null(struct capbuf *o, bool has, unsigned long long v)
+{
+    if (has) {
+        out_u64(o, v);
+    } else {
+        OUT_LIT(o, "null");
+    }
+}
+
+static void put_ms_value(struct capbuf *o, int64_t us)
+{
+    char *d = out_room(o, MS_OR_NULL_MAX);
+    if (d != NULL) {
+        out_done(o, put_ms_or_null(d, us));
+    }
+}
+
+static void put_enhanced_value(struct capbuf *o, const struct smtp_enhanced *e)
+{
+    char *d = out_room(o, ENHANCED_MAX);
+    if (d != NULL) {
+        out_done(o, put_enhanced(d, e));
+    }
+}
+
+static void put_text_or_null(struct capbuf *o, const struct session_record *r,
+                             struct record_text t, bool has)
+{
+    if (has) {
+        put_text(o, r, t);
+    } else {
+        OUT_LIT(o, "null");
+    }
+}
+
+static void put_endpoint_flat(struct capbuf *o, const char *side, const struct record_endpoint *e)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(e->family == 6 ? AF_INET6 : AF_INET, e->addr, ip, sizeof(ip));
+    out_fmt(o, ",\"%s_ip\":\"%s\",\"%s_port\":%u", side, ip, side, (unsigned)e->port);
+}
+
+/* One member of every exchange, as an array: "exchanges.KEY":[...]. */
+enum flat_exchange_member {
+    FX_CMD, FX_ARG, FX_CODE, FX_ENHANCED, FX_TEXT, FX_LINES, FX_LATENCY, FX_COMPLETE, FX_T,
+    FX_UNSOLICITED, FX_SIZE, FX_ANOMALIES, FX_COUNT
+};
+
+static const char *const flat_exchange_keys[FX_COUNT] = {
+    "cmd", "arg", "code", "enhanced", "text", "lines", "latency_ms", "complete_ms", "t_ms",
+    "unsolicited", "size", "anomalies",
+};
+
+static void put_exchange_member(struct capbuf *o, const struct session_record *r,
+                                const struct record_exchange *x, int64_t start_us,
+                                enum flat_exchange_member m)
+{
+    switch (m) {
+    case FX_CMD:
+        if (is_unknown_verb(x)) {
+            put_unknown_verb(o, r, x);
+        } else {
+            char *d = out_room(o, CMD_MAX);
+            if (d != NULL) {
+                out_done(o, put_cmd_name(d, x));
+            }
+        }
+        break;
+    case FX_ARG:
+        put_text_or_null(o, r, x->arg, x->kind == RECORD_KIND_COMMAND && x->arg.len > 0);
+        break;
+    case FX_CODE:
+        put_u64_or_null(o, x->code != 0, x->code);
+        break;
+    case FX_ENHANCED:
+        put_enhanced_value(o, &x->enhanced);
+        break;
+    case FX_TEXT:
+        put_text_or_null(o, r, x->text, x->code != 0);
+        break;
+    case FX_LINES:
+        out_u64(o, x->code == 0 ? 0 : x->n_lines);
+        break;
+    case FX_LATENCY:
+        put_ms_value(o, record_latency_us(x));
+        break;
+    case FX_COMPLETE:
+        put_ms_value(o, record_complete_us(x));
+        break;
+    case FX_T:
+        put_ms_value(o, record_offset_us(start_us, x));
+        break;
+    case FX_UNSOLICITED:
+        out_str(o, x->kind == RECORD_KIND_UNSOLICITED ? "true" : "false");
+        break;
+    case FX_SIZE:
+        put_u64_or_null(o, record_has_size(x), record_has_size(x) ? x->size : 0);
+        break;
+    case FX_ANOMALIES:
+        put_anomalies(o, x->anomalies);
+        break;
+    case FX_COUNT:
+        break;
+    }
+}
+
+/* One member of every transaction, as an array: "transactions.KEY":[...]. */
+enum flat_txn_member {
+    FT_HELO, FT_MAIL_FROM, FT_MAIL_CODE, FT_RCPT_TO, FT_RCPT_CODE, FT_SIZE, FT_CODE,
+    FT_ENHANCED, FT_TEXT, FT_ENDED_BY, FT_FROM, FT_TO, FT_SUBJECT, FT_MESSAGE_ID, FT_DATE,
+    FT_COUNT
+};
+
+static const char *const flat_txn_keys[FT_COUNT] = {
+    "helo", "mail_from", "mail_code", "rcpt_to", "rcpt_code", "size", "code", "enhanced",
+    "text", "ended_by", "from", "to", "subject", "message_id", "date",
+};
+
+static void put_rcpt_list(struct capbuf *o, const struct session_record *r,
+                          const struct record_txn *t, bool codes)
+{
+    OUT_LIT(o, "[");
+    bool first = true;
+    for (uint32_t i = t->first; i < t->end; i++) {
+        const struct record_exchange *x = &r->exchanges[i];
+        if (x->kind != RECORD_KIND_COMMAND || x->verb != SMTP_VERB_RCPT) {
+            continue;
+        }
+        if (!first) {
+            OUT_LIT(o, ",");
+        }
+        first = false;
+        if (codes) {
+            put_u64_or_null(o, x->code != 0, x->code);
+        } else {
+            escape_json(o, record_path_of(record_span(r, x->arg)), SMTP_ARG_KEEP);
+        }
+    }
+    OUT_LIT(o, "]");
+}
+
+static void put_txn_member(struct capbuf *o, const struct session_record *r,
+                           const struct record_txn *t, enum flat_txn_member m)
+{
+    const struct record_exchange *mail = t->mail != RECORD_NONE ? &r->exchanges[t->mail] : NULL;
+    const struct record_exchange *fin = t->final != RECORD_NONE ? &r->exchanges[t->final] : NULL;
+    const struct record_message *msg = t->message != RECORD_NONE ? &r->messages[t->message]
+                                                                  : NULL;
+    switch (m) {
+    case FT_HELO: {
+        bool has = t->helo != RECORD_NONE && r->exchanges[t->helo].arg.len > 0;
+        put_text_or_null(o, r, has ? r->exchanges[t->helo].arg : (struct record_text){0, 0},
+                         has);
+        break;
+    }
+    case FT_MAIL_FROM:
+        if (mail != NULL) {
+            escape_json(o, record_path_of(record_span(r, mail->arg)), SMTP_ARG_KEEP);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        break;
+    case FT_MAIL_CODE:
+        put_u64_or_null(o, mail != NULL && mail->code != 0, mail != NULL ? mail->code : 0);
+        break;
+    case FT_RCPT_TO:
+        put_rcpt_list(o, r, t, false);
+        break;
+    case FT_RCPT_CODE:
+        put_rcpt_list(o, r, t, true);
+        break;
+    case FT_SIZE:
+        put_u64_or_null(o, t->has_size, t->size);
+        break;
+    case FT_CODE:
+        put_u64_or_null(o, fin != NULL && fin->code != 0, fin != NULL ? fin->code : 0);
+        break;
+    case FT_ENHANCED:
+        if (fin != NULL && fin->code != 0) {
+            put_enhanced_value(o, &fin->enhanced);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        break;
+    case FT_TEXT:
+        put_text_or_null(o, r, fin != NULL ? fin->text : (struct record_text){0, 0},
+                         fin != NULL && fin->code != 0);
+        break;
+    case FT_ENDED_BY:
+        OUT_LIT(o, "\"");
+        out_str(o, record_txn_end_name((enum record_txn_end)t->ended_by));
+        OUT_LIT(o, "\"");
+        break;
+    case FT_FROM:
+        put_text_or_null(o, r, msg != NULL ? msg->from : (struct record_text){0, 0},
+                         msg != NULL && msg->from.len > 0);
+        break;
+    case FT_TO:
+        put_text_or_null(o, r, msg != NULL ? msg->to : (struct record_text){0, 0},
+                         msg != NULL && msg->to.len > 0);
+        break;
+    case FT_SUBJECT:
+        put_text_or_null(o, r, msg != NULL ? msg->subject : (struct record_text){0, 0},
+                         msg != NULL && msg->subject.len > 0);
+        break;
+    case FT_MESSAGE_ID:
+        put_text_or_null(o, r, msg != NULL ? msg->message_id : (struct record_text){0, 0},
+                         msg != NULL && msg->message_id.len > 0);
+        break;
+    case FT_DATE:
+        put_text_or_null(o, r, msg != NULL ? msg->date : (struct record_text){0, 0},
+                         msg != NULL && msg->date.len > 0);
+        break;
+    case FT_COUNT:
+        break;
+    }
+}
+
+static void jsonl_session_flat(struct writer *w, const struct session_record *r)
+{
+    struct capbuf *o = &w->line;
+    int64_t start_us = record_start_us(r);
+    put_key_u64(o, "{\"type\":\"session\",\"id\":", r->id);
+    put_identity(w, r);
+    put_endpoint_flat(o, "client", &r->client);
+    put_endpoint_flat(o, "server", &r->server);
+    char cid[COMMUNITY_ID_LEN];
+    community_id_tcp(&r->client, &r->server, w->community_id_seed, cid);
+    out_fmt(o, ",\"community_id\":\"%s\"", cid);
+    char ts[RECORD_TS_LEN];
+    if (record_ts_format(start_us, ts)) {
+        out_fmt(o, ",\"ts\":\"%s\"", ts);
+    } else {
+        OUT_LIT(o, ",\"ts\":null");
+    }
+    char *d = out_room(o, OUT_ROOM_MAX);
+    if (d != NULL) {
+        d = PUT_LIT(d, ",\"start\":");
+        d = put_time(d, start_us);
+        d = PUT_LIT(d, ",\"end\":");
+        d = put_time(d, r->last_us);
+        d = PUT_LIT(d, ",\"connect_ms\":");
+        d = put_ms_or_null(d, record_connect_us(r));
+        d = PUT_LIT(d, ",\"banner_ms\":");
+        out_done(o, put_ms_or_null(d, record_banner_us(r)));
+    }
+    const struct record_exchange *g = &r->greeting;
+    OUT_LIT(o, ",\"greeting_code\":");
+    put_u64_or_null(o, r->has_greeting && g->code != 0, g->code);
+    OUT_LIT(o, ",\"greeting_enhanced\":");
+    if (r->has_greeting) {
+        put_enhanced_value(o, &g->enhanced);
+    } else {
+        OUT_LIT(o, "null");
+    }
+    OUT_LIT(o, ",\"greeting_text\":");
+    put_text_or_null(o, r, g->text, r->has_greeting && g->code != 0);
+    OUT_LIT(o, ",\"greeting_lines\":");
+    out_u64(o, r->has_greeting && g->code != 0 ? g->n_lines : 0);
+    for (int m = 0; m < FX_COUNT; m++) {
+        out_fmt(o, ",\"exchanges.%s\":[", flat_exchange_keys[m]);
+        for (uint32_t i = 0; i < r->n_exchanges; i++) {
+            if (i > 0) {
+                OUT_LIT(o, ",");
+            }
+            put_exchange_member(o, r, &r->exchanges[i], start_us, (enum flat_exchange_member)m);
+        }
+        OUT_LIT(o, "]");
+    }
+    out_fmt(o, ",\"exchanges_dropped\":%u,\"messages_attempted\":%u,\"messages_accepted\":%u"
+               ",\"message_bytes\":%llu",
+            r->n_exchanges_dropped, r->messages_attempted, r->messages_accepted,
+            (unsigned long long)r->message_bytes);
+    for (int m = 0; m < FT_COUNT; m++) {
+        out_fmt(o, ",\"transactions.%s\":[", flat_txn_keys[m]);
+        struct record_txn_cursor c = record_txn_start();
+        struct record_txn t;
+        for (bool first = true; record_next_txn(r, &c, &t); first = false) {
+            if (!first) {
+                OUT_LIT(o, ",");
+            }
+            put_txn_member(o, r, &t, (enum flat_txn_member)m);
+        }
+        OUT_LIT(o, "]");
+    }
+    OUT_LIT(o, ",\"tls\":");
+    if (r->tls == RECORD_TLS_NONE) {
+        OUT_LIT(o, "null");
+    } else {
+        out_fmt(o, "\"%s\"", record_tls_name((enum record_tls)r->tls));
+    }
+    bool has_auth = r->auth_mechanism.len > 0;
+    OUT_LIT(o, ",\"auth_mechanism\":");
+    put_text_or_null(o, r, r->auth_mechanism, has_auth);
+    OUT_LIT(o, ",\"auth_user\":");
+    put_text_or_null(o, r, r->auth_user, has_auth && r->auth_user.len > 0);
+    OUT_LIT(o, ",\"auth_code\":");
+    put_u64_or_null(o, has_auth && r->auth_code != 0, r->auth_code);
+    OUT_LIT(o, ",\"extensions\":");
+    put_extensions(o, r);
+    out_fmt(o, ",\"close\":\"%s\",\"flags\":",
+            verdict_label_info((enum verdict_label)r->label)->name);
+    put_flags(o, r->flags);
+    out_fmt(o, ",\"closer\":%s,\"end_reason\":\"%s\"", closer_name(r->closer),
+            record_end_name((enum record_end)r->end));
+    out_fmt(o, ",\"bytes_client\":%llu,\"bytes_server\":%llu,\"gap_bytes_client\":%llu"
+               ",\"gap_bytes_server\":%llu,\"missing_side\":%s}\n",
+            (unsigned long long)r->bytes[SMTP_DIR_CLIENT],
+            (unsigned long long)r->bytes[SMTP_DIR_SERVER],
+            (unsigned long long)r->gap_bytes[SMTP_DIR_CLIENT],
+            (unsigned long long)r->gap_bytes[SMTP_DIR_SERVER], closer_name(r->missing_side));
+    writer_flush_line(w);
+    if (w->flush_each && fflush(w->out) != 0) {
+        w->failed = true;
+    }
+}
+
 static void jsonl_session(struct writer *w, const struct session_record *r)
 {
+    if (w->flat) {
+        jsonl_session_flat(w, r);
+        return;
+    }
     struct capbuf *o = &w->line;
     int64_t start_us = record_start_us(r);
     put_key_u64(o, "{\"type\":\"session\",\"id\":", r->id);
@@ -862,6 +1195,9 @@ static void put_coverage(struct capbuf *o, const struct run_input *in)
 
 static void jsonl_summary(struct writer *w, const struct run_report *rep)
 {
+    if (w->flat) {
+        return; /* a table of sessions: the summary stays in the nested form */
+    }
     struct capbuf *o = &w->line;
     const struct run_stats *st = rep->stats;
     const struct run_input *in = rep->input;

@@ -11,6 +11,8 @@
 #   or with --workers 2; none shared with another sensor's run.
 # - input: with several -r files, each session names the file it came
 #   from (the file that, read alone, gives the same uid).
+# - --json-format flat holds exactly the nested records' values
+#   (flat_check.py).
 # Prints pass/FAIL lines and "N passed, N failed"; skips, counting
 # nothing, when python3-jsonschema is not installed.
 set -u
@@ -108,6 +110,24 @@ if [ -s "$tmp/merged" ] && [ -z "$stray" ] && [ "$files" -gt 1 ]; then
     ok "input: $(wc -l <"$tmp/merged") sessions of 3 files read together each name their own file ($files files hold sessions)"
 else
     bad "input: sessions read together do not name the file that holds them: $(head -c 300 <<<"$stray")"
+fi
+
+# --json-format flat: the same values as the nested form, flattened by
+# the documented rule, for every capture in pcaps/.
+flat_bad=""
+n_flat=0
+for f in pcaps/*.pcap pcaps/*.pcapng; do
+    "$binary" -q --sensor flat -r "$f" --json "$tmp/nested.jsonl" 2>/dev/null
+    "$binary" -q --sensor flat -r "$f" --json "$tmp/flat.jsonl" --json-format flat 2>/dev/null
+    n_flat=$((n_flat + 1))
+    if ! why=$("$py" tests/schema/flat_check.py "$tmp/nested.jsonl" "$tmp/flat.jsonl"); then
+        flat_bad="$flat_bad ${f##*/}: $why;"
+    fi
+done
+if [ -z "$flat_bad" ] && [ $n_flat -gt 0 ]; then
+    ok "--json-format flat: the nested records flattened, for all $n_flat captures"
+else
+    bad "--json-format flat differs from the nested form:$(head -c 400 <<<"$flat_bad")"
 fi
 
 echo "schema: $passed passed, $failed failed"
