@@ -17,7 +17,7 @@ GMIME_CFLAGS := $(shell pkg-config --cflags gmime-3.0 2>/dev/null | sed 's/-I/-i
 GMIME_LIBS := $(shell pkg-config --libs gmime-3.0 2>/dev/null || echo -lgmime-3.0 -lgobject-2.0 -lglib-2.0)
 CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE $(GMIME_CFLAGS)
 STD     := -std=gnu11
-LDLIBS  := -lnids -lpcap -lnettle $(GMIME_LIBS) -pthread
+LDLIBS  := -lnids -lpcap -lnettle -lz -llzma -lzstd $(GMIME_LIBS) -pthread
 ifdef WERROR
 WARN += -Werror
 endif

@@ -48,6 +48,8 @@ run_level corpus tests/corpus/run.sh build/asan/smtpscope
 # first, stale windows, a lost body segment) must read as the original.
 run_level wild tests/wild/run.sh
 # The same records, summary and report with 1, 2 and 3 worker processes.
+# Pipes, gzip/xz/zstd, signals during a read, -Z with root-only outputs.
+run_level input tests/input/run.sh --binary build/asan/smtpscope
 run_level workers tests/workers/run.sh
 run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quick
 [ -x tests/fuzz/replay.sh ] && run_level fuzz-replay tests/fuzz/replay.sh
