@@ -5,6 +5,7 @@
 #   make check      install missing packages, run every test level
 #   make bench      benchmark against libpcap, libnids and tshark
 #   make valgrind   leak check over every capture in pcaps/
+#   make install    binary and man page under PREFIX (/usr/local), DESTDIR too
 #   make fuzz       libFuzzer harnesses (clang)
 #   make clean
 
@@ -33,7 +34,7 @@ ASAN_LIB_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update
+.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update install uninstall
 
 all: smtpscope
 
@@ -117,6 +118,19 @@ lint:
 	@! grep -n 'OUT_LIT([^,]*, *[^" ]' src/*.c || \
 	  { echo "lint: OUT_LIT takes a string literal (it uses sizeof)"; exit 1; }
 	@echo "lint: include direction and OUT_LIT use ok"
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging root]
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+
+install: smtpscope
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 smtpscope $(DESTDIR)$(BINDIR)/smtpscope
+	install -m 0644 docs/smtpscope.1 $(DESTDIR)$(MANDIR)/man1/smtpscope.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smtpscope $(DESTDIR)$(MANDIR)/man1/smtpscope.1
 
 clean:
 	rm -rf build smtpscope

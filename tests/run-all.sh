@@ -48,6 +48,7 @@ run_level corpus tests/corpus/run.sh build/asan/smtpscope
 # first, stale windows, a lost body segment) must read as the original.
 run_level wild tests/wild/run.sh
 # The same records, summary and report with 1, 2 and 3 worker processes.
+run_level install tests/install/run.sh
 # Pipes, gzip/xz/zstd, signals during a read, -Z with root-only outputs.
 run_level input tests/input/run.sh --binary build/asan/smtpscope
 run_level workers tests/workers/run.sh
