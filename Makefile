@@ -3,6 +3,8 @@
 #   make            build ./smtpscope
 #   make run        install missing packages, analyse a bundled capture
 #   make check      install missing packages, run every test level
+#                   (LEVELS="unit golden": only those)
+#   make check-fresh  make run and make check in a fresh Debian 12 root
 #   make bench      benchmark against libpcap, libnids and tshark
 #   make valgrind   leak check over every capture in pcaps/
 #   make install    binary and man page under PREFIX (/usr/local), DESTDIR too
@@ -34,7 +36,7 @@ ASAN_LIB_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update install uninstall
+.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update install uninstall check-fresh
 
 all: smtpscope
 
@@ -71,6 +73,10 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory smtpscope build/asan/smtpscope build/asan/unit
 	@tests/run-all.sh
+
+# The first run on a fresh Debian 12 root (debootstrap + chroot).
+check-fresh:
+	tests/fresh/run.sh
 
 unit: build/asan/unit
 	build/asan/unit

@@ -15,6 +15,10 @@ failed_levels=""
 run_level() {
     local name=$1
     shift
+    # LEVELS="unit golden ...": only those levels (a quick check).
+    if [ -n "${LEVELS:-}" ] && [[ " $LEVELS " != *" $name "* ]]; then
+        return
+    fi
     local log
     log=$(mktemp)
     echo "=== $name"
@@ -60,6 +64,8 @@ run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quic
 [ -x tests/live/run.sh ] && run_level live tests/live/run.sh
 # The same live checks with two processes in an AF_PACKET fanout group.
 [ -x tests/live/run.sh ] && run_level live-workers tests/live/run.sh --workers 2
+# The first run on a fresh Debian 12 root: make run and make check there.
+[ -x tests/fresh/run.sh ] && run_level fresh tests/fresh/run.sh
 
 echo
 if [ -n "$failed_levels" ]; then
