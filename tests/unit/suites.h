@@ -30,5 +30,6 @@ Suite *flow_suite(void);
 Suite *record_suite(void);
 Suite *community_id_suite(void);
 Suite *msghdr_suite(void);
+Suite *packet_build_suite(void);
 
 #endif
