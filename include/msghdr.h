@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "span.h"
+
 struct msghdr_capture;
 
 /* A capture for one message, or NULL without memory.  The caller frees
@@ -39,14 +41,18 @@ bool msghdr_capture_done(const struct msghdr_capture *c);
 enum msghdr_field { MSGHDR_FROM, MSGHDR_TO, MSGHDR_SUBJECT, MSGHDR_MESSAGE_ID, MSGHDR_DATE,
                     MSGHDR_COUNT };
 
-/* The fields read from a header block: NUL-terminated text (UTF-8 when
- * decoding gave it, else the bytes as sent) or NULL when absent. */
+/* The fields read from a header block: text (UTF-8 when decoding gave
+ * it, else the bytes as sent, up to a NUL byte if there is one), ptr NULL
+ * when absent.  A plain one-line value borrows the capture's buffer (valid
+ * while the capture lives); a folded or decoded one is owned[i]. */
 struct msghdr_fields {
-    char *text[MSGHDR_COUNT];
+    struct span text[MSGHDR_COUNT];
+    char *owned[MSGHDR_COUNT];
 };
 
 /* Reads what c holds (a block cut short is read as far as it goes).
- * Fills out; msghdr_fields_free() releases it. */
+ * Fills out; msghdr_fields_free() releases it (before c is freed, or
+ * after: the borrowed spans just must not be used once c is gone). */
 void msghdr_parse(const struct msghdr_capture *c, struct msghdr_fields *out);
 void msghdr_fields_free(struct msghdr_fields *f);
 

@@ -408,16 +408,22 @@ static void headers_finish(struct session *s, uint32_t exchange)
     if (exchange != UINT32_MAX) {
         struct msghdr_fields f;
         msghdr_parse(c, &f);
-        struct session_message_info info;
-        memset(&info, 0, sizeof(info));
-        struct span *to_span[MSGHDR_COUNT] = {&info.from, &info.to, &info.subject,
-                                              &info.message_id, &info.date};
-        for (int i = 0; i < MSGHDR_COUNT; i++) {
-            if (f.text[i] != NULL) {
-                *to_span[i] = span_make(f.text[i], strlen(f.text[i]));
-            }
+        /* keep_message() with only the header fields, in its order
+         * (file, sha256 and cc are empty, there are no attachments),
+         * without filling a whole session_message_info. */
+        if (!message_room(s)) {
+            set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
+        } else {
+            struct record_message *m = &s->rec.messages[s->rec.n_messages++];
+            memset(m, 0, sizeof(*m));
+            m->exchange = exchange;
+            m->from = keep_span(s, f.text[MSGHDR_FROM]);
+            m->to = keep_span(s, f.text[MSGHDR_TO]);
+            m->subject = keep_span(s, f.text[MSGHDR_SUBJECT]);
+            m->date = keep_span(s, f.text[MSGHDR_DATE]);
+            m->message_id = keep_span(s, f.text[MSGHDR_MESSAGE_ID]);
+            m->first_attachment = s->rec.n_attachments;
         }
-        keep_message(s, exchange, &info);
         msghdr_fields_free(&f);
     }
     msghdr_capture_free(c);
