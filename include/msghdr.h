@@ -48,6 +48,7 @@ enum msghdr_field { MSGHDR_FROM, MSGHDR_TO, MSGHDR_SUBJECT, MSGHDR_MESSAGE_ID, M
 struct msghdr_fields {
     struct span text[MSGHDR_COUNT];
     char *owned[MSGHDR_COUNT];
+    bool ascii[MSGHDR_COUNT]; /* true: text has no 8-bit byte (false: not known) */
 };
 
 /* Reads what c holds (a block cut short is read as far as it goes).

@@ -290,7 +290,7 @@ static void take_value(struct msghdr_fields *out, int f, const uint8_t *p, size_
     }
     if (plain_value(p, n)) { /* the usual case, in one pass */
         out->text[f] = span_make(p, n);
-        out->owned[f] = NULL;
+        out->ascii[f] = true;
         return;
     }
     const uint8_t *lf = memchr(p, '\n', n);

@@ -59,15 +59,16 @@ static void set_flag(struct session *s, enum verdict_flag f)
     s->rec.flags |= VERDICT_FLAG_BIT(f);
 }
 
-/* Copies up to keep bytes of sp into the arena. */
-static struct record_text keep_text(struct session *s, struct span sp, size_t keep)
+/* Copies up to keep bytes of sp into the arena; ascii: sp is known to
+ * hold no 8-bit byte, so it need not be checked for valid UTF-8. */
+static struct record_text keep_text_as(struct session *s, struct span sp, size_t keep, bool ascii)
 {
     struct record_text t = {0, 0};
     size_t n = sp.len < keep ? sp.len : keep;
     if (n == 0) {
         return t;
     }
-    if (!utf8_valid(sp.ptr, n)) {
+    if (!ascii && !utf8_valid(sp.ptr, n)) {
         set_flag(s, VERDICT_FLAG_INVALID_UTF8);
     }
     t.off = s->rec.arena_len;
@@ -78,6 +79,11 @@ static struct record_text keep_text(struct session *s, struct span sp, size_t ke
     }
     t.len = (uint32_t)n;
     return t;
+}
+
+static struct record_text keep_text(struct session *s, struct span sp, size_t keep)
+{
+    return keep_text_as(s, sp, keep, false);
 }
 
 /* ---- exchanges ---------------------------------------------------------- */
@@ -417,11 +423,13 @@ static void headers_finish(struct session *s, uint32_t exchange)
             struct record_message *m = &s->rec.messages[s->rec.n_messages++];
             memset(m, 0, sizeof(*m));
             m->exchange = exchange;
-            m->from = keep_span(s, f.text[MSGHDR_FROM]);
-            m->to = keep_span(s, f.text[MSGHDR_TO]);
-            m->subject = keep_span(s, f.text[MSGHDR_SUBJECT]);
-            m->date = keep_span(s, f.text[MSGHDR_DATE]);
-            m->message_id = keep_span(s, f.text[MSGHDR_MESSAGE_ID]);
+#define KEEP_FIELD(i) keep_text_as(s, f.text[i], SMTP_TEXT_KEEP, f.ascii[i])
+            m->from = KEEP_FIELD(MSGHDR_FROM);
+            m->to = KEEP_FIELD(MSGHDR_TO);
+            m->subject = KEEP_FIELD(MSGHDR_SUBJECT);
+            m->date = KEEP_FIELD(MSGHDR_DATE);
+            m->message_id = KEEP_FIELD(MSGHDR_MESSAGE_ID);
+#undef KEEP_FIELD
             m->first_attachment = s->rec.n_attachments;
         }
         msghdr_fields_free(&f);

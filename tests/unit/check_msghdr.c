@@ -67,6 +67,10 @@ static void check_read(int i, struct msghdr_capture *c, const char *how)
     for (int k = 0; k < MSGHDR_COUNT; k++) {
         const char *want = g_cases[i].want[k];
         struct span got = f.text[k];
+        for (size_t b = 0; f.ascii[k] && b < got.len; b++) {
+            ck_assert_msg(got.ptr[b] < 0x80, "%s (%s): field %d said ASCII, has an 8-bit byte",
+                          g_cases[i].name, how, k);
+        }
         if (want == NULL) {
             ck_assert_msg(got.ptr == NULL, "%s (%s): field %d: got \"%.*s\"", g_cases[i].name,
                           how, k, (int)got.len, (const char *)got.ptr);
