@@ -29,6 +29,15 @@ struct msghdr_capture;
 struct msghdr_capture *msghdr_capture_new(void);
 void msghdr_capture_free(struct msghdr_capture *c);
 
+/* The same in memory the caller provides (a pool: one message after
+ * another reuses it): msghdr_capture_size() bytes, suitably aligned for
+ * any object, made a capture by msghdr_capture_init(); release() frees
+ * what the capture allocated itself (a block past its first 1 KiB), not
+ * the memory it is in. */
+size_t msghdr_capture_size(void);
+void msghdr_capture_init(struct msghdr_capture *c);
+void msghdr_capture_release(struct msghdr_capture *c);
+
 /* Content bytes as sent (dot_stuffed: DATA, so a leading "." of a line is
  * taken off; BDAT chunks are as is).  p is borrowed for the call.  Does
  * nothing once the header block is complete or the capture full. */

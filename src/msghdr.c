@@ -34,8 +34,8 @@ enum capture_state {
 };
 
 /* The struct and the first CAPTURE_FIRST bytes of its copy are one
- * allocation (one malloc and one free a message, not four calls); a
- * longer block moves to a buffer of its own. */
+ * object (the session module takes it from a pool: no malloc a message);
+ * a longer block moves to a buffer of its own. */
 struct msghdr_capture {
     uint8_t *buf; /* first, or a grown buffer */
     uint32_t len;
@@ -45,15 +45,33 @@ struct msghdr_capture {
     uint8_t first[CAPTURE_FIRST];
 };
 
+size_t msghdr_capture_size(void)
+{
+    return sizeof(struct msghdr_capture);
+}
+
+void msghdr_capture_init(struct msghdr_capture *c)
+{
+    c->buf = c->first;
+    c->len = 0;
+    c->cap = CAPTURE_FIRST;
+    c->state = AT_LINE_START;
+    c->done = false;
+}
+
+void msghdr_capture_release(struct msghdr_capture *c)
+{
+    if (c->buf != c->first) {
+        free(c->buf);
+    }
+    c->buf = c->first;
+}
+
 struct msghdr_capture *msghdr_capture_new(void)
 {
     struct msghdr_capture *c = malloc(sizeof(*c));
     if (c != NULL) {
-        c->buf = c->first;
-        c->len = 0;
-        c->cap = CAPTURE_FIRST;
-        c->state = AT_LINE_START;
-        c->done = false;
+        msghdr_capture_init(c);
     }
     return c;
 }
@@ -61,9 +79,7 @@ struct msghdr_capture *msghdr_capture_new(void)
 void msghdr_capture_free(struct msghdr_capture *c)
 {
     if (c != NULL) {
-        if (c->buf != c->first) {
-            free(c->buf);
-        }
+        msghdr_capture_release(c);
         free(c);
     }
 }

@@ -434,7 +434,8 @@ static void headers_finish(struct session *s, uint32_t exchange)
         }
         msghdr_fields_free(&f);
     }
-    msghdr_capture_free(c);
+    msghdr_capture_release(c);
+    pool_put(&s->table->pools.captures, c);
 }
 
 static void content_begin(struct session *s, int64_t start_us)
@@ -442,7 +443,10 @@ static void content_begin(struct session *s, int64_t start_us)
     const struct session_content_sink *sink = &s->table->cfg.content;
     if (sink->begin == NULL) {
         headers_finish(s, UINT32_MAX); /* a previous one that never ended */
-        s->headers_capture = msghdr_capture_new();
+        s->headers_capture = pool_get(&s->table->pools.captures);
+        if (s->headers_capture != NULL) {
+            msghdr_capture_init(s->headers_capture);
+        }
         return;
     }
     content_end(s, UINT32_MAX, start_us); /* a previous one never got its reply */
