@@ -395,6 +395,14 @@ static void sip_final128(struct sip *s, uint8_t out[16])
     }
 }
 
+/* Eight bytes at p as a big-endian number. */
+static uint64_t be64_of(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return be64toh(v);
+}
+
 /* The key: the 16 ASCII bytes "smtpscope uid v2", read little-endian. */
 #define UID_K0 0x706f637370746d73ULL /* "smtpscop" */
 #define UID_K1 0x3276206469752065ULL /* "e uid v2" */
@@ -424,12 +432,18 @@ void record_uid(const struct session_record *r, const char *sensor, size_t senso
     sip_update(&h, tail, n);
     uint8_t digest[16];
     sip_final128(&h, digest);
-    /* 20 groups of 5 bits, most significant first. */
+    /* 20 groups of 5 bits, most significant first: bits 0-59 are the top
+     * of the first eight bytes read big-endian, then four bits of it and
+     * one of the next eight, then 35 more of those. */
+    uint64_t hi = be64_of(digest);
+    uint64_t lo = be64_of(digest + 8);
     out[0] = 'S';
-    for (int i = 0; i < 20; i++) {
-        int bit = i * 5;
-        unsigned two = ((unsigned)digest[bit / 8] << 8) | digest[bit / 8 + 1];
-        out[1 + i] = alphabet[(two >> (11 - bit % 8)) & 31];
+    for (int i = 0; i < 12; i++) {
+        out[1 + i] = alphabet[(hi >> (59 - 5 * i)) & 31];
+    }
+    out[13] = alphabet[((hi & 15) << 1) | (lo >> 63)];
+    for (int i = 0; i < 7; i++) {
+        out[14 + i] = alphabet[(lo >> (58 - 5 * i)) & 31];
     }
     out[21] = '\0';
 }
