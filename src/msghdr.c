@@ -93,8 +93,8 @@ bool msghdr_capture_done(const struct msghdr_capture *c)
 static void append(struct msghdr_capture *c, const uint8_t *p, size_t n)
 {
     size_t room = MSGHDR_CAPTURE_MAX - c->len;
-    if (n == 0) {
-        return;
+    if (n == 0 || c->done) {
+        return; /* done: full, or memory failed (later bytes would leave a gap) */
     }
     if (n > room) {
         n = room;
