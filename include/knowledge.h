@@ -631,9 +631,14 @@ int knowledge_parse_code_list(const char *list, struct knowledge_code_ref *out, 
 bool knowledge_parse_enhanced(const char *s, unsigned *klass, unsigned *subject,
                               unsigned *detail);
 
+/* The class argument of knowledge_explain_enhanced() for "X.7.1": the
+ * subject and detail without a class digit. */
+#define KNOWLEDGE_CLASS_ANY 10u
+
 /*
  * Plain-text explanations, appended to out and wrapped at 78 columns.  The
- * code version describes an unknown code by its class where it can.  Each
+ * code version describes an unknown code by its class where it can; the
+ * enhanced version takes KNOWLEDGE_CLASS_ANY as klass for "X.s.d".  Each
  * returns false when the code is not in the table (it still appends what
  * it knows) or out is full.
  */

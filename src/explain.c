@@ -19,6 +19,8 @@
 #include "verdict.h"
 
 #define EXPLAIN_MAX_CODES 16
+/* Distinct arguments remembered for dropping repeats; beyond, none is dropped. */
+#define EXPLAIN_MAX_ARGS 64
 #define EXPLAIN_OUT_MAX ((size_t)1 << 20)
 #define WIDTH 78
 
@@ -26,9 +28,11 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: smtpscope explain CODE [CODE...]\n"
                "Explains SMTP reply codes in plain words: what each means, when it is\n"
-               "seen and what to check.  CODE may be a reply code (221), an enhanced\n"
-               "status code (5.7.1), or a close label or flag name (normal_quit).\n"
-               "With two or more reply codes, their key differences follow.\n");
+               "seen and what to check.  CODE may be a reply code (221), a reply\n"
+               "class (5xx), an enhanced status code (5.7.1, or X.7.1 for any class),\n"
+               "or a close label or flag name (normal_quit), in any case.  Repeats are\n"
+               "explained once.  With two or more reply codes, their key differences\n"
+               "follow.  Unknown codes and names are reported on standard error.\n");
 }
 
 /* "    prefix text" with continuation lines under the text. */
@@ -180,6 +184,80 @@ static void key_differences(struct capbuf *out, const unsigned *codes, size_t n)
     }
 }
 
+/* Longest argument worth recognising ("server_221_mid_transaction" is 26). */
+#define EXPLAIN_ARG_MAX 48
+
+/*
+ * Lower-cases a into buf and checks it is short and printable ASCII;
+ * returns false otherwise (it cannot name anything we know).
+ */
+static bool normalise_arg(const char *a, char *buf, size_t size)
+{
+    size_t n = strlen(a);
+    if (n == 0 || n >= size) {
+        return false;
+    }
+    for (size_t i = 0; i <= n; i++) {
+        unsigned char c = (unsigned char)a[i];
+        if (c != '\0' && (c < 0x21 || c > 0x7e)) {
+            return false;
+        }
+        buf[i] = (char)tolower(c);
+    }
+    return true;
+}
+
+/* "5xx": a reply class. */
+static bool is_class_code(const char *s)
+{
+    return strlen(s) == 3 && s[0] >= '2' && s[0] <= '5' && s[1] == 'x' && s[2] == 'x';
+}
+
+/* One reply class: what it means, what to do, the codes it holds. */
+static void explain_class(struct capbuf *out, unsigned klass)
+{
+    out_fmt(out, "%uxx  (reply class)\n", klass);
+    out_str(out, "  Class:\n");
+    knowledge_wrap(out, knowledge_class_name(klass), 4, WIDTH);
+    out_str(out, "  What to do:\n");
+    knowledge_wrap(out, knowledge_class_advice(klass), 4, WIDTH);
+    out_str(out, "  Codes in this class:\n");
+    for (size_t i = 0; i < knowledge_n_codes(); i++) {
+        const struct knowledge_code *k = knowledge_code_at(i);
+        if (k->code / 100 != klass) {
+            continue;
+        }
+        char prefix[16];
+        snprintf(prefix, sizeof(prefix), "%u  ", k->code);
+        wrap_hanging(out, prefix, k->name, strlen(k->name));
+    }
+    out_str(out, "  (smtpscope explain CODE gives each code in full.)\n");
+}
+
+/*
+ * Moves what out gained since from into err: an argument that names
+ * nothing known is an error, so its text belongs on stderr.
+ */
+static void move_to(struct capbuf *err, struct capbuf *out, size_t from)
+{
+    capbuf_append(err, out->data + from, out->len - from);
+    out->len = from;
+}
+
+/* The canonical spelling of an argument, for dropping repeats. */
+static bool seen_before(char (*seen)[EXPLAIN_ARG_MAX], size_t *n_seen, const char *key)
+{
+    for (size_t i = 0; i < *n_seen; i++) {
+        if (strcmp(seen[i], key) == 0) {
+            return true;
+        }
+    }
+    if (*n_seen < EXPLAIN_MAX_ARGS) {
+        snprintf(seen[(*n_seen)++], EXPLAIN_ARG_MAX, "%s", key);
+    }
+    return false;
+}
+
 int explain_main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -191,47 +269,77 @@ int explain_main(int argc, char **argv)
         return 0;
     }
     struct capbuf out;
+    struct capbuf err;
     capbuf_init(&out, EXPLAIN_OUT_MAX);
+    capbuf_init(&err, EXPLAIN_OUT_MAX);
     unsigned codes[EXPLAIN_MAX_CODES];
     size_t n_codes = 0;
+    static char seen[EXPLAIN_MAX_ARGS][EXPLAIN_ARG_MAX];
+    size_t n_seen = 0;
     int status = 0;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        char a[EXPLAIN_ARG_MAX];
+        char key[EXPLAIN_ARG_MAX];
         unsigned klass;
         unsigned subject;
         unsigned detail;
         bool is_label;
-        const struct verdict_info *v;
+        const struct verdict_info *v = NULL;
+        bool valid = normalise_arg(argv[i], a, sizeof(a));
+        /* "X.7.1" (any class) reads as class KNOWLEDGE_CLASS_ANY. */
+        bool any_class = valid && a[0] == 'x' && a[1] == '.';
+        if (any_class) {
+            a[0] = '0';
+        }
+        bool is_enhanced = valid && knowledge_parse_enhanced(a, &klass, &subject, &detail);
+        if (is_enhanced) {
+            if (any_class) {
+                klass = KNOWLEDGE_CLASS_ANY;
+                snprintf(key, sizeof(key), "x.%u.%u", subject, detail);
+            } else {
+                snprintf(key, sizeof(key), "%u.%u.%u", klass, subject, detail);
+            }
+        } else {
+            if (any_class) {
+                a[0] = 'x';
+            }
+            snprintf(key, sizeof(key), "%s", valid ? a : "");
+        }
+        if (valid && seen_before(seen, &n_seen, key)) {
+            continue;
+        }
+        size_t mark = out.len;
         if (out.len > 0) {
             out_str(&out, "\n");
         }
-        if (is_basic_code(a)) {
+        size_t body = out.len;
+        if (valid && is_basic_code(a)) {
             unsigned code = (unsigned)((a[0] - '0') * 100 + (a[1] - '0') * 10 + (a[2] - '0'));
             if (!knowledge_explain_code(&out, code)) {
+                move_to(&err, &out, body);
+                out.len = mark;
                 status = 1;
+                continue;
             }
-            bool seen = false;
-            for (size_t k = 0; k < n_codes; k++) {
-                seen = seen || codes[k] == code;
-            }
-            if (!seen && n_codes < EXPLAIN_MAX_CODES) {
+            if (n_codes < EXPLAIN_MAX_CODES) {
                 codes[n_codes++] = code;
             }
-        } else if (knowledge_parse_enhanced(a, &klass, &subject, &detail)) {
+        } else if (valid && is_class_code(a)) {
+            explain_class(&out, (unsigned)(a[0] - '0'));
+        } else if (is_enhanced) {
             if (!knowledge_explain_enhanced(&out, klass, subject, detail)) {
+                move_to(&err, &out, body);
+                out.len = mark;
                 status = 1;
             }
-        } else if ((v = find_verdict(a, &is_label)) != NULL) {
+        } else if (valid && (v = find_verdict(a, &is_label)) != NULL) {
             explain_verdict(&out, v, is_label);
         } else {
-            struct capbuf err;
-            capbuf_init(&err, 1024);
+            out.len = mark;
             out_str(&err, "smtpscope explain: unknown code or name: ");
-            escape_terminal(&err, span_make(a, strlen(a)), 64);
-            out_str(&err, " (give a reply code like 221, an enhanced code like 5.7.1, "
-                          "or a close label or flag name)\n");
-            fwrite(err.data, 1, err.len, stderr);
-            capbuf_free(&err);
+            escape_terminal(&err, span_make(argv[i], strlen(argv[i])), 64);
+            out_str(&err, " (give a reply code like 221, a class like 5xx, an enhanced "
+                          "code like 5.7.1 or X.7.1, or a close label or flag name)\n");
             status = 1;
         }
     }
@@ -239,10 +347,15 @@ int explain_main(int argc, char **argv)
         out_str(&out, "\n");
         key_differences(&out, codes, n_codes);
     }
+    /* Errors first: a reader scrolling back finds the output last. */
+    if (err.len > 0) {
+        fwrite(err.data, 1, err.len, stderr);
+    }
     if (out.len > 0 && fwrite(out.data, 1, out.len, stdout) != out.len) {
         status = 1;
     }
     capbuf_free(&out);
+    capbuf_free(&err);
     if (fflush(stdout) != 0) {
         status = 1;
     }

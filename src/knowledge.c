@@ -336,16 +336,24 @@ bool knowledge_explain_code(struct capbuf *out, unsigned code)
 bool knowledge_explain_enhanced(struct capbuf *out, unsigned klass, unsigned subject,
                                 unsigned detail)
 {
-    const char *cn = knowledge_enhanced_class_name(klass);
+    bool any_class = klass == KNOWLEDGE_CLASS_ANY;
+    const char *cn = any_class ? "X: the class digit is not given (2 success, 4 temporary, "
+                                 "5 permanent failure)"
+                               : knowledge_enhanced_class_name(klass);
     const struct knowledge_enhanced *s = knowledge_enhanced_lookup((int)subject, -1);
     const struct knowledge_enhanced *d = knowledge_enhanced_lookup((int)subject, (int)detail);
     bool known = cn != NULL && s != NULL && d != NULL;
     bool ok;
-    if (known) {
-        ok = out_fmt(out, "%u.%u.%u  %s\n", klass, subject, detail, d->name);
+    char code[16];
+    if (any_class) {
+        snprintf(code, sizeof(code), "X.%u.%u", subject, detail);
     } else {
-        ok = out_fmt(out, "%u.%u.%u  (not a registered enhanced status code)\n", klass, subject,
-                     detail);
+        snprintf(code, sizeof(code), "%u.%u.%u", klass, subject, detail);
+    }
+    if (known) {
+        ok = out_fmt(out, "%s  %s\n", code, d->name);
+    } else {
+        ok = out_fmt(out, "%s  (not a registered enhanced status code)\n", code);
     }
     char line[256];
     if (cn != NULL) {
@@ -366,24 +374,30 @@ bool knowledge_explain_enhanced(struct capbuf *out, unsigned klass, unsigned sub
     } else if (s != NULL) {
         ok = ok && put_field(out, "Detail:", "not registered for this subject");
     }
-    /* Basic codes whose usual enhanced codes include this one. */
-    char enh[16];
-    snprintf(enh, sizeof(enh), "%u.%u.%u", klass, subject, detail);
-    size_t el = strlen(enh);
+    /* Basic codes whose usual enhanced codes include this one (with any
+     * class digit when none was given). */
     char usual[256] = "";
     for (size_t i = 0; i < N_ITEMS(code_table); i++) {
         const char *e = code_table[i].enhanced;
-        const char *hit = strstr(e, enh);
-        while (hit != NULL) {
-            bool starts = hit == e || hit[-1] == ' ';
-            bool ends = hit[el] == '\0' || hit[el] == ',';
-            if (starts && ends) {
-                char c[8];
-                snprintf(c, sizeof(c), "%s%u", usual[0] != '\0' ? ", " : "", code_table[i].code);
-                strncat(usual, c, sizeof(usual) - strlen(usual) - 1);
-                break;
+        bool found = false;
+        for (unsigned k = 2; k <= 5 && !found; k++) {
+            if (!any_class && k != klass) {
+                continue;
             }
-            hit = strstr(hit + 1, enh);
+            char enh[16];
+            snprintf(enh, sizeof(enh), "%u.%u.%u", k, subject, detail);
+            size_t el = strlen(enh);
+            for (const char *hit = strstr(e, enh); hit != NULL && !found;
+                 hit = strstr(hit + 1, enh)) {
+                bool starts = hit == e || hit[-1] == ' ';
+                bool ends = hit[el] == '\0' || hit[el] == ',';
+                found = starts && ends;
+            }
+        }
+        if (found) {
+            char c[8];
+            snprintf(c, sizeof(c), "%s%u", usual[0] != '\0' ? ", " : "", code_table[i].code);
+            strncat(usual, c, sizeof(usual) - strlen(usual) - 1);
         }
     }
     if (usual[0] != '\0') {
