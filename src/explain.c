@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "escape.h"
+#include "i18n.h"
 #include "knowledge.h"
 #include "verdict.h"
 
@@ -26,13 +27,14 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: smtpscope explain CODE [CODE...]\n"
+    fputs(_("Usage: smtpscope explain CODE [CODE...]\n"
                "Explains SMTP reply codes in plain words: what each means, when it is\n"
                "seen and what to check.  CODE may be a reply code (221), a reply\n"
                "class (5xx), an enhanced status code (5.7.1, or X.7.1 for any class),\n"
                "or a close label or flag name (normal_quit), in any case.  Repeats are\n"
                "explained once.  With two or more reply codes, their key differences\n"
-               "follow.  Unknown codes and names are reported on standard error.\n");
+               "follow.  Unknown codes and names are reported on standard error.\n"),
+          f);
 }
 
 /* "    prefix text" with continuation lines under the text. */
@@ -54,11 +56,31 @@ static void wrap_hanging(struct capbuf *out, const char *prefix, const char *tex
     capbuf_free(&tmp);
 }
 
-/* Length of the first sentence of text (up to and including ". "). */
+/* Length of the first sentence of text (up to and including its full stop:
+ * ". " in alphabetic scripts, "。" in Chinese). */
 static size_t first_sentence(const char *text)
 {
     const char *end = strstr(text, ". ");
+    const char *ideo = strstr(text, "。");
+    if (ideo != NULL && (end == NULL || ideo < end)) {
+        return (size_t)(ideo - text) + strlen("。");
+    }
     return end != NULL ? (size_t)(end - text) + 1 : strlen(text);
+}
+
+/* "  Heading:" on its own line, translated. */
+static void heading(struct capbuf *out, const char *text)
+{
+    out_str(out, "  ");
+    out_str(out, text);
+    out_str(out, "\n");
+}
+
+/* A class line less its leading "5xx " (translations keep that prefix). */
+static const char *class_text(const char *c)
+{
+    bool prefixed = c[0] >= '2' && c[0] <= '5' && c[1] == 'x' && c[2] == 'x' && c[3] == ' ';
+    return prefixed ? c + 4 : c;
 }
 
 static bool is_basic_code(const char *s)
@@ -88,17 +110,19 @@ static const struct verdict_info *find_verdict(const char *name, bool *is_label)
 
 static void explain_verdict(struct capbuf *out, const struct verdict_info *v, bool is_label)
 {
-    out_fmt(out, "%s  (%s, severity %s)\n", v->name, is_label ? "close label" : "flag",
-            v->severity);
-    out_str(out, "  Meaning:\n");
-    knowledge_wrap(out, v->explanation, 4, WIDTH);
-    out_str(out, "  What to check:\n");
-    knowledge_wrap(out, v->check, 4, WIDTH);
+    /* The name and severity are identifiers (as in JSON): not translated. */
+    out_fmt(out, is_label ? _("%s  (close label, severity %s)\n") : _("%s  (flag, severity %s)\n"),
+            v->name, v->severity);
+    heading(out, _("Meaning:"));
+    knowledge_wrap(out, _(v->explanation), 4, WIDTH);
+    heading(out, _("What to check:"));
+    knowledge_wrap(out, _(v->check), 4, WIDTH);
     struct knowledge_code_ref refs[EXPLAIN_MAX_CODES];
     int n = knowledge_parse_code_list(v->codes, refs, EXPLAIN_MAX_CODES);
-    out_str(out, "  Codes involved:\n");
+    heading(out, _("Codes involved:"));
     if (n <= 0) {
-        out_str(out, "    none: this is about the TCP connection or the capture, not a reply.\n");
+        knowledge_wrap(out, _("none: this is about the TCP connection or the capture, not a reply."),
+                       4, WIDTH);
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -106,70 +130,84 @@ static void explain_verdict(struct capbuf *out, const struct verdict_info *v, bo
         if (refs[i].is_class) {
             snprintf(prefix, sizeof(prefix), "%cxx  ", '0' + refs[i].code / 100);
             /* "5xx permanent negative: ..." less its own "5xx ". */
-            const char *c = knowledge_class_name(refs[i].code) + 4;
+            const char *c = class_text(knowledge_class_name(refs[i].code));
             wrap_hanging(out, prefix, c, strlen(c));
             continue;
         }
         snprintf(prefix, sizeof(prefix), "%u  ", refs[i].code);
         const struct knowledge_code *k = knowledge_code_lookup(refs[i].code);
-        char line[512];
-        snprintf(line, sizeof(line), "%s. %.*s", k != NULL ? k->name : "(unknown code)",
-                 k != NULL ? (int)first_sentence(k->meaning) : 0, k != NULL ? k->meaning : "");
+        char sentence[768] = "";
+        if (k != NULL) {
+            const char *meaning = _(k->meaning);
+            snprintf(sentence, sizeof(sentence), "%.*s", (int)first_sentence(meaning), meaning);
+        }
+        char line[1024];
+        /* TRANSLATORS: a reply code's name, then the first sentence of its meaning. */
+        snprintf(line, sizeof(line), _("%s. %s"), k != NULL ? _(k->name) : _("(unknown code)"),
+                 sentence);
         wrap_hanging(out, prefix, line, strlen(line));
     }
-    out_str(out, "  (smtpscope explain CODE gives each code in full.)\n");
+    heading(out, _("(smtpscope explain CODE gives each code in full.)"));
 }
 
 /* The class line of one code, short form ("2xx positive completion"). */
 static size_t class_short_len(const char *c)
 {
     const char *colon = strchr(c, ':');
+    const char *wide = strstr(c, "：");
+    if (wide != NULL && (colon == NULL || wide < colon)) {
+        colon = wide;
+    }
     return colon != NULL ? (size_t)(colon - c) : strlen(c);
 }
 
 static void key_differences(struct capbuf *out, const unsigned *codes, size_t n)
 {
-    out_str(out, "Key differences\n");
+    out_str(out, _("Key differences"));
+    out_str(out, "\n");
     bool same_class = true;
     for (size_t i = 1; i < n; i++) {
         same_class = same_class && codes[i] / 100 == codes[0] / 100;
     }
-    out_str(out, "  Class:\n");
+    heading(out, _("Class:"));
     for (size_t i = 0; i < n; i++) {
         char prefix[16];
         snprintf(prefix, sizeof(prefix), "%u  ", codes[i]);
         const char *c = knowledge_class_name(codes[i]);
         if (c == NULL) {
-            c = "no defined class";
+            c = _("no defined class");
         }
         wrap_hanging(out, prefix, c, strlen(c));
     }
     if (same_class && knowledge_class_name(codes[0]) != NULL) {
         const char *c = knowledge_class_name(codes[0]);
-        char line[256];
-        snprintf(line, sizeof(line), "Same class (%.*s): the difference is in what each "
-                 "one answers, below.", (int)class_short_len(c), c);
+        char short_class[256];
+        snprintf(short_class, sizeof(short_class), "%.*s", (int)class_short_len(c), c);
+        char line[1024];
+        snprintf(line, sizeof(line),
+                 _("Same class (%s): the difference is in what each one answers, below."),
+                 short_class);
         knowledge_wrap(out, line, 4, WIDTH);
     } else {
-        knowledge_wrap(out, "Different classes: they call for different responses, "
-                       "whatever the text says.", 4, WIDTH);
+        knowledge_wrap(out, _("Different classes: they call for different responses, "
+                              "whatever the text says."), 4, WIDTH);
     }
-    out_str(out, "  When each appears:\n");
+    heading(out, _("When each appears:"));
     for (size_t i = 0; i < n; i++) {
         const struct knowledge_code *k = knowledge_code_lookup(codes[i]);
         char prefix[16];
         snprintf(prefix, sizeof(prefix), "%u  ", codes[i]);
-        const char *t = k != NULL ? k->when : "not a defined reply code";
+        const char *t = k != NULL ? _(k->when) : _("not a defined reply code");
         wrap_hanging(out, prefix, t, first_sentence(t));
     }
-    out_str(out, "  What to do:\n");
+    heading(out, _("What to do:"));
     for (size_t i = 0; i < n; i++) {
         const struct knowledge_code *k = knowledge_code_lookup(codes[i]);
         char prefix[16];
         snprintf(prefix, sizeof(prefix), "%u  ", codes[i]);
-        const char *t = k != NULL ? k->check : knowledge_class_advice(codes[i]);
+        const char *t = k != NULL ? _(k->check) : knowledge_class_advice(codes[i]);
         if (t == NULL) {
-            t = "nothing is defined for it";
+            t = _("nothing is defined for it");
         }
         wrap_hanging(out, prefix, t, first_sentence(t));
     }
@@ -177,7 +215,9 @@ static void key_differences(struct capbuf *out, const unsigned *codes, size_t n)
         for (size_t j = i + 1; j < n; j++) {
             const char *note = knowledge_pair_note(codes[i], codes[j]);
             if (note != NULL) {
-                out_fmt(out, "  %u vs %u:\n", codes[i], codes[j]);
+                out_str(out, "  ");
+                out_fmt(out, _("%u vs %u:"), codes[i], codes[j]);
+                out_str(out, "\n");
                 knowledge_wrap(out, note, 4, WIDTH);
             }
         }
@@ -216,12 +256,14 @@ static bool is_class_code(const char *s)
 /* One reply class: what it means, what to do, the codes it holds. */
 static void explain_class(struct capbuf *out, unsigned klass)
 {
-    out_fmt(out, "%uxx  (reply class)\n", klass);
-    out_str(out, "  Class:\n");
+    out_fmt(out, "%uxx  ", klass);
+    out_str(out, _("(reply class)"));
+    out_str(out, "\n");
+    heading(out, _("Class:"));
     knowledge_wrap(out, knowledge_class_name(klass), 4, WIDTH);
-    out_str(out, "  What to do:\n");
+    heading(out, _("What to do:"));
     knowledge_wrap(out, knowledge_class_advice(klass), 4, WIDTH);
-    out_str(out, "  Codes in this class:\n");
+    heading(out, _("Codes in this class:"));
     for (size_t i = 0; i < knowledge_n_codes(); i++) {
         const struct knowledge_code *k = knowledge_code_at(i);
         if (k->code / 100 != klass) {
@@ -229,9 +271,10 @@ static void explain_class(struct capbuf *out, unsigned klass)
         }
         char prefix[16];
         snprintf(prefix, sizeof(prefix), "%u  ", k->code);
-        wrap_hanging(out, prefix, k->name, strlen(k->name));
+        const char *name = _(k->name);
+        wrap_hanging(out, prefix, name, strlen(name));
     }
-    out_str(out, "  (smtpscope explain CODE gives each code in full.)\n");
+    heading(out, _("(smtpscope explain CODE gives each code in full.)"));
 }
 
 /*
@@ -336,10 +379,14 @@ int explain_main(int argc, char **argv)
             explain_verdict(&out, v, is_label);
         } else {
             out.len = mark;
-            out_str(&err, "smtpscope explain: unknown code or name: ");
+            out_str(&err, "smtpscope explain: ");
+            out_str(&err, _("unknown code or name:"));
+            out_str(&err, " ");
             escape_terminal(&err, span_make(argv[i], strlen(argv[i])), 64);
-            out_str(&err, " (give a reply code like 221, a class like 5xx, an enhanced "
-                          "code like 5.7.1 or X.7.1, or a close label or flag name)\n");
+            out_str(&err, " ");
+            out_str(&err, _("(give a reply code like 221, a class like 5xx, an enhanced "
+                            "code like 5.7.1 or X.7.1, or a close label or flag name)"));
+            out_str(&err, "\n");
             status = 1;
         }
     }

@@ -28,6 +28,7 @@
 #include "capture.h"
 #include "decode.h"
 #include "explain.h"
+#include "i18n.h"
 #include "extract.h"
 #include "options.h"
 #include "pipeline.h"
@@ -605,8 +606,36 @@ static int run_analysis(struct run *run)
     return out_rc != SMTPSCOPE_OK ? out_rc : rc;
 }
 
+/* A --lang value: a language tag such as fr, tr, zh_CN, zh-CN or en. */
+static bool valid_lang(const char *lang)
+{
+    size_t n = strlen(lang);
+    if (n == 0 || n > 32) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = lang[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.' || c == '@';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
+    /* --lang first, wherever it is: it decides the language of everything
+     * printed after, usage errors included. */
+    const char *lang = i18n_take_lang_option(&argc, argv);
+    if (lang != NULL && !valid_lang(lang)) {
+        fprintf(stderr, "smtpscope: --lang wants a language such as fr, tr, zh_CN or en\n");
+        return 1;
+    }
+    if (!i18n_init(lang)) {
+        fprintf(stderr, "smtpscope: no translation for %s; messages stay in English\n", lang);
+    }
     if (argc > 1 && strcmp(argv[1], "explain") == 0) return explain_main(argc - 1, argv + 1);
     static struct run run;
     int status = options_parse(argc, argv, &run.opt);
