@@ -324,10 +324,23 @@ static bool is_closing_wide(const char *p)
     return false;
 }
 
+/* Wide punctuation that must not end a line (it opens what follows). */
+static bool is_opening_wide(const char *p)
+{
+    static const char *const opening[] = {"（", "「", "『", "《"};
+    for (size_t i = 0; i < sizeof(opening) / sizeof(opening[0]); i++) {
+        if (strncmp(p, opening[i], strlen(opening[i])) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * The next unit that may not be broken at p: a run of narrow characters up
  * to a space or a wide character, or one wide character; either takes the
- * closing wide punctuation right after it.  Sets its display columns.
+ * closing wide punctuation right after it, and opening wide punctuation
+ * takes the unit after it.  Sets its display columns.
  */
 static size_t next_unit(const char *p, unsigned *cols)
 {
@@ -336,6 +349,12 @@ static size_t next_unit(const char *p, unsigned *cols)
     unsigned c;
     bool wide;
     size_t n = char_at(p, &c, &wide);
+    if (wide && is_opening_wide(p) && p[n] != '\0' && p[n] != ' ') {
+        unsigned rest;
+        len = n + next_unit(p + n, &rest);
+        *cols = c + rest;
+        return len;
+    }
     if (wide) {
         len = n;
         w = c;
