@@ -18,6 +18,7 @@
 #define I18N_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 /* The text domain: po/<lang>.po compiles to <localedir>/<lang>/LC_MESSAGES/smtpscope.mo. */
 #define I18N_DOMAIN "smtpscope"
@@ -55,6 +56,24 @@ const char *i18n_text(const char *msgid) __attribute__((format_arg(1)));
  * catalogue itself, so a language without a catalogue reports "en".
  */
 const char *i18n_lang_tag(void);
+
+/*
+ * One character of our own UTF-8 text at p (NUL-terminated): returns its
+ * length in bytes and sets the columns it takes on a terminal (2 for East
+ * Asian wide characters, else 1) and whether it is wide.  A malformed byte
+ * counts as one narrow character.
+ */
+size_t i18n_char_at(const char *p, unsigned *cols, bool *is_wide);
+
+/* Terminal columns of a NUL-terminated UTF-8 string of ours. */
+unsigned i18n_columns(const char *s);
+
+/*
+ * Length in bytes of the first sentence of text, its full stop included:
+ * ". " in alphabetic scripts, "。" in Chinese; all of it when it has one
+ * sentence.
+ */
+size_t i18n_first_sentence(const char *text);
 
 /*
  * Removes every "--lang X" and "--lang=X" before a "--" from argv (in

@@ -56,18 +56,6 @@ static void wrap_hanging(struct capbuf *out, const char *prefix, const char *tex
     capbuf_free(&tmp);
 }
 
-/* Length of the first sentence of text (up to and including its full stop:
- * ". " in alphabetic scripts, "。" in Chinese). */
-static size_t first_sentence(const char *text)
-{
-    const char *end = strstr(text, ". ");
-    const char *ideo = strstr(text, "。");
-    if (ideo != NULL && (end == NULL || ideo < end)) {
-        return (size_t)(ideo - text) + strlen("。");
-    }
-    return end != NULL ? (size_t)(end - text) + 1 : strlen(text);
-}
-
 /* "  Heading:" on its own line, translated. */
 static void heading(struct capbuf *out, const char *text)
 {
@@ -139,7 +127,7 @@ static void explain_verdict(struct capbuf *out, const struct verdict_info *v, bo
         char sentence[768] = "";
         if (k != NULL) {
             const char *meaning = _(k->meaning);
-            snprintf(sentence, sizeof(sentence), "%.*s", (int)first_sentence(meaning), meaning);
+            snprintf(sentence, sizeof(sentence), "%.*s", (int)i18n_first_sentence(meaning), meaning);
         }
         char line[1024];
         /* TRANSLATORS: a reply code's name, then the first sentence of its meaning. */
@@ -198,7 +186,7 @@ static void key_differences(struct capbuf *out, const unsigned *codes, size_t n)
         char prefix[16];
         snprintf(prefix, sizeof(prefix), "%u  ", codes[i]);
         const char *t = k != NULL ? _(k->when) : _("not a defined reply code");
-        wrap_hanging(out, prefix, t, first_sentence(t));
+        wrap_hanging(out, prefix, t, i18n_first_sentence(t));
     }
     heading(out, _("What to do:"));
     for (size_t i = 0; i < n; i++) {
@@ -209,7 +197,7 @@ static void key_differences(struct capbuf *out, const unsigned *codes, size_t n)
         if (t == NULL) {
             t = _("nothing is defined for it");
         }
-        wrap_hanging(out, prefix, t, first_sentence(t));
+        wrap_hanging(out, prefix, t, i18n_first_sentence(t));
     }
     for (size_t i = 0; i < n; i++) {
         for (size_t j = i + 1; j < n; j++) {

@@ -23,6 +23,7 @@
 #include <libintl.h>
 #include <limits.h>
 #include <locale.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,60 @@ const char *i18n_lang_tag(void)
     /* TRANSLATORS: the BCP 47 tag of this catalogue's language ("fr", "tr",
        "zh-CN"), written into the HTML report as <html lang="...">. */
     return _("en");
+}
+
+size_t i18n_char_at(const char *p, unsigned *cols, bool *is_wide)
+{
+    const unsigned char *u = (const unsigned char *)p;
+    uint32_t c;
+    size_t n;
+    if (u[0] < 0x80) {
+        c = u[0];
+        n = 1;
+    } else if ((u[0] & 0xe0) == 0xc0 && (u[1] & 0xc0) == 0x80) {
+        c = (uint32_t)(u[0] & 0x1f) << 6 | (u[1] & 0x3f);
+        n = 2;
+    } else if ((u[0] & 0xf0) == 0xe0 && (u[1] & 0xc0) == 0x80 && (u[2] & 0xc0) == 0x80) {
+        c = (uint32_t)(u[0] & 0x0f) << 12 | (uint32_t)(u[1] & 0x3f) << 6 | (u[2] & 0x3f);
+        n = 3;
+    } else if ((u[0] & 0xf8) == 0xf0 && (u[1] & 0xc0) == 0x80 && (u[2] & 0xc0) == 0x80 &&
+               (u[3] & 0xc0) == 0x80) {
+        c = (uint32_t)(u[0] & 0x07) << 18 | (uint32_t)(u[1] & 0x3f) << 12 |
+            (uint32_t)(u[2] & 0x3f) << 6 | (u[3] & 0x3f);
+        n = 4;
+    } else {
+        c = u[0];
+        n = 1;
+    }
+    bool wide = (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
+                (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
+                (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
+                (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x20000 && c <= 0x3fffd);
+    *cols = wide ? 2 : 1;
+    *is_wide = wide;
+    return n;
+}
+
+unsigned i18n_columns(const char *s)
+{
+    unsigned cols = 0;
+    while (*s != '\0') {
+        unsigned c;
+        bool wide;
+        s += i18n_char_at(s, &c, &wide);
+        cols += c;
+    }
+    return cols;
+}
+
+size_t i18n_first_sentence(const char *text)
+{
+    const char *end = strstr(text, ". ");
+    const char *ideo = strstr(text, "。");
+    if (ideo != NULL && (end == NULL || ideo < end)) {
+        return (size_t)(ideo - text) + strlen("。");
+    }
+    return end != NULL ? (size_t)(end - text) + 1 : strlen(text);
 }
 
 const char *i18n_take_lang_option(int *argc, char **argv)

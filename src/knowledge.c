@@ -273,45 +273,6 @@ bool knowledge_parse_enhanced(const char *s, unsigned *klass, unsigned *subject,
     return read_number(&p, detail) && *p == '\0';
 }
 
-/*
- * One character of our own UTF-8 text at p: its length in bytes and the
- * columns it takes.  East Asian wide characters (CJK ideographs, kana,
- * Hangul, full-width forms) take two; the rest one.  Our catalogues are
- * valid UTF-8 (msgfmt checks), so a malformed byte only counts as one
- * narrow character.
- */
-static size_t char_at(const char *p, unsigned *cols, bool *is_wide)
-{
-    const unsigned char *u = (const unsigned char *)p;
-    uint32_t c;
-    size_t n;
-    if (u[0] < 0x80) {
-        c = u[0];
-        n = 1;
-    } else if ((u[0] & 0xe0) == 0xc0 && (u[1] & 0xc0) == 0x80) {
-        c = (uint32_t)(u[0] & 0x1f) << 6 | (u[1] & 0x3f);
-        n = 2;
-    } else if ((u[0] & 0xf0) == 0xe0 && (u[1] & 0xc0) == 0x80 && (u[2] & 0xc0) == 0x80) {
-        c = (uint32_t)(u[0] & 0x0f) << 12 | (uint32_t)(u[1] & 0x3f) << 6 | (u[2] & 0x3f);
-        n = 3;
-    } else if ((u[0] & 0xf8) == 0xf0 && (u[1] & 0xc0) == 0x80 && (u[2] & 0xc0) == 0x80 &&
-               (u[3] & 0xc0) == 0x80) {
-        c = (uint32_t)(u[0] & 0x07) << 18 | (uint32_t)(u[1] & 0x3f) << 12 |
-            (uint32_t)(u[2] & 0x3f) << 6 | (u[3] & 0x3f);
-        n = 4;
-    } else {
-        c = u[0];
-        n = 1;
-    }
-    bool wide = (c >= 0x1100 && c <= 0x115f) || (c >= 0x2e80 && c <= 0xa4cf) ||
-                (c >= 0xac00 && c <= 0xd7a3) || (c >= 0xf900 && c <= 0xfaff) ||
-                (c >= 0xfe30 && c <= 0xfe4f) || (c >= 0xff00 && c <= 0xff60) ||
-                (c >= 0xffe0 && c <= 0xffe6) || (c >= 0x20000 && c <= 0x3fffd);
-    *cols = wide ? 2 : 1;
-    *is_wide = wide;
-    return n;
-}
-
 /* Wide punctuation that must not start a line (it closes what precedes). */
 static bool is_closing_wide(const char *p)
 {
@@ -348,7 +309,7 @@ static size_t next_unit(const char *p, unsigned *cols)
     unsigned w = 0;
     unsigned c;
     bool wide;
-    size_t n = char_at(p, &c, &wide);
+    size_t n = i18n_char_at(p, &c, &wide);
     if (wide && is_opening_wide(p) && p[n] != '\0' && p[n] != ' ') {
         unsigned rest;
         len = n + next_unit(p + n, &rest);
@@ -360,7 +321,7 @@ static size_t next_unit(const char *p, unsigned *cols)
         w = c;
     } else {
         while (p[len] != '\0' && p[len] != ' ') {
-            n = char_at(p + len, &c, &wide);
+            n = i18n_char_at(p + len, &c, &wide);
             if (wide) {
                 break;
             }
@@ -369,7 +330,7 @@ static size_t next_unit(const char *p, unsigned *cols)
         }
     }
     while (p[len] != '\0' && is_closing_wide(p + len)) {
-        n = char_at(p + len, &c, &wide);
+        n = i18n_char_at(p + len, &c, &wide);
         len += n;
         w += c;
     }
