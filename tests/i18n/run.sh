@@ -14,7 +14,9 @@
 #   4. translated output is valid UTF-8 and fits 78 columns;
 #   5. the text summary is translated (LANG=fr_FR.UTF-8 and --lang);
 #   6. JSON is byte-identical whatever the language, for every capture;
-#      bytes from the wire stay escaped in translated output.
+#      bytes from the wire stay escaped in translated output;
+#   7. the HTML report carries <html lang>, passes the report linter and
+#      has exactly the English report's elements in every language.
 #
 # usage: tests/i18n/run.sh [SMTPSCOPE] [--update]
 #   --update rewrites tests/i18n/expected/*.txt from the binary's output.
@@ -243,6 +245,45 @@ if stray:
     print('   stray characters:', ' '.join('U+%04X' % ord(c) for c in sorted(stray)))
 sys.exit(1 if stray else 0)
 PY
+done
+
+# ---- 7. the HTML report: its lang, its words, the same markup ------------
+# For every capture and language: <html lang> names the language, the
+# report passes the report level's linter, and its sequence of elements is
+# exactly the English report's (translations change text, never markup).
+for l in $LANGS; do
+    tag=$(tag_of "$l")
+    case $tag in zh) want_lang=zh-CN words="证据保管链|会话如何结束" ;;
+    fr) want_lang=fr words="Chaîne de traçabilité|Comment les sessions se sont terminées" ;;
+    tr) want_lang=tr words="Delil zinciri|Oturumlar nasıl bitti" ;;
+    esac
+    html_bad=""
+    for pcap in pcaps/*.pcap pcaps/*.pcapng; do
+        [ -f "$pcap" ] || continue
+        name=$(basename "$pcap")
+        env LC_ALL=C "$BIN" -q -r "$pcap" --report "$WORK/en.html" >/dev/null 2>&1
+        "$BIN" --lang "$tag" -q -r "$pcap" --report "$WORK/x.html" >/dev/null 2>&1
+        if ! grep -q "<html lang=\"$want_lang\">" "$WORK/x.html"; then
+            html_bad="$html_bad $name(lang)"
+        elif ! tests/report/html_lint.py "$WORK/x.html" --min-svg 0 >"$WORK/lint" 2>&1; then
+            html_bad="$html_bad $name(lint)"
+        elif ! python3 - "$WORK/en.html" "$WORK/x.html" "$words" <<'PY'; then html_bad="$html_bad $name(markup)"; fi
+import re, sys
+def tags(path):
+    text = open(path, encoding='utf-8').read()
+    return [m.lower() for m in re.findall(r'<\s*(/?[A-Za-z][A-Za-z0-9]*)', text)], text
+en, _ = tags(sys.argv[1])
+tr, text = tags(sys.argv[2])
+if en != tr:
+    for i, (a, b) in enumerate(zip(en, tr)):
+        if a != b:
+            print('   element', i, a, '!=', b)
+            break
+    sys.exit(1)
+sys.exit(0 if all(w in text for w in sys.argv[3].split('|')) else 1)
+PY
+    done
+    if [ -z "$html_bad" ]; then ok; else bad "--lang $tag reports:$html_bad"; fi
 done
 
 echo "$pass passed, $fail failed"
