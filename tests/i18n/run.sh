@@ -16,7 +16,9 @@
 #   6. JSON is byte-identical whatever the language, for every capture;
 #      bytes from the wire stay escaped in translated output;
 #   7. the HTML report carries <html lang>, passes the report linter and
-#      has exactly the English report's elements in every language.
+#      has exactly the English report's elements in every language;
+#   8. the same with fr_FR.UTF-8 and tr_TR.UTF-8 really generated (LOCPATH):
+#      translated text, and JSON still identical (decimal points, case).
 #
 # usage: tests/i18n/run.sh [SMTPSCOPE] [--update]
 #   --update rewrites tests/i18n/expected/*.txt from the binary's output.
@@ -285,6 +287,44 @@ PY
     done
     if [ -z "$html_bad" ]; then ok; else bad "--lang $tag reports:$html_bad"; fi
 done
+
+# ---- 8. with the locales really generated ---------------------------------
+# Built here with localedef into a private LOCPATH: the ordinary path where
+# setlocale() succeeds.  Only LC_MESSAGES may follow it: a French LC_NUMERIC
+# would write "0,021" into the JSON, a Turkish LC_CTYPE folds "i" to a
+# dotted capital and would break case-insensitive SMTP verbs.
+LOC=$WORK/locales
+mkdir -p "$LOC"
+if command -v localedef >/dev/null &&
+    localedef -i fr_FR -f UTF-8 "$LOC/fr_FR.UTF-8" >/dev/null 2>&1 &&
+    localedef -i tr_TR -f UTF-8 "$LOC/tr_TR.UTF-8" >/dev/null 2>&1; then
+    for l in fr tr; do
+        env LOCPATH="$LOC" LC_ALL=${l}_$(echo $l | tr a-z A-Z).UTF-8 "$BIN" explain 221 500 >"$WORK/out" 2>&1
+        if cmp -s "tests/i18n/expected/$l-221-500.txt" "$WORK/out"; then
+            ok
+        else
+            bad "explain 221 500 under a generated ${l} locale is not the $l golden"
+        fi
+    done
+    env LOCPATH="$LOC" LC_ALL=fr_FR.UTF-8 "$BIN" -r "$SUMMARY_PCAP" >"$WORK/fr.real.txt" 2>&1
+    if cmp -s "$WORK/fr.real.txt" "$WORK/fr.lang.txt"; then
+        ok
+    else
+        bad "summary under a generated fr_FR.UTF-8 differs from --lang fr"
+    fi
+    json_bad=""
+    for pcap in pcaps/*.pcap pcaps/*.pcapng; do
+        [ -f "$pcap" ] || continue
+        env LC_ALL=C "$BIN" -r "$pcap" --json - -q >"$WORK/en.jsonl" 2>/dev/null
+        for loc in fr_FR.UTF-8 tr_TR.UTF-8; do
+            env LOCPATH="$LOC" LC_ALL=$loc "$BIN" -r "$pcap" --json - -q >"$WORK/x.jsonl" 2>/dev/null
+            cmp -s "$WORK/en.jsonl" "$WORK/x.jsonl" || json_bad="$json_bad $(basename "$pcap")($loc)"
+        done
+    done
+    if [ -z "$json_bad" ]; then ok; else bad "JSON changes under a generated locale:$json_bad"; fi
+else
+    echo "skip: generated-locale checks: localedef or the fr_FR/tr_TR locale sources are missing"
+fi
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
