@@ -3,11 +3,14 @@
 #   make            build ./smtpscope
 #   make run        install missing packages, analyse a bundled capture
 #   make check      install missing packages, run every test level
+#                   (LEVELS="unit golden": only those)
+#   make check-fresh  make run and make check in a fresh Debian 12 root
 #   make bench      benchmark against libpcap, libnids and tshark
 #   make valgrind   leak check over every capture in pcaps/
+#   make install    binary, man page and message catalogues under PREFIX
+#                   (/usr/local), DESTDIR too
 #   make fuzz       libFuzzer harnesses (clang)
 #   make pot        regenerate po/smtpscope.pot; make po-update merges it into po/*.po
-#   make install-locale  the message catalogues under $(DESTDIR)$(LOCALEDIR)
 #   make clean
 
 CC      ?= cc
@@ -23,7 +26,7 @@ PREFIX  ?= /usr/local
 LOCALEDIR ?= $(PREFIX)/share/locale
 CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE $(GMIME_CFLAGS) -DLOCALEDIR='"$(LOCALEDIR)"'
 STD     := -std=gnu11
-LDLIBS  := -lnids -lpcap -lnettle $(GMIME_LIBS) -pthread
+LDLIBS  := -lnids -lpcap -lnettle -lz -llzma -lzstd $(GMIME_LIBS) -pthread
 ifdef WERROR
 WARN += -Werror
 endif
@@ -39,7 +42,7 @@ ASAN_LIB_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update \
+.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update install uninstall check-fresh \
 	pot po-update install-locale
 
 # Languages of the message catalogues (po/LANG.po, GNU gettext).
@@ -99,6 +102,10 @@ check: deps
 	@$(MAKE) --no-print-directory smtpscope build/asan/smtpscope build/asan/unit
 	@tests/run-all.sh
 
+# The first run on a fresh Debian 12 root (debootstrap + chroot).
+check-fresh:
+	tests/fresh/run.sh
+
 unit: build/asan/unit
 	build/asan/unit
 
@@ -145,6 +152,20 @@ lint:
 	@! grep -n 'OUT_LIT([^,]*, *[^" ]' src/*.c || \
 	  { echo "lint: OUT_LIT takes a string literal (it uses sizeof)"; exit 1; }
 	@echo "lint: include direction and OUT_LIT use ok"
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging root]; the message
+# catalogues go with it (install-locale, under LOCALEDIR).
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+
+install: smtpscope install-locale
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 smtpscope $(DESTDIR)$(BINDIR)/smtpscope
+	install -m 0644 docs/smtpscope.1 $(DESTDIR)$(MANDIR)/man1/smtpscope.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smtpscope $(DESTDIR)$(MANDIR)/man1/smtpscope.1
+	for l in $(LINGUAS); do rm -f $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/smtpscope.mo; done
 
 clean:
 	rm -rf build smtpscope
