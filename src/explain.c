@@ -146,7 +146,17 @@ static size_t class_short_len(const char *c)
     if (wide != NULL && (colon == NULL || wide < colon)) {
         colon = wide;
     }
-    return colon != NULL ? (size_t)(colon - c) : strlen(c);
+    size_t n = colon != NULL ? (size_t)(colon - c) : strlen(c);
+    /* French sets its colon off with a no-break space (U+00A0). */
+    for (;;) {
+        if (n >= 1 && c[n - 1] == ' ') {
+            n--;
+        } else if (n >= 2 && (unsigned char)c[n - 2] == 0xc2 && (unsigned char)c[n - 1] == 0xa0) {
+            n -= 2;
+        } else {
+            return n;
+        }
+    }
 }
 
 static void key_differences(struct capbuf *out, const unsigned *codes, size_t n)
