@@ -408,7 +408,18 @@ static bool valid_lang(const char *lang)
 int main(int argc, char **argv)
 {
     /* --lang first, wherever it is: it decides the language of everything
-     * printed after, usage errors included. */
+     * printed after, usage errors included.  It is taken out of a copy of
+     * argv, so the report's chain of custody still shows the command line
+     * as given.  (Static: reachable until exit, as argv is.) */
+    static char **args;
+    char **given = argv;
+    int n_given = argc;
+    args = calloc((size_t)argc + 1, sizeof(*args));
+    if (args == NULL) {
+        return exit_status(SMTPSCOPE_ERR_INTERNAL);
+    }
+    memcpy(args, argv, (size_t)argc * sizeof(*args));
+    argv = args;
     const char *lang = i18n_take_lang_option(&argc, argv);
     if (lang != NULL && !valid_lang(lang)) {
         fprintf(stderr, "smtpscope: --lang wants a language such as fr, tr, zh_CN or en\n");
@@ -439,7 +450,7 @@ int main(int argc, char **argv)
     }
     if (run.opt.report_path != NULL) {
         /* Hash the input before libpcap reads it (a live capture has none). */
-        report_meta_init(&run.meta, argc, argv, run.opt.read_paths, run.opt.n_read);
+        report_meta_init(&run.meta, n_given, given, run.opt.read_paths, run.opt.n_read);
     }
     /* INT and TERM may cut a blocked read short (the run ends there);
      * USR1 and HUP must not: their system calls restart. */
