@@ -76,11 +76,17 @@ unsigned i18n_columns(const char *s);
 size_t i18n_first_sentence(const char *text);
 
 /*
- * Removes every "--lang X" and "--lang=X" before a "--" from argv (in
- * place, argc updated) and returns the last value, or NULL.  main() calls
- * it first so that --lang works before `explain` as well as with the
- * capture options.  Returns "" for a --lang with no value.
+ * The value of the last "--lang X" or "--lang=X" before a "--" in argv, or
+ * NULL; "" for a --lang with no value.  argv is not changed: main() looks
+ * first so that --lang works before `explain` as well as with the capture
+ * options, which skip it.
  */
-const char *i18n_take_lang_option(int *argc, char **argv);
+const char *i18n_find_lang_option(int argc, char **argv);
+
+/*
+ * The index of the first argument at or after i that is not a --lang
+ * option (with its value), or argc.
+ */
+int i18n_skip_lang_options(int argc, char **argv, int i);
 
 #endif

@@ -301,11 +301,13 @@ static bool seen_before(char (*seen)[EXPLAIN_ARG_MAX], size_t *n_seen, const cha
 
 int explain_main(int argc, char **argv)
 {
-    if (argc < 2) {
+    /* --lang was read by main(); the arguments are what follows it. */
+    int first = i18n_skip_lang_options(argc, argv, 1);
+    if (first >= argc) {
         usage(stderr);
         return 1;
     }
-    if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
+    if (strcmp(argv[first], "-h") == 0 || strcmp(argv[first], "--help") == 0) {
         usage(stdout);
         return 0;
     }
@@ -318,7 +320,8 @@ int explain_main(int argc, char **argv)
     static char seen[EXPLAIN_MAX_ARGS][EXPLAIN_ARG_MAX];
     size_t n_seen = 0;
     int status = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = i18n_skip_lang_options(argc, argv, 1); i < argc;
+         i = i18n_skip_lang_options(argc, argv, i + 1)) {
         char a[EXPLAIN_ARG_MAX];
         char key[EXPLAIN_ARG_MAX];
         unsigned klass;

@@ -250,30 +250,38 @@ size_t i18n_first_sentence(const char *text)
     return end != NULL ? (size_t)(end - text) + 1 : strlen(text);
 }
 
-const char *i18n_take_lang_option(int *argc, char **argv)
+/* Arguments the --lang option at argv[i] takes: 2, 1 (--lang=X), or 0. */
+static int lang_option_len(int argc, char **argv, int i)
+{
+    if (strcmp(argv[i], "--lang") == 0) {
+        return i + 1 < argc ? 2 : 1;
+    }
+    return strncmp(argv[i], "--lang=", 7) == 0 ? 1 : 0;
+}
+
+const char *i18n_find_lang_option(int argc, char **argv)
 {
     const char *lang = NULL;
-    int out = 1;
-    int i = 1;
-    for (; i < *argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--") == 0) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0;) {
+        int n = lang_option_len(argc, argv, i);
+        if (n == 2) {
+            lang = argv[i + 1];
+        } else if (n == 1) {
+            lang = argv[i][6] == '=' ? argv[i] + 7 : "";
+        }
+        i += n > 0 ? n : 1;
+    }
+    return lang;
+}
+
+int i18n_skip_lang_options(int argc, char **argv, int i)
+{
+    while (i < argc) {
+        int n = lang_option_len(argc, argv, i);
+        if (n == 0) {
             break;
         }
-        if (strcmp(a, "--lang") == 0) {
-            lang = i + 1 < *argc ? argv[++i] : "";
-            continue;
-        }
-        if (strncmp(a, "--lang=", 7) == 0) {
-            lang = a + 7;
-            continue;
-        }
-        argv[out++] = argv[i];
+        i += n;
     }
-    for (; i < *argc; i++) {
-        argv[out++] = argv[i];
-    }
-    argv[out] = NULL;
-    *argc = out;
-    return lang;
+    return i < argc ? i : argc;
 }

@@ -408,19 +408,10 @@ static bool valid_lang(const char *lang)
 int main(int argc, char **argv)
 {
     /* --lang first, wherever it is: it decides the language of everything
-     * printed after, usage errors included.  It is taken out of a copy of
-     * argv, so the report's chain of custody still shows the command line
-     * as given.  (Static: reachable until exit, as argv is.) */
-    static char **args;
-    char **given = argv;
-    int n_given = argc;
-    args = calloc((size_t)argc + 1, sizeof(*args));
-    if (args == NULL) {
-        return exit_status(SMTPSCOPE_ERR_INTERNAL);
-    }
-    memcpy(args, argv, (size_t)argc * sizeof(*args));
-    argv = args;
-    const char *lang = i18n_take_lang_option(&argc, argv);
+     * printed after, usage errors included.  argv stays as given (the
+     * report's chain of custody shows it); options_parse() and explain
+     * skip the option. */
+    const char *lang = i18n_find_lang_option(argc, argv);
     if (lang != NULL && !valid_lang(lang)) {
         fprintf(stderr, "smtpscope: --lang wants a language such as fr, tr, zh_CN or en\n");
         return 1;
@@ -428,7 +419,10 @@ int main(int argc, char **argv)
     if (!i18n_init(lang)) {
         fprintf(stderr, "smtpscope: no translation for %s; messages stay in English\n", lang);
     }
-    if (argc > 1 && strcmp(argv[1], "explain") == 0) return explain_main(argc - 1, argv + 1);
+    int first = i18n_skip_lang_options(argc, argv, 1);
+    if (first < argc && strcmp(argv[first], "explain") == 0) {
+        return explain_main(argc - first, argv + first);
+    }
     static struct run run;
     int status = options_parse(argc, argv, &run.opt);
     if (status >= 0) {
@@ -450,7 +444,7 @@ int main(int argc, char **argv)
     }
     if (run.opt.report_path != NULL) {
         /* Hash the input before libpcap reads it (a live capture has none). */
-        report_meta_init(&run.meta, n_given, given, run.opt.read_paths, run.opt.n_read);
+        report_meta_init(&run.meta, argc, argv, run.opt.read_paths, run.opt.n_read);
     }
     /* INT and TERM may cut a blocked read short (the run ends there);
      * USR1 and HUP must not: their system calls restart. */

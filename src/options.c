@@ -140,6 +140,7 @@ static char *join_args(int argc, char **argv)
 
 enum {
     OPT_JSON = 256,
+    OPT_LANG,
     OPT_REPORT,
     OPT_EXTRACT,
     OPT_PORTS,
@@ -183,6 +184,7 @@ int options_parse(int argc, char **argv, struct options *o)
         {"sensor", required_argument, NULL, OPT_SENSOR},
         {"json-format", required_argument, NULL, OPT_JSON_FORMAT},
         {"quiet", no_argument, NULL, 'q'},
+        {"lang", required_argument, NULL, OPT_LANG}, /* read by main() */
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -382,6 +384,8 @@ int options_parse(int argc, char **argv, struct options *o)
             }
             o->order_window = (long)v;
             break;
+        case OPT_LANG:
+            break; /* i18n_init() already has it */
         default:
             usage(stderr);
             return 1;

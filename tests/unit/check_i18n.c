@@ -1,6 +1,6 @@
 /*
  * check_i18n.c - the language plumbing that does not need a catalogue:
- * --lang taken out of argv wherever it is, and text wrapping by display
+ * --lang found in argv wherever it is, and text wrapping by display
  * columns (French accents one column, Chinese characters two, breaks
  * between Chinese characters but never before a closing mark or after an
  * opening one; English wrapped exactly as before).
@@ -15,27 +15,22 @@
 #include "knowledge.h"
 #include "suites.h"
 
-START_TEST(test_take_lang)
+START_TEST(test_find_lang)
 {
     char a0[] = "smtpscope", a1[] = "--lang", a2[] = "fr", a3[] = "explain", a4[] = "221",
-         a5[] = "--lang=tr", a6[] = "--", a7[] = "--lang";
-    char *argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, NULL};
-    int argc = 8;
-    const char *lang = i18n_take_lang_option(&argc, argv);
-    ck_assert_str_eq(lang, "tr");
-    ck_assert_int_eq(argc, 5);
-    ck_assert_str_eq(argv[1], "explain");
-    ck_assert_str_eq(argv[2], "221");
-    ck_assert_str_eq(argv[3], "--");   /* after "--" nothing is taken */
-    ck_assert_str_eq(argv[4], "--lang");
-    ck_assert_ptr_null(argv[5]);
+         a5[] = "--lang=tr", a6[] = "--", a7[] = "--lang", a8[] = "zh";
+    char *argv[] = {a0, a1, a2, a3, a4, a5, a6, a7, a8, NULL};
+    /* The last one before "--" wins; argv is left as it was. */
+    ck_assert_str_eq(i18n_find_lang_option(9, argv), "tr");
+    ck_assert_ptr_eq(argv[1], a1);
+    ck_assert_int_eq(i18n_skip_lang_options(9, argv, 1), 3); /* "explain" */
+    ck_assert_int_eq(i18n_skip_lang_options(9, argv, 5), 6); /* "--" */
+    ck_assert_int_eq(i18n_skip_lang_options(9, argv, 7), 9); /* past the end */
+    ck_assert_ptr_null(i18n_find_lang_option(5, (char *[]){a0, a3, a4, a6, a1, NULL}));
 
     char b0[] = "smtpscope", b1[] = "-r", b2[] = "x.pcap", b3[] = "--lang";
     char *argv2[] = {b0, b1, b2, b3, NULL};
-    argc = 4;
-    lang = i18n_take_lang_option(&argc, argv2);
-    ck_assert_str_eq(lang, ""); /* a --lang with no value: main refuses it */
-    ck_assert_int_eq(argc, 3);
+    ck_assert_str_eq(i18n_find_lang_option(4, argv2), ""); /* no value: main refuses it */
 }
 END_TEST
 
@@ -104,7 +99,7 @@ Suite *i18n_suite(void)
 {
     Suite *s = suite_create("i18n");
     TCase *tc = tcase_create("i18n");
-    tcase_add_test(tc, test_take_lang);
+    tcase_add_test(tc, test_find_lang);
     tcase_add_loop_test(tc, test_wrap_columns, 0,
                         (int)(sizeof(wrap_cases) / sizeof(wrap_cases[0])));
     tcase_add_test(tc, test_untranslated_is_identity);
