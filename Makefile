@@ -7,8 +7,10 @@
 #   make check-fresh  make run and make check in a fresh Debian 12 root
 #   make bench      benchmark against libpcap, libnids and tshark
 #   make valgrind   leak check over every capture in pcaps/
-#   make install    binary and man page under PREFIX (/usr/local), DESTDIR too
+#   make install    binary, man page and message catalogues under PREFIX
+#                   (/usr/local), DESTDIR too
 #   make fuzz       libFuzzer harnesses (clang)
+#   make pot        regenerate po/smtpscope.pot; make po-update merges it into po/*.po
 #   make clean
 
 CC      ?= cc
@@ -18,7 +20,11 @@ WARN    := -Wall -Wextra -Wshadow -Wformat=2 -Wvla -Wmissing-prototypes -Wstrict
 # to warn about, so they come in as system headers.
 GMIME_CFLAGS := $(shell pkg-config --cflags gmime-3.0 2>/dev/null | sed 's/-I/-isystem /g')
 GMIME_LIBS := $(shell pkg-config --libs gmime-3.0 2>/dev/null || echo -lgmime-3.0 -lgobject-2.0 -lglib-2.0)
-CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE $(GMIME_CFLAGS)
+# Installed message catalogues; a binary run from the build tree uses
+# build/locale instead (src/i18n.c).
+PREFIX  ?= /usr/local
+LOCALEDIR ?= $(PREFIX)/share/locale
+CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE $(GMIME_CFLAGS) -DLOCALEDIR='"$(LOCALEDIR)"'
 STD     := -std=gnu11
 LDLIBS  := -lnids -lpcap -lnettle -lz -llzma -lzstd $(GMIME_LIBS) -pthread
 ifdef WERROR
@@ -36,12 +42,34 @@ ASAN_LIB_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update install uninstall check-fresh
+.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update install uninstall check-fresh \
+	pot po-update install-locale
+
+# Languages of the message catalogues (po/LANG.po, GNU gettext).
+LINGUAS := fr tr zh_CN
+MO      := $(LINGUAS:%=build/locale/%/LC_MESSAGES/smtpscope.mo)
 
 all: smtpscope
 
-smtpscope: $(OBJ)
+# The catalogues come with the binary (order-only: a new translation does
+# not relink it).
+smtpscope: $(OBJ) | $(MO)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+build/locale/%/LC_MESSAGES/smtpscope.mo: po/%.po
+	@mkdir -p $(dir $@)
+	msgfmt --check -o $@ $<
+
+pot:
+	scripts/update-pot.sh
+
+po-update: pot
+	for l in $(LINGUAS); do msgmerge --quiet --update --backup=none --no-location po/$$l.po po/smtpscope.pot || exit 1; done
+
+install-locale: $(MO)
+	for l in $(LINGUAS); do \
+	  install -D -m 0644 build/locale/$$l/LC_MESSAGES/smtpscope.mo \
+	    $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/smtpscope.mo || exit 1; done
 
 build/%.o: src/%.c | build
 	$(CC) $(STD) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
@@ -52,7 +80,7 @@ build/asan/%.o: src/%.c | build/asan
 build build/asan:
 	mkdir -p $@
 
-build/asan/smtpscope: $(ASAN_OBJ)
+build/asan/smtpscope: $(ASAN_OBJ) | $(MO)
 	$(CC) $(ASAN_FLAGS) -o $@ $^ $(LDLIBS)
 
 build/asan/unit: $(TEST_SRC) $(ASAN_LIB_OBJ)
@@ -125,18 +153,19 @@ lint:
 	  { echo "lint: OUT_LIT takes a string literal (it uses sizeof)"; exit 1; }
 	@echo "lint: include direction and OUT_LIT use ok"
 
-# make install [PREFIX=/usr/local] [DESTDIR=staging root]
-PREFIX  ?= /usr/local
+# make install [PREFIX=/usr/local] [DESTDIR=staging root]; the message
+# catalogues go with it (install-locale, under LOCALEDIR).
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 
-install: smtpscope
+install: smtpscope install-locale
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 smtpscope $(DESTDIR)$(BINDIR)/smtpscope
 	install -m 0644 docs/smtpscope.1 $(DESTDIR)$(MANDIR)/man1/smtpscope.1
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/smtpscope $(DESTDIR)$(MANDIR)/man1/smtpscope.1
+	for l in $(LINGUAS); do rm -f $(DESTDIR)$(LOCALEDIR)/$$l/LC_MESSAGES/smtpscope.mo; done
 
 clean:
 	rm -rf build smtpscope

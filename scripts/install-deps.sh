@@ -2,7 +2,7 @@
 # Installs the Debian packages smtpscope needs to build and test, if any
 # are missing.  Needs root (or sudo) only when something must be installed.
 set -eu
-build="gcc make pkg-config libpcap-dev libnids-dev nettle-dev libgmime-3.0-dev check libsubunit-dev zlib1g-dev liblzma-dev libzstd-dev"
+build="gcc make pkg-config gettext libpcap-dev libnids-dev nettle-dev libgmime-3.0-dev check libsubunit-dev zlib1g-dev liblzma-dev libzstd-dev"
 tests="python3 tcpdump tcpreplay iproute2 valgrind time swaks python3-aiosmtpd python3-jsonschema clickhouse-server clickhouse-client procps gzip xz-utils zstd debootstrap"
 missing=""
 for p in $build $tests; do

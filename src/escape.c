@@ -26,7 +26,7 @@ bool out_str(struct capbuf *out, const char *s)
 
 bool out_fmt(struct capbuf *out, const char *fmt, ...)
 {
-    char tmp[512];
+    char tmp[2048]; /* translated formats run longer than English ones */
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "explain.h"
+#include "i18n.h"
 #include "extract.h"
 #include "engine.h"
 #include "input.h"
@@ -386,9 +387,42 @@ static int run_analysis(struct run *run)
     return out_rc != SMTPSCOPE_OK ? out_rc : rc;
 }
 
+/* A --lang value: a language tag such as fr, tr, zh_CN, zh-CN or en. */
+static bool valid_lang(const char *lang)
+{
+    size_t n = strlen(lang);
+    if (n == 0 || n > 32) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = lang[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '_' || c == '-' || c == '.' || c == '@';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "explain") == 0) return explain_main(argc - 1, argv + 1);
+    /* --lang first, wherever it is: it decides the language of everything
+     * printed after, usage errors included.  argv stays as given (the
+     * report's chain of custody shows it); options_parse() and explain
+     * skip the option. */
+    const char *lang = i18n_find_lang_option(argc, argv);
+    if (lang != NULL && !valid_lang(lang)) {
+        fprintf(stderr, "smtpscope: --lang wants a language such as fr, tr, zh_CN or en\n");
+        return 1;
+    }
+    if (!i18n_init(lang)) {
+        fprintf(stderr, "smtpscope: no translation for %s; messages stay in English\n", lang);
+    }
+    int first = i18n_skip_lang_options(argc, argv, 1);
+    if (first < argc && strcmp(argv[first], "explain") == 0) {
+        return explain_main(argc - first, argv + first);
+    }
     static struct run run;
     int status = options_parse(argc, argv, &run.opt);
     if (status >= 0) {

@@ -77,6 +77,9 @@ static void usage(FILE *f)
             "                       the output is the same whatever N\n"
             "  --order-window N     finished records held to keep id order (default %d;\n"
             "                       live capture writes each record as it ends)\n"
+            "  --lang LANG          language of the summary, report and explain\n"
+            "                       (fr, tr, zh_CN, en; default from LANGUAGE,\n"
+            "                       LC_ALL, LC_MESSAGES, LANG); JSON never changes\n"
             "  -h, --help           this text\n"
             "  -V, --version        version\n\n"
             "Exit status: 0 ok, 1 usage, 2 cannot open input, 3 input damaged (sessions\n"
@@ -137,6 +140,7 @@ static char *join_args(int argc, char **argv)
 
 enum {
     OPT_JSON = 256,
+    OPT_LANG,
     OPT_REPORT,
     OPT_EXTRACT,
     OPT_PORTS,
@@ -180,6 +184,7 @@ int options_parse(int argc, char **argv, struct options *o)
         {"sensor", required_argument, NULL, OPT_SENSOR},
         {"json-format", required_argument, NULL, OPT_JSON_FORMAT},
         {"quiet", no_argument, NULL, 'q'},
+        {"lang", required_argument, NULL, OPT_LANG}, /* read by main() */
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -379,6 +384,8 @@ int options_parse(int argc, char **argv, struct options *o)
             }
             o->order_window = (long)v;
             break;
+        case OPT_LANG:
+            break; /* i18n_init() already has it */
         default:
             usage(stderr);
             return 1;

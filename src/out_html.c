@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "escape.h"
+#include "i18n.h"
 #include "knowledge.h"
 #include "smtp_limits.h"
 #include "timing.h"
@@ -112,6 +113,38 @@ struct html_state {
 static void put_esc_str(struct capbuf *o, const char *s)
 {
     escape_html(o, span_make(s, strlen(s)), 65536);
+}
+
+/* A table text of ours (knowledge base, verdicts), translated (i18n.h) and
+ * escaped like any text. */
+static void put_t(struct capbuf *o, const char *msgid)
+{
+    put_esc_str(o, _(msgid));
+}
+
+/*
+ * One of this writer's own sentences, translated.  It goes into element
+ * content only, so &, < and > are all that need escaping (apostrophes stay
+ * as written, and the English report stays as it was).
+ */
+static void put_l(struct capbuf *o, const char *msgid)
+{
+    for (const char *p = _(msgid); *p != '\0'; p++) {
+        switch (*p) {
+        case '&':
+            out_str(o, "&amp;");
+            break;
+        case '<':
+            out_str(o, "&lt;");
+            break;
+        case '>':
+            out_str(o, "&gt;");
+            break;
+        default:
+            capbuf_append(o, p, 1);
+            break;
+        }
+    }
 }
 
 static void put_text(struct capbuf *o, const struct session_record *r, struct record_text t)
@@ -300,7 +333,7 @@ static struct html_server *server_slot(struct html_state *st, const struct recor
     struct html_server *other = &st->servers[HTML_SERVERS_MAX];
     if (!other->is_other) {
         other->is_other = true;
-        snprintf(other->name, sizeof(other->name), "other servers");
+        snprintf(other->name, sizeof(other->name), "%s", _("other servers"));
         latency_init(&other->banner);
         latency_init(&other->reply);
     }
@@ -429,17 +462,24 @@ static void put_command_cell(struct capbuf *o, const struct session_record *r,
 {
     switch (x->kind) {
     case RECORD_KIND_MESSAGE:
-        out_fmt(o, "<span class=\"meta\">&lt;message, %llu octets&gt;</span>",
-                (unsigned long long)x->size);
+        out_str(o, "<span class=\"meta\">&lt;");
+        out_fmt(o, _("message, %llu octets"), (unsigned long long)x->size);
+        out_str(o, "&gt;</span>");
         return;
     case RECORD_KIND_AUTH_LINE:
-        out_str(o, "<span class=\"meta\">&lt;AUTH response: credentials not shown&gt;</span>");
+        out_str(o, "<span class=\"meta\">&lt;");
+        put_l(o, "AUTH response: credentials not shown");
+        out_str(o, "&gt;</span>");
         return;
     case RECORD_KIND_UNSOLICITED:
-        out_str(o, "<span class=\"meta\">(no command: unsolicited reply)</span>");
+        out_str(o, "<span class=\"meta\">");
+        put_l(o, "(no command: unsolicited reply)");
+        out_str(o, "</span>");
         return;
     case RECORD_KIND_GREETING:
-        out_str(o, "<span class=\"meta\">(connection opened: greeting)</span>");
+        out_str(o, "<span class=\"meta\">");
+        put_l(o, "(connection opened: greeting)");
+        out_str(o, "</span>");
         return;
     default:
         break;
@@ -462,15 +502,19 @@ static void put_command_cell(struct capbuf *o, const struct session_record *r,
             }
             escape_html(o, span_make(a.ptr, mech), 64);
             if (mech < a.len) {
-                out_str(o, " <span class=\"meta\">&lt;initial response not shown&gt;</span>");
+                out_str(o, " <span class=\"meta\">&lt;");
+                put_l(o, "initial response not shown");
+                out_str(o, "&gt;</span>");
             }
         } else {
             put_text(o, r, x->arg);
         }
     }
     if (x->kind == RECORD_KIND_COMMAND && x->verb == SMTP_VERB_BDAT) {
-        out_fmt(o, " <span class=\"meta\">(%llu octets%s)</span>", (unsigned long long)x->size,
-                x->bdat_last ? ", last" : "");
+        out_str(o, " <span class=\"meta\">(");
+        out_fmt(o, x->bdat_last ? _("%llu octets, last") : _("%llu octets"),
+                (unsigned long long)x->size);
+        out_str(o, ")</span>");
     }
 }
 
@@ -478,7 +522,9 @@ static void put_reply_cell(struct capbuf *o, const struct session_record *r,
                            const struct record_exchange *x)
 {
     if (x->code == 0) {
-        out_str(o, "<span class=\"meta\">no reply</span>");
+        out_str(o, "<span class=\"meta\">");
+        put_l(o, "no reply");
+        out_str(o, "</span>");
         return;
     }
     out_fmt(o, "<b class=\"code\" style=\"color:%s\">%u</b> ", class_colour(x->code), x->code);
@@ -487,7 +533,9 @@ static void put_reply_cell(struct capbuf *o, const struct session_record *r,
     }
     put_text(o, r, x->text);
     if (x->n_lines > 1) {
-        out_fmt(o, " <span class=\"meta\">(+%u lines)</span>", x->n_lines - 1);
+        out_str(o, " <span class=\"meta\">(");
+        out_fmt(o, _("+%u lines"), x->n_lines - 1);
+        out_str(o, ")</span>");
     }
 }
 
@@ -507,7 +555,10 @@ static void put_row(struct capbuf *o, const struct session_record *r,
     put_reply_cell(o, r, x);
     out_str(o, "</td><td class=\"num\">");
     if (x->kind == RECORD_KIND_GREETING || x->kind == RECORD_KIND_UNSOLICITED) {
-        out_str(o, x->kind == RECORD_KIND_GREETING ? "banner " : "");
+        if (x->kind == RECORD_KIND_GREETING) {
+            put_l(o, "banner");
+            out_str(o, " ");
+        }
         put_ms_or_dash(o, x->kind == RECORD_KIND_GREETING ? record_banner_us(r) : -1);
     } else {
         put_ms_or_dash(o, record_latency_us(x));
@@ -519,7 +570,7 @@ static void put_code_explanation(struct capbuf *o, unsigned code)
 {
     const struct knowledge_code *k = knowledge_code_lookup(code);
     out_fmt(o, "<dt><b class=\"code\" style=\"color:%s\">%u</b> ", class_colour(code), code);
-    put_esc_str(o, k != NULL ? k->name : "not a code defined by RFC 5321 or its extensions");
+    put_t(o, k != NULL ? k->name : "not a code defined by RFC 5321 or its extensions");
     out_str(o, "</dt><dd>");
     const char *cls = knowledge_class_name(code);
     if (cls != NULL) {
@@ -528,9 +579,11 @@ static void put_code_explanation(struct capbuf *o, unsigned code)
         out_str(o, ".</i> ");
     }
     if (k != NULL) {
-        put_esc_str(o, k->meaning);
-        out_str(o, " <b>Check:</b> ");
-        put_esc_str(o, k->check);
+        put_t(o, k->meaning);
+        out_str(o, " <b>");
+        put_l(o, "Check:");
+        out_str(o, "</b> ");
+        put_t(o, k->check);
     }
     out_str(o, "</dd>\n");
 }
@@ -540,14 +593,14 @@ static void put_enhanced_explanation(struct capbuf *o, const struct smtp_enhance
     const struct knowledge_enhanced *d = knowledge_enhanced_lookup(e->subject, e->detail);
     const struct knowledge_enhanced *s = knowledge_enhanced_lookup(e->subject, -1);
     out_fmt(o, "<dt>%u.%u.%u ", e->klass, e->subject, e->detail);
-    put_esc_str(o, d != NULL ? d->name : "(detail not registered)");
+    put_t(o, d != NULL ? d->name : "(detail not registered)");
     out_str(o, "</dt><dd>");
     if (s != NULL) {
-        put_esc_str(o, s->name);
+        put_t(o, s->name);
         out_str(o, ". ");
     }
     if (d != NULL) {
-        put_esc_str(o, d->meaning);
+        put_t(o, d->meaning);
     }
     out_str(o, "</dd>\n");
 }
@@ -610,7 +663,9 @@ static void put_session_codes(struct capbuf *o, const struct session_record *r)
     if (n_codes == 0 && n_enh == 0) {
         return;
     }
-    out_str(o, "<h4>Codes in this session, explained</h4>\n<dl class=\"codes\">\n");
+    out_str(o, "<h4>");
+    put_l(o, "Codes in this session, explained");
+    out_str(o, "</h4>\n<dl class=\"codes\">\n");
     for (size_t i = 0; i < n_codes; i++) {
         put_code_explanation(o, codes[i]);
     }
@@ -624,61 +679,93 @@ static void render_session(struct capbuf *o, const struct session_record *r)
 {
     const struct verdict_info *li = verdict_label_info((enum verdict_label)r->label);
     int64_t t0 = record_start_us(r);
-    out_str(o, "<p><b>Started</b> ");
+    /* Identifiers (end, closer side, TLS mode, label) stay as in JSON. */
+    out_str(o, "<p><b>");
+    put_l(o, "Started");
+    out_str(o, "</b> ");
     put_utc(o, t0);
-    out_str(o, ", <b>lasted</b> ");
+    out_str(o, ", <b>");
+    put_l(o, "lasted");
+    out_str(o, "</b> ");
     put_ms_or_dash(o, record_duration_us(r));
-    out_fmt(o, " ms. <b>Ended by</b> %s", record_end_name((enum record_end)r->end));
+    out_str(o, " ms. <b>");
+    put_l(o, "Ended by");
+    out_fmt(o, "</b> %s", record_end_name((enum record_end)r->end));
     if (r->closer != RECORD_SIDE_NONE) {
-        out_fmt(o, " (first close from the %s)",
-                r->closer == RECORD_SIDE_CLIENT ? "client" : "server");
+        out_str(o, " (");
+        put_l(o, r->closer == RECORD_SIDE_CLIENT ? N_("first close from the client")
+                                                  : N_("first close from the server"));
+        out_str(o, ")");
     }
-    out_fmt(o, ". <b>Messages</b> attempted %u, accepted %u. <b>Bytes</b> client %llu, "
-               "server %llu.",
-            r->messages_attempted, r->messages_accepted, (unsigned long long)r->bytes[0],
+    out_str(o, ". <b>");
+    put_l(o, "Messages");
+    out_str(o, "</b> ");
+    out_fmt(o, _("attempted %u, accepted %u."), r->messages_attempted, r->messages_accepted);
+    out_str(o, " <b>");
+    put_l(o, "Bytes");
+    out_str(o, "</b> ");
+    out_fmt(o, _("client %llu, server %llu."), (unsigned long long)r->bytes[0],
             (unsigned long long)r->bytes[1]);
     if (r->tls != RECORD_TLS_NONE) {
         out_fmt(o, " <b>TLS</b> %s.", record_tls_name((enum record_tls)r->tls));
     }
-    out_str(o, "</p>\n<div class=\"why\"><p><b>Close: ");
+    out_str(o, "</p>\n<div class=\"why\"><p><b>");
+    put_l(o, "Close:");
+    out_str(o, " ");
     out_str(o, li->name);
     out_str(o, "</b> &#8212; ");
-    put_esc_str(o, li->explanation);
-    out_str(o, "</p><p><b>What to check:</b> ");
-    put_esc_str(o, li->check);
+    put_t(o, li->explanation);
+    out_str(o, "</p><p><b>");
+    put_l(o, "What to check:");
+    out_str(o, "</b> ");
+    put_t(o, li->check);
     out_str(o, "</p>\n");
     for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
         if (r->flags & VERDICT_FLAG_BIT(f)) {
             const struct verdict_info *fi = verdict_flag_info((enum verdict_flag)f);
-            out_fmt(o, "<p><b>Flag %s</b> (%s) &#8212; ", fi->name, fi->severity);
-            put_esc_str(o, fi->explanation);
-            out_str(o, " <b>Check:</b> ");
-            put_esc_str(o, fi->check);
+            out_str(o, "<p><b>");
+            put_l(o, "Flag");
+            out_fmt(o, " %s</b> (%s) &#8212; ", fi->name, fi->severity);
+            put_t(o, fi->explanation);
+            out_str(o, " <b>");
+            put_l(o, "Check:");
+            out_str(o, "</b> ");
+            put_t(o, fi->check);
             out_str(o, "</p>\n");
         }
     }
     out_str(o, "</div>\n");
     put_session_codes(o, r);
-    out_str(o, "<h4>Transcript</h4>\n<table class=\"tx\"><thead><tr><th>time (UTC)</th>"
-               "<th>+ms</th><th>client sent</th><th>server replied</th><th>latency ms</th>"
-               "</tr></thead><tbody>\n");
+    out_str(o, "<h4>");
+    put_l(o, "Transcript");
+    out_str(o, "</h4>\n<table class=\"tx\"><thead><tr><th>");
+    put_l(o, "time (UTC)");
+    out_str(o, "</th><th>+ms</th><th>");
+    put_l(o, "client sent");
+    out_str(o, "</th><th>");
+    put_l(o, "server replied");
+    out_str(o, "</th><th>");
+    put_l(o, "latency ms");
+    out_str(o, "</th></tr></thead><tbody>\n");
     if (r->has_greeting) {
         put_row(o, r, &r->greeting, t0);
     }
     uint32_t n = r->n_exchanges;
     for (uint32_t i = 0; i < n; i++) {
         if (n > HTML_ROWS_HEAD + HTML_ROWS_TAIL && i == HTML_ROWS_HEAD) {
-            out_fmt(o, "<tr><td colspan=\"5\" class=\"meta\">&#8230; %u exchanges left out "
-                       "here (see --json for all) &#8230;</td></tr>\n",
+            out_str(o, "<tr><td colspan=\"5\" class=\"meta\">&#8230; ");
+            out_fmt(o, _("%u exchanges left out here (see --json for all)"),
                     n - HTML_ROWS_HEAD - HTML_ROWS_TAIL);
+            out_str(o, " &#8230;</td></tr>\n");
             i = n - HTML_ROWS_TAIL;
         }
         put_row(o, r, &r->exchanges[i], t0);
     }
     out_str(o, "</tbody></table>\n");
     if (r->n_exchanges_dropped > 0) {
-        out_fmt(o, "<p class=\"meta\">%u further exchanges were counted but not kept.</p>\n",
-                r->n_exchanges_dropped);
+        out_str(o, "<p class=\"meta\">");
+        out_fmt(o, _("%u further exchanges were counted but not kept."), r->n_exchanges_dropped);
+        out_str(o, "</p>\n");
     }
 }
 
@@ -810,104 +897,157 @@ static void put_custody(struct capbuf *o, const struct html_state *st,
 {
     const struct run_input *in = rep->input;
     const struct report_meta *m = st->meta;
-    out_str(o, "<h2 id=\"custody\">Chain of custody</h2>\n<table class=\"kv\">\n");
+    out_str(o, "<h2 id=\"custody\">");
+    put_l(o, "Chain of custody");
+    out_str(o, "</h2>\n<table class=\"kv\">\n");
     if (m != NULL && m->n_files > 0) {
         for (size_t i = 0; i < m->n_files; i++) {
             const struct report_file *f = &m->files[i];
-            out_str(o, "<tr><th>Input file</th><td><code>");
+            out_str(o, "<tr><th>");
+            put_l(o, "Input file");
+            out_str(o, "</th><td><code>");
             put_esc_str(o, f->path != NULL ? f->path : "?");
             out_str(o, "</code><br>");
             if (f->has_hash) {
-                out_fmt(o, "%llu bytes<br>SHA-256 <code>%s</code>",
-                        (unsigned long long)f->size_bytes, f->sha256_hex);
+                out_fmt(o, _("%llu bytes"), (unsigned long long)f->size_bytes);
+                out_fmt(o, "<br>SHA-256 <code>%s</code>", f->sha256_hex);
             } else {
                 put_esc_str(o, f->note);
             }
             out_str(o, "</td></tr>\n");
         }
     } else {
-        out_str(o, "<tr><th>Input</th><td><code>");
+        out_str(o, "<tr><th>");
+        put_l(o, "Input");
+        out_str(o, "</th><td><code>");
         put_esc_str(o, in->source != NULL ? in->source : "?");
-        out_str(o, "</code> (not hashed)</td></tr>\n");
+        out_str(o, "</code> (");
+        put_l(o, "not hashed");
+        out_str(o, ")</td></tr>\n");
     }
-    out_str(o, "<tr><th>First packet</th><td>");
+    out_str(o, "<tr><th>");
+    put_l(o, "First packet");
+    out_str(o, "</th><td>");
     put_utc(o, in->first_us);
-    out_str(o, "</td></tr>\n<tr><th>Last packet</th><td>");
+    out_str(o, "</td></tr>\n<tr><th>");
+    put_l(o, "Last packet");
+    out_str(o, "</th><td>");
     put_utc(o, in->last_us);
     if (in->first_us >= 0) {
-        out_fmt(o, " (%.6f s of traffic)", (double)(in->last_us - in->first_us) / 1e6);
+        out_str(o, " (");
+        out_fmt(o, _("%.6f s of traffic"), (double)(in->last_us - in->first_us) / 1e6);
+        out_str(o, ")");
     }
-    out_str(o, "</td></tr>\n<tr><th>Link type</th><td>");
+    out_str(o, "</td></tr>\n<tr><th>");
+    put_l(o, "Link type");
+    out_str(o, "</th><td>");
     put_esc_str(o, in->linktype_name != NULL ? in->linktype_name : "?");
-    out_fmt(o, "</td></tr>\n<tr><th>Packets, bytes</th><td>%llu packets, %llu captured bytes"
-               "</td></tr>\n",
-            (unsigned long long)in->n_packets, (unsigned long long)in->n_bytes);
-    out_str(o, "<tr><th>Drops and gaps</th><td>");
+    out_str(o, "</td></tr>\n<tr><th>");
+    put_l(o, "Packets, bytes");
+    out_str(o, "</th><td>");
+    out_fmt(o, _("%llu packets, %llu captured bytes"), (unsigned long long)in->n_packets,
+            (unsigned long long)in->n_bytes);
+    out_str(o, "</td></tr>\n");
+    out_str(o, "<tr><th>");
+    put_l(o, "Drops and gaps");
+    out_str(o, "</th><td>");
     if (in->is_live) {
-        out_fmt(o, "Dropped by the kernel: %llu; by the interface: %llu. ",
+        out_fmt(o, _("Dropped by the kernel: %llu; by the interface: %llu. "),
                 (unsigned long long)in->n_dropped, (unsigned long long)in->n_if_dropped);
     } else {
-        out_str(o, "Capture drops: not recorded in a capture file. ");
+        put_l(o, "Capture drops: not recorded in a capture file. ");
     }
-    out_fmt(o, "Packets cut by the snapshot length: %llu. SMTP-port packets of connections whose "
-               "handshake was not captured: %llu (%llu flows). Sessions evicted from a full stream "
-               "table: %llu. Reassembly queue pruned: %llu. Invalid TCP header or checksum: "
-               "%llu.</td></tr>\n",
+    out_fmt(o, _("Packets cut by the snapshot length: %llu. SMTP-port packets of connections whose "
+                 "handshake was not captured: %llu (%llu flows). Sessions evicted from a full "
+                 "stream table: %llu. Reassembly queue pruned: %llu. Invalid TCP header or "
+                 "checksum: %llu."),
             (unsigned long long)in->by_decode[DECODE_TRUNCATED],
             (unsigned long long)in->n_unattached_packets,
             (unsigned long long)in->n_unattached_flows, (unsigned long long)in->n_evicted,
             (unsigned long long)in->n_queue_pruned, (unsigned long long)in->n_tcp_header_invalid);
+    out_str(o, "</td></tr>\n");
     if (in->n_offload_segments + in->n_window_reopened + in->n_held_back + in->n_holes > 0) {
-        out_fmt(o, "<tr><th>Read despite the capture</th><td>Segments captured before "
-                   "segmentation offload: %llu. Segments past a stale window or recorded after "
-                   "their ACK: %llu. Waits for bytes recorded late: %llu (at most %llu sessions "
-                   "at once; %llu not waited on). Holes lost to the capture: %llu (%llu bytes)."
-                   "</td></tr>\n",
+        out_str(o, "<tr><th>");
+        put_l(o, "Read despite the capture");
+        out_str(o, "</th><td>");
+        out_fmt(o, _("Segments captured before segmentation offload: %llu. Segments past a stale "
+                     "window or recorded after their ACK: %llu. Waits for bytes recorded late: "
+                     "%llu (at most %llu sessions at once; %llu not waited on). Holes lost to the "
+                     "capture: %llu (%llu bytes)."),
                 (unsigned long long)in->n_offload_segments,
                 (unsigned long long)in->n_window_reopened, (unsigned long long)in->n_held_back,
                 (unsigned long long)in->n_waiting_max, (unsigned long long)in->n_reorder_overflow,
                 (unsigned long long)in->n_holes, (unsigned long long)in->n_hole_bytes);
+        out_str(o, "</td></tr>\n");
     }
     if (in->error != NULL) {
-        out_str(o, "<tr><th>Input error</th><td class=\"sev-error\">");
+        out_str(o, "<tr><th>");
+        put_l(o, "Input error");
+        out_str(o, "</th><td class=\"sev-error\">");
         put_esc_str(o, in->error);
-        out_str(o, " (sessions up to this point are reported)</td></tr>\n");
+        out_str(o, " ");
+        put_l(o, "(sessions up to this point are reported)");
+        out_str(o, "</td></tr>\n");
     }
-    out_str(o, "<tr><th>Tool</th><td>smtpscope ");
+    out_str(o, "<tr><th>");
+    put_l(o, "Tool");
+    out_str(o, "</th><td>smtpscope ");
     put_esc_str(o, m != NULL && m->tool_version != NULL ? m->tool_version : "?");
-    out_str(o, "</td></tr>\n<tr><th>Command line</th><td><code>");
+    out_str(o, "</td></tr>\n<tr><th>");
+    put_l(o, "Command line");
+    out_str(o, "</th><td><code>");
     for (int i = 0; m != NULL && i < m->argc; i++) {
         if (i > 0) {
             out_str(o, " ");
         }
         put_quoted_arg(o, m->argv[i]);
     }
-    out_str(o, "</code></td></tr>\n<tr><th>Analysis ran at</th><td>");
+    out_str(o, "</code></td></tr>\n<tr><th>");
+    put_l(o, "Analysis ran at");
+    out_str(o, "</th><td>");
     put_utc(o, m != NULL && m->analysis_us > 0 ? m->analysis_us : -1);
-    out_str(o, " <span class=\"note\">(wall clock of the analysing machine: the only time in "
-               "this report not taken from the packets)</span></td></tr>\n</table>\n");
+    out_str(o, " <span class=\"note\">(");
+    put_l(o, "wall clock of the analysing machine: the only time in this report not taken "
+             "from the packets");
+    out_str(o, ")</span></td></tr>\n</table>\n");
 }
 
 static void put_card(struct capbuf *o, const char *name, unsigned long long v, const char *more)
 {
-    out_fmt(o, "<div class=\"card\"><b>%llu%s</b>%s</div>", v, more, name);
+    out_fmt(o, "<div class=\"card\"><b>%llu%s</b>", v, more);
+    put_l(o, name);
+    out_str(o, "</div>");
 }
 
 static void put_overview(struct capbuf *o, const struct html_state *st,
                          const struct run_report *rep)
 {
     const struct run_stats *s = rep->stats;
-    out_str(o, "<h2 id=\"overview\">Overview</h2>\n<div class=\"cards\">");
-    put_card(o, "sessions", (unsigned long long)s->n_sessions, "");
-    put_card(o, "messages attempted", (unsigned long long)s->n_messages_attempted, "");
-    put_card(o, "messages accepted", (unsigned long long)s->n_messages_accepted, "");
-    put_card(o, "servers", (unsigned long long)st->n_servers_seen,
+    out_str(o, "<h2 id=\"overview\">");
+    put_l(o, "Overview");
+    out_str(o, "</h2>\n<div class=\"cards\">");
+    put_card(o, N_("sessions"), (unsigned long long)s->n_sessions, "");
+    put_card(o, N_("messages attempted"), (unsigned long long)s->n_messages_attempted, "");
+    put_card(o, N_("messages accepted"), (unsigned long long)s->n_messages_accepted, "");
+    put_card(o, N_("servers"), (unsigned long long)st->n_servers_seen,
              st->servers[HTML_SERVERS_MAX].is_other ? "+" : "");
-    put_card(o, "clients", (unsigned long long)st->n_clients, st->clients_full ? "+" : "");
-    put_card(o, "abnormal sessions", (unsigned long long)st->n_abnormal, "");
-    out_str(o, "</div>\n<h3>How sessions ended</h3>\n<table><thead><tr><th>close label</th>"
-               "<th class=\"num\">sessions</th><th class=\"num\">share</th><th>severity</th>"
-               "<th>what it means and what to check</th><th>codes</th></tr></thead><tbody>\n");
+    put_card(o, N_("clients"), (unsigned long long)st->n_clients, st->clients_full ? "+" : "");
+    put_card(o, N_("abnormal sessions"), (unsigned long long)st->n_abnormal, "");
+    out_str(o, "</div>\n<h3>");
+    put_l(o, "How sessions ended");
+    out_str(o, "</h3>\n<table><thead><tr><th>");
+    put_l(o, "close label");
+    out_str(o, "</th><th class=\"num\">");
+    put_l(o, "sessions");
+    out_str(o, "</th><th class=\"num\">");
+    put_l(o, "share");
+    out_str(o, "</th><th>");
+    put_l(o, "severity");
+    out_str(o, "</th><th>");
+    put_l(o, "what it means and what to check");
+    out_str(o, "</th><th>");
+    put_l(o, "codes");
+    out_str(o, "</th></tr></thead><tbody>\n");
     for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
         if (s->labels[l] == 0) {
             continue;
@@ -919,9 +1059,11 @@ static void put_overview(struct capbuf *o, const struct html_state *st,
                 label_colour((unsigned)l), li->name, (unsigned long long)s->labels[l],
                 100.0 * (double)s->labels[l] / (double)(s->n_sessions ? s->n_sessions : 1),
                 li->severity, li->severity);
-        put_esc_str(o, li->explanation);
-        out_str(o, " <b>Check:</b> ");
-        put_esc_str(o, li->check);
+        put_t(o, li->explanation);
+        out_str(o, " <b>");
+        put_l(o, "Check:");
+        out_str(o, "</b> ");
+        put_t(o, li->check);
         out_str(o, "</td><td>");
         struct knowledge_code_ref refs[16];
         int n = knowledge_parse_code_list(li->codes, refs, 16);
@@ -932,7 +1074,7 @@ static void put_overview(struct capbuf *o, const struct html_state *st,
                 out_fmt(o, "%s%cxx", i ? ", " : "", '0' + refs[i].code / 100);
             } else {
                 out_fmt(o, "%s<span title=\"", i ? ", " : "");
-                put_esc_str(o, k != NULL ? k->name : "");
+                put_t(o, k != NULL ? k->name : "");
                 out_fmt(o, "\">%u</span>", refs[i].code);
             }
         }
@@ -945,18 +1087,28 @@ static void put_overview(struct capbuf *o, const struct html_state *st,
             continue;
         }
         if (!any) {
-            out_str(o, "<h3>Other findings (flags)</h3>\n<table><thead><tr><th>flag</th>"
-                       "<th class=\"num\">sessions</th><th>severity</th><th>what it means and "
-                       "what to check</th></tr></thead><tbody>\n");
+            out_str(o, "<h3>");
+            put_l(o, "Other findings (flags)");
+            out_str(o, "</h3>\n<table><thead><tr><th>");
+            put_l(o, "flag");
+            out_str(o, "</th><th class=\"num\">");
+            put_l(o, "sessions");
+            out_str(o, "</th><th>");
+            put_l(o, "severity");
+            out_str(o, "</th><th>");
+            put_l(o, "what it means and what to check");
+            out_str(o, "</th></tr></thead><tbody>\n");
             any = true;
         }
         const struct verdict_info *fi = verdict_flag_info((enum verdict_flag)f);
         out_fmt(o, "<tr><td><b>%s</b></td><td class=\"num\">%llu</td><td class=\"sev-%s\">%s</td>"
                    "<td>",
                 fi->name, (unsigned long long)s->flags[f], fi->severity, fi->severity);
-        put_esc_str(o, fi->explanation);
-        out_str(o, " <b>Check:</b> ");
-        put_esc_str(o, fi->check);
+        put_t(o, fi->explanation);
+        out_str(o, " <b>");
+        put_l(o, "Check:");
+        out_str(o, "</b> ");
+        put_t(o, fi->check);
         out_str(o, "</td></tr>\n");
     }
     if (any) {
@@ -1042,13 +1194,14 @@ static void banner_chart(struct capbuf *o, const struct html_state *st,
     for (unsigned k = a.lo; k <= a.hi; k++) {
         maxc = s->banner_bins[k] > maxc ? s->banner_bins[k] : maxc;
     }
-    out_fmt(o, "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" role=\"img\" aria-label=\"banner "
-               "latency of %s\">\n",
-            w, h, w, s->name);
+    out_fmt(o, "<svg viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" role=\"img\" aria-label=\"", w, h,
+            w);
+    out_fmt(o, _("banner latency of %s"), s->name);
+    out_str(o, "\">\n");
     out_fmt(o, "<text x=\"%.1f\" y=\"12\" font-weight=\"bold\">%s</text>", a.x0, s->name);
-    out_fmt(o, "<text x=\"%.1f\" y=\"12\" text-anchor=\"end\">n=%llu sessions with a greeting"
-               "</text>\n",
-            a.x0 + a.width, (unsigned long long)s->banner.n);
+    out_fmt(o, "<text x=\"%.1f\" y=\"12\" text-anchor=\"end\">", a.x0 + a.width);
+    out_fmt(o, _("n=%llu sessions with a greeting"), (unsigned long long)s->banner.n);
+    out_str(o, "</text>\n");
     axis_ticks(o, &a, top, bottom);
     out_fmt(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"/>\n", a.x0,
             bottom, a.x0 + a.width, bottom);
@@ -1069,8 +1222,10 @@ static void banner_chart(struct capbuf *o, const struct html_state *st,
         }
         double bh = (bottom - top) * s->banner_bins[k] / (double)maxc;
         out_fmt(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#9ecae1\">"
-                   "<title>%u sessions from ",
-                a.x0 + (k - a.lo) * bw + 1, bottom - bh, bw - 2, bh, s->banner_bins[k]);
+                   "<title>",
+                a.x0 + (k - a.lo) * bw + 1, bottom - bh, bw - 2, bh);
+        /* TRANSLATORS: followed by the lower edge of a latency range ("2ms"). */
+        out_fmt(o, _("%u sessions from "), s->banner_bins[k]);
         put_duration_label(o, lat_bin_low(st->lat_edges, k));
         out_str(o, "</title></rect>\n");
     }
@@ -1105,10 +1260,13 @@ static void banner_chart(struct capbuf *o, const struct html_state *st,
 
 static void put_banner_charts(struct capbuf *o, const struct html_state *st)
 {
-    out_str(o, "<h3>Banner latency by server</h3>\n<p class=\"note\">Time from the client's "
-               "handshake ACK to the first byte of the server's greeting. Bars: sessions per "
-               "latency range (log scale); line: share of sessions at or below that latency; "
-               "dashed: p50, p90, p99.</p>\n");
+    out_str(o, "<h3>");
+    put_l(o, "Banner latency by server");
+    out_str(o, "</h3>\n<p class=\"note\">");
+    put_l(o, "Time from the client's handshake ACK to the first byte of the server's greeting. "
+             "Bars: sessions per latency range (log scale); line: share of sessions at or below "
+             "that latency; dashed: p50, p90, p99.");
+    out_str(o, "</p>\n");
     int64_t lo = -1;
     int64_t hi = -1;
     for (size_t i = 0; i <= HTML_SERVERS_MAX; i++) {
@@ -1120,7 +1278,9 @@ static void put_banner_charts(struct capbuf *o, const struct html_state *st)
         hi = s->banner.max_us > hi ? s->banner.max_us : hi;
     }
     if (hi < 0) {
-        out_str(o, "<p>No greeting was captured.</p>\n");
+        out_str(o, "<p>");
+        put_l(o, "No greeting was captured.");
+        out_str(o, "</p>\n");
         return;
     }
     struct lat_axis a = {st->lat_edges, 0, 0, 44, 660};
@@ -1144,7 +1304,9 @@ static void put_banner_charts(struct capbuf *o, const struct html_state *st)
     }
     for (size_t i = 0; i < n; i++) {
         if (i == HTML_SERVER_CHARTS_OPEN) {
-            out_fmt(o, "<details><summary>%zu more servers</summary>\n", n - i);
+            out_str(o, "<details><summary>");
+            out_fmt(o, _("%zu more servers"), n - i);
+            out_str(o, "</summary>\n");
         }
         banner_chart(o, st, &st->servers[order[i]], &a);
     }
@@ -1186,19 +1348,23 @@ static void latency_row(struct capbuf *o, const struct lat_axis *a, double y, co
 static void put_reply_latency_chart(struct capbuf *o, const struct html_state *st,
                                     const struct run_stats *s)
 {
-    out_str(o, "<h3>Reply latency by command</h3>\n<p class=\"note\">From the segment that "
-               "completed a command to the first byte of its reply (log scale). Grey line: "
-               "minimum to maximum; box: p50 to p90 (dark tick p50); red tick: p99.</p>\n");
+    out_str(o, "<h3>");
+    put_l(o, "Reply latency by command");
+    out_str(o, "</h3>\n<p class=\"note\">");
+    put_l(o, "From the segment that completed a command to the first byte of its reply (log "
+             "scale). Grey line: minimum to maximum; box: p50 to p90 (dark tick p50); red tick: "
+             "p99.");
+    out_str(o, "</p>\n");
     const struct latency_hist *rows[SMTP_VERB_COUNT + 3];
     const char *names[SMTP_VERB_COUNT + 3];
     size_t n = 0;
     if (s->connect.n > 0) {
         rows[n] = &s->connect;
-        names[n++] = "TCP connect";
+        names[n++] = _("TCP connect");
     }
     if (s->banner.n > 0) {
         rows[n] = &s->banner;
-        names[n++] = "greeting (banner)";
+        names[n++] = _("greeting (banner)");
     }
     for (int v = 1; v < SMTP_VERB_COUNT; v++) {
         if (s->by_verb[v].n > 0) {
@@ -1208,10 +1374,12 @@ static void put_reply_latency_chart(struct capbuf *o, const struct html_state *s
     }
     if (s->message.n > 0) {
         rows[n] = &s->message;
-        names[n++] = "end of data";
+        names[n++] = _("end of data");
     }
     if (n == 0) {
-        out_str(o, "<p>No replies were timed.</p>\n");
+        out_str(o, "<p>");
+        put_l(o, "No replies were timed.");
+        out_str(o, "</p>\n");
         return;
     }
     int64_t lo = rows[0]->min_us;
@@ -1245,9 +1413,13 @@ static int cmp_point(const void *pa, const void *pb)
 
 static void put_timeline(struct capbuf *o, struct html_state *st)
 {
-    out_str(o, "<h3>Sessions over time</h3>\n");
+    out_str(o, "<h3>");
+    put_l(o, "Sessions over time");
+    out_str(o, "</h3>\n");
     if (st->n_points == 0) {
-        out_str(o, "<p>No sessions.</p>\n");
+        out_str(o, "<p>");
+        put_l(o, "No sessions.");
+        out_str(o, "</p>\n");
         return;
     }
     qsort(st->points, st->n_points, sizeof(st->points[0]), cmp_point);
@@ -1282,11 +1454,15 @@ static void put_timeline(struct capbuf *o, struct html_state *st)
     const double x0 = 60;
     const double wd = 860;
     double h = 20 + lane_h * (double)n_lanes + 34;
-    out_fmt(o, "<p class=\"note\">One bar per session, from its first packet to its last, "
-               "coloured by how it ended; overlapping sessions stack. %zu of %llu sessions drawn"
-               "%s.</p>\n",
-            st->n_points, (unsigned long long)st->n_offered,
-            st->stride > 1 ? " (a regular sample: every n-th session in start order)" : "");
+    out_str(o, "<p class=\"note\">");
+    out_fmt(o, _("One bar per session, from its first packet to its last, coloured by how it "
+                 "ended; overlapping sessions stack. %zu of %llu sessions drawn"),
+            st->n_points, (unsigned long long)st->n_offered);
+    if (st->stride > 1) {
+        out_str(o, " ");
+        put_l(o, "(a regular sample: every n-th session in start order)");
+    }
+    out_str(o, ".</p>\n");
     out_fmt(o, "<svg viewBox=\"0 0 960 %.0f\" width=\"960\" role=\"img\" aria-label=\"session "
                "timeline\">\n",
             h);
@@ -1334,7 +1510,9 @@ static void put_timeline(struct capbuf *o, struct html_state *st)
 
 static void put_codes_chart(struct capbuf *o, const struct run_stats *s)
 {
-    out_str(o, "<h3>Reply codes by class and code</h3>\n");
+    out_str(o, "<h3>");
+    put_l(o, "Reply codes by class and code");
+    out_str(o, "</h3>\n");
     uint64_t by_class[10] = {0};
     uint16_t codes[1000];
     size_t n = 0;
@@ -1347,15 +1525,19 @@ static void put_codes_chart(struct capbuf *o, const struct run_stats *s)
         }
     }
     out_str(o, "<p class=\"legend\">");
-    static const char *const cname[6] = {"", "", "2xx success", "3xx intermediate",
-                                         "4xx temporary failure", "5xx permanent failure"};
+    static const char *const cname[6] = {"", "", N_("2xx success"), N_("3xx intermediate"),
+                                         N_("4xx temporary failure"), N_("5xx permanent failure")};
     for (int k = 2; k <= 5; k++) {
-        out_fmt(o, "<span><span class=\"sw\" style=\"background:%s\"></span>%s: %llu</span> ",
-                class_colour((unsigned)k * 100), cname[k], (unsigned long long)by_class[k]);
+        out_fmt(o, "<span><span class=\"sw\" style=\"background:%s\"></span>",
+                class_colour((unsigned)k * 100));
+        put_l(o, cname[k]);
+        out_fmt(o, ": %llu</span> ", (unsigned long long)by_class[k]);
     }
     out_str(o, "</p>\n");
     if (n == 0) {
-        out_str(o, "<p>No replies.</p>\n");
+        out_str(o, "<p>");
+        put_l(o, "No replies.");
+        out_str(o, "</p>\n");
         return;
     }
     size_t shown = n < HTML_CODES_CHARTED ? n : HTML_CODES_CHARTED;
@@ -1376,7 +1558,7 @@ static void put_codes_chart(struct capbuf *o, const struct run_stats *s)
         out_fmt(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
                    "<title>%u ",
                 x + 4, bottom - bh, bw - 8, bh < 1 ? 1 : bh, class_colour(c), c);
-        put_esc_str(o, k != NULL ? k->name : "");
+        put_t(o, k != NULL ? k->name : "");
         out_fmt(o, ": %llu</title></rect>", (unsigned long long)s->reply_codes[c]);
         out_fmt(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%llu</text>", x + bw / 2,
                 bottom - bh - 3, (unsigned long long)s->reply_codes[c]);
@@ -1386,9 +1568,13 @@ static void put_codes_chart(struct capbuf *o, const struct run_stats *s)
     }
     out_str(o, "</svg>\n");
     if (n > shown) {
-        out_fmt(o, "<p class=\"note\">%zu further codes are listed below only.</p>\n", n - shown);
+        out_str(o, "<p class=\"note\">");
+        out_fmt(o, _("%zu further codes are listed below only."), n - shown);
+        out_str(o, "</p>\n");
     }
-    out_str(o, "<details><summary>What each code seen means</summary>\n<dl class=\"codes\">\n");
+    out_str(o, "<details><summary>");
+    put_l(o, "What each code seen means");
+    out_str(o, "</summary>\n<dl class=\"codes\">\n");
     for (size_t i = 0; i < n; i++) {
         put_code_explanation(o, codes[i]);
     }
@@ -1414,11 +1600,23 @@ static void put_pcts(struct capbuf *o, const struct latency_hist *h, bool three)
 
 static void put_servers(struct capbuf *o, const struct html_state *st)
 {
-    out_str(o, "<h2 id=\"servers\">Servers</h2>\n<table><thead><tr><th>server</th>"
-               "<th class=\"num\">sessions</th><th>greeting (first seen)</th>"
-               "<th class=\"num\">banner ms<br>p50 / p90 / p99</th>"
-               "<th class=\"num\">reply ms<br>p50 / p90</th><th class=\"num\">messages "
-               "accepted</th><th class=\"num\">abnormal closes</th></tr></thead><tbody>\n");
+    out_str(o, "<h2 id=\"servers\">");
+    put_l(o, "Servers");
+    out_str(o, "</h2>\n<table><thead><tr><th>");
+    put_l(o, "server");
+    out_str(o, "</th><th class=\"num\">");
+    put_l(o, "sessions");
+    out_str(o, "</th><th>");
+    put_l(o, "greeting (first seen)");
+    out_str(o, "</th><th class=\"num\">");
+    put_l(o, "banner ms");
+    out_str(o, "<br>p50 / p90 / p99</th><th class=\"num\">");
+    put_l(o, "reply ms");
+    out_str(o, "<br>p50 / p90</th><th class=\"num\">");
+    put_l(o, "messages accepted");
+    out_str(o, "</th><th class=\"num\">");
+    put_l(o, "abnormal closes");
+    out_str(o, "</th></tr></thead><tbody>\n");
     for (size_t i = 0; i <= HTML_SERVERS_MAX; i++) {
         const struct html_server *s = &st->servers[i];
         if (s->n_sessions == 0) {
@@ -1431,10 +1629,14 @@ static void put_servers(struct capbuf *o, const struct html_state *st)
                     class_colour(s->greeting_code), s->greeting_code);
             escape_html(o, span_make(s->greeting, s->greeting_len), HTML_GREETING_KEEP);
             if (s->greetings_differ) {
-                out_str(o, " <span class=\"meta\">(others differ)</span>");
+                out_str(o, " <span class=\"meta\">(");
+                put_l(o, "others differ");
+                out_str(o, ")</span>");
             }
         } else {
-            out_str(o, "<span class=\"meta\">none captured</span>");
+            out_str(o, "<span class=\"meta\">");
+            put_l(o, "none captured");
+            out_str(o, "</span>");
         }
         out_str(o, "</td>");
         put_pcts(o, &s->banner, true);
@@ -1444,11 +1646,12 @@ static void put_servers(struct capbuf *o, const struct html_state *st)
                 (unsigned long long)s->n_abnormal,
                 100.0 * (double)s->n_abnormal / (double)s->n_sessions);
     }
-    out_str(o, "</tbody></table>\n<p class=\"note\">Servers are told apart by address and "
-               "port. Abnormal closes: every close label except normal_quit and tls_opaque. ");
+    out_str(o, "</tbody></table>\n<p class=\"note\">");
+    put_l(o, "Servers are told apart by address and port. Abnormal closes: every close label "
+             "except normal_quit and tls_opaque. ");
     if (st->servers[HTML_SERVERS_MAX].is_other) {
-        out_fmt(o, "Only the first %d servers are listed by name; the rest are summed as "
-                   "&#8220;other servers&#8221;.",
+        out_fmt(o, _("Only the first %d servers are listed by name; the rest are summed as "
+                     "&#8220;other servers&#8221;."),
                 HTML_SERVERS_MAX);
     }
     out_str(o, "</p>\n");
@@ -1467,24 +1670,31 @@ static int cmp_abnormal(const void *pa, const void *pb)
 static void put_abnormal(struct writer *w, struct html_state *st)
 {
     struct capbuf *o = &w->line;
-    out_fmt(o, "<h2 id=\"abnormal\">Abnormal sessions (%llu)</h2>\n",
-            (unsigned long long)st->n_abnormal);
+    out_str(o, "<h2 id=\"abnormal\">");
+    out_fmt(o, _("Abnormal sessions (%llu)"), (unsigned long long)st->n_abnormal);
+    out_str(o, "</h2>\n");
     if (st->n_abnormal == 0) {
-        out_str(o, "<p>Every session ended normally (QUIT answered 221, or TLS) with no warning "
-                   "flag.</p>\n");
+        out_str(o, "<p>");
+        put_l(o, "Every session ended normally (QUIT answered 221, or TLS) with no warning flag.");
+        out_str(o, "</p>\n");
         return;
     }
-    out_str(o, "<p class=\"note\">Sessions whose close label is not normal_quit or tls_opaque, "
-               "or that carry a warning flag; most severe first (severity of the close, then of "
-               "the flags), then in order of session id. Rows with a 4xx/5xx reply or a line "
-               "anomaly are shaded. AUTH credentials are never shown.");
+    out_str(o, "<p class=\"note\">");
+    put_l(o, "Sessions whose close label is not normal_quit or tls_opaque, or that carry a warning "
+             "flag; most severe first (severity of the close, then of the flags), then in order "
+             "of session id. Rows with a 4xx/5xx reply or a line anomaly are shaded. AUTH "
+             "credentials are never shown.");
     if (st->n_abnormal > st->n_abnormal_kept) {
-        out_fmt(o, " The %zu most severe are shown with transcripts; the JSON output (--json) "
-                   "has all %llu.",
+        out_str(o, " ");
+        out_fmt(o, _("The %zu most severe are shown with transcripts; the JSON output (--json) "
+                     "has all %llu."),
                 st->n_abnormal_kept, (unsigned long long)st->n_abnormal);
     }
-    out_str(o, "</p>\n<table><thead><tr><th>close label</th><th class=\"num\">sessions</th>"
-               "</tr></thead><tbody>\n");
+    out_str(o, "</p>\n<table><thead><tr><th>");
+    put_l(o, "close label");
+    out_str(o, "</th><th class=\"num\">");
+    put_l(o, "sessions");
+    out_str(o, "</th></tr></thead><tbody>\n");
     for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
         if (st->n_abnormal_by_label[l] > 0) {
             out_fmt(o, "<tr><td><span class=\"sw\" style=\"background:%s\"></span>%s</td>"
@@ -1513,15 +1723,27 @@ static void put_abnormal(struct writer *w, struct html_state *st)
 
 static void put_about(struct capbuf *o)
 {
-    out_str(o, "<h2 id=\"about\">About this report</h2>\n<p>Made by smtpscope from packet "
-               "timestamps: every latency is the difference of two packet times as captured, "
-               "so it includes the network between the capture point and each side. "
-               "<b>Banner latency</b>: the client's handshake ACK to the first byte of the "
-               "greeting. <b>Reply latency</b>: the segment that completed a command to the first "
-               "byte of its reply. Percentiles come from a histogram accurate to 1/128 of the "
-               "value. Text from the network is shown escaped, exactly as sent, up to 512 bytes "
-               "per line; bytes that are not printable are shown as \\xNN. <code>smtpscope "
-               "explain CODE</code> explains any reply code at the terminal.</p>\n");
+    out_str(o, "<h2 id=\"about\">");
+    put_l(o, "About this report");
+    out_str(o, "</h2>\n<p>");
+    put_l(o, "Made by smtpscope from packet timestamps: every latency is the difference of two "
+             "packet times as captured, so it includes the network between the capture point and "
+             "each side.");
+    out_str(o, " <b>");
+    put_l(o, "Banner latency");
+    out_str(o, "</b>: ");
+    put_l(o, "the client's handshake ACK to the first byte of the greeting.");
+    out_str(o, " <b>");
+    put_l(o, "Reply latency");
+    out_str(o, "</b>: ");
+    put_l(o, "the segment that completed a command to the first byte of its reply.");
+    out_str(o, " ");
+    put_l(o, "Percentiles come from a histogram accurate to 1/128 of the value. Text from the "
+             "network is shown escaped, exactly as sent, up to 512 bytes per line; bytes that are "
+             "not printable are shown as \\xNN.");
+    out_str(o, " <code>smtpscope explain CODE</code> ");
+    put_l(o, "explains any reply code at the terminal.");
+    out_str(o, "</p>\n");
 }
 
 static void html_summary(struct writer *w, const struct run_report *rep)
@@ -1532,28 +1754,46 @@ static void html_summary(struct writer *w, const struct run_report *rep)
         w->failed = true;
         return;
     }
-    out_str(o, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    /* The language the text below is in: the catalogue's own tag. */
+    out_str(o, "<!DOCTYPE html>\n<html lang=\"");
+    out_str(o, i18n_lang_tag());
+    out_str(o, "\"><head><meta charset=\"utf-8\">\n"
                "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
                "style-src 'unsafe-inline'; img-src data:\">\n"
                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-               "<title>smtpscope report: ");
+               "<title>");
+    put_l(o, "smtpscope report:");
+    out_str(o, " ");
     put_esc_str(o, rep->input->source != NULL ? rep->input->source : "?");
     out_str(o, "</title>\n");
     out_str(o, css);
-    out_str(o, "</head><body>\n<h1>SMTP capture report</h1>\n<p class=\"meta\"><code>");
+    out_str(o, "</head><body>\n<h1>");
+    put_l(o, "SMTP capture report");
+    out_str(o, "</h1>\n<p class=\"meta\"><code>");
     put_esc_str(o, rep->input->source != NULL ? rep->input->source : "?");
     out_str(o, "</code> &#183; ");
     put_utc(o, rep->input->first_us);
     out_str(o, " &#8594; ");
     put_utc(o, rep->input->last_us);
-    out_str(o, "</p>\n<p class=\"meta\"><a href=\"#custody\">Chain of custody</a> &#183; "
-               "<a href=\"#overview\">Overview</a> &#183; <a href=\"#charts\">Charts</a> &#183; "
-               "<a href=\"#servers\">Servers</a> &#183; <a href=\"#abnormal\">Abnormal "
-               "sessions</a> &#183; <a href=\"#about\">About</a></p>\n");
+    out_str(o, "</p>\n<p class=\"meta\"><a href=\"#custody\">");
+    put_l(o, "Chain of custody");
+    out_str(o, "</a> &#183; <a href=\"#overview\">");
+    put_l(o, "Overview");
+    out_str(o, "</a> &#183; <a href=\"#charts\">");
+    put_l(o, "Charts");
+    out_str(o, "</a> &#183; <a href=\"#servers\">");
+    put_l(o, "Servers");
+    out_str(o, "</a> &#183; <a href=\"#abnormal\">");
+    put_l(o, "Abnormal sessions");
+    out_str(o, "</a> &#183; <a href=\"#about\">");
+    put_l(o, "About");
+    out_str(o, "</a></p>\n");
     put_custody(o, st, rep);
     put_overview(o, st, rep);
     writer_flush_line(w);
-    out_str(o, "<h2 id=\"charts\">Charts</h2>\n");
+    out_str(o, "<h2 id=\"charts\">");
+    put_l(o, "Charts");
+    out_str(o, "</h2>\n");
     put_timeline(o, st);
     writer_flush_line(w);
     put_banner_charts(o, st);

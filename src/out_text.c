@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "escape.h"
+#include "i18n.h"
 #include "timing.h"
 #include "writer.h"
 
@@ -51,17 +52,28 @@ static void text_session(struct writer *w, const struct session_record *r)
     e->flags = r->flags;
 }
 
-/* The first sentence of an explanation, for one-line listings. */
+/* The first sentence of an explanation, translated, for one-line listings. */
 static void put_first_sentence(struct capbuf *o, const char *text)
 {
-    const char *end = strstr(text, ". ");
-    size_t n = end ? (size_t)(end - text) + 1 : strlen(text);
-    capbuf_append(o, text, n);
+    const char *t = _(text);
+    capbuf_append(o, t, i18n_first_sentence(t));
+}
+
+/* text, then spaces up to width terminal columns (printf's %-Ns counts
+ * bytes, which misaligns translated UTF-8 text). */
+static void put_padded(struct capbuf *o, const char *text, unsigned width)
+{
+    out_str(o, text);
+    for (unsigned c = i18n_columns(text); c < width; c++) {
+        out_str(o, " ");
+    }
 }
 
 static void put_hist_line(struct capbuf *o, const char *name, const struct latency_hist *h)
 {
-    out_fmt(o, "  %-14s n=%-7llu", name, (unsigned long long)h->n);
+    out_str(o, "  ");
+    put_padded(o, name, 14);
+    out_fmt(o, " n=%-7llu", (unsigned long long)h->n);
     if (h->n == 0) {
         out_str(o, "\n");
         return;
@@ -72,7 +84,9 @@ static void put_hist_line(struct capbuf *o, const char *name, const struct laten
         out_fmt(o, " %s ", qn[i]);
         out_ms(o, latency_quantile(h, qs[i]));
     }
-    out_str(o, "  max ");
+    out_str(o, "  ");
+    out_str(o, _("max"));
+    out_str(o, " ");
     out_ms(o, h->max_us);
     out_str(o, "\n");
 }
@@ -81,34 +95,44 @@ static void put_header(struct capbuf *o, const struct run_report *rep)
 {
     const struct run_input *in = rep->input;
     const struct run_stats *st = rep->stats;
-    out_str(o, "smtpscope summary\n");
-    out_str(o, "Input: ");
+    out_str(o, _("smtpscope summary"));
+    out_str(o, "\n");
+    /* TRANSLATORS: followed by the capture file's name. */
+    out_str(o, _("Input: "));
     escape_terminal(o, span_make(in->source, strlen(in->source)), 256);
-    out_fmt(o, " (%s), %llu packets, %llu bytes", in->linktype_name,
+    out_fmt(o, _(" (%s), %llu packets, %llu bytes"), in->linktype_name,
             (unsigned long long)in->n_packets, (unsigned long long)in->n_bytes);
     if (in->is_live) {
-        out_fmt(o, "Capture drops: kernel %llu, interface %llu%s\n",
-                (unsigned long long)in->n_dropped, (unsigned long long)in->n_if_dropped,
-                in->n_dropped + in->n_if_dropped > 0 ? " (latency and sessions may be incomplete)"
-                                                     : "");
+        out_fmt(o, _("Capture drops: kernel %llu, interface %llu"),
+                (unsigned long long)in->n_dropped, (unsigned long long)in->n_if_dropped);
+        if (in->n_dropped + in->n_if_dropped > 0) {
+            out_str(o, " ");
+            out_str(o, _("(latency and sessions may be incomplete)"));
+        }
+        out_str(o, "\n");
     }
     if (in->first_us >= 0) {
-        out_fmt(o, ", %.3f s of traffic", (double)(in->last_us - in->first_us) / 1e6);
+        out_fmt(o, _(", %.3f s of traffic"), (double)(in->last_us - in->first_us) / 1e6);
     }
     out_str(o, "\n");
     if (in->error != NULL) {
-        out_str(o, "Input error: ");
+        /* TRANSLATORS: followed by the reader's error message. */
+        out_str(o, _("Input error: "));
         escape_terminal(o, span_make(in->error, strlen(in->error)), 512);
-        out_str(o, " (sessions up to this point are reported)\n");
+        out_str(o, " ");
+        out_str(o, _("(sessions up to this point are reported)"));
+        out_str(o, "\n");
     }
-    out_fmt(o, "\nSessions: %llu    messages attempted: %llu    accepted: %llu\n",
+    out_fmt(o, _("\nSessions: %llu    messages attempted: %llu    accepted: %llu\n"),
             (unsigned long long)st->n_sessions, (unsigned long long)st->n_messages_attempted,
             (unsigned long long)st->n_messages_accepted);
 }
 
 static void put_closes(struct capbuf *o, const struct run_stats *st)
 {
-    out_str(o, "\nCloses by label:\n");
+    out_str(o, "\n");
+    out_str(o, _("Closes by label:"));
+    out_str(o, "\n");
     for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
         if (st->labels[l] == 0) {
             continue;
@@ -124,7 +148,9 @@ static void put_closes(struct capbuf *o, const struct run_stats *st)
             continue;
         }
         if (!any) {
-            out_str(o, "\nFlags (sessions):\n");
+            out_str(o, "\n");
+            out_str(o, _("Flags (sessions):"));
+            out_str(o, "\n");
             any = true;
         }
         const struct verdict_info *info = verdict_flag_info((enum verdict_flag)f);
@@ -140,10 +166,10 @@ static void put_replies(struct capbuf *o, const struct run_stats *st)
     for (int c = 100; c < 600; c++) {
         by_class[c / 100] += st->reply_codes[c];
     }
-    out_fmt(o, "\nReplies by class: 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu\n",
+    out_fmt(o, _("\nReplies by class: 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu\n"),
             (unsigned long long)by_class[2], (unsigned long long)by_class[3],
             (unsigned long long)by_class[4], (unsigned long long)by_class[5]);
-    out_str(o, "Replies by code:");
+    out_str(o, _("Replies by code:"));
     int n = 0;
     for (int c = 0; c < 1000; c++) {
         if (st->reply_codes[c] > 0) {
@@ -151,16 +177,23 @@ static void put_replies(struct capbuf *o, const struct run_stats *st)
                     (unsigned long long)st->reply_codes[c]);
         }
     }
-    out_str(o, n == 0 ? " none\n" : "\n");
+    if (n == 0) {
+        out_str(o, " ");
+        out_str(o, _("none"));
+    }
+    out_str(o, "\n");
 }
 
 static void put_latencies(struct capbuf *o, const struct run_stats *st)
 {
-    out_str(o, "\nLatency (ms):\n");
-    put_hist_line(o, "connect", &st->connect);
-    put_hist_line(o, "banner", &st->banner);
-    put_hist_line(o, "end of data", &st->message);
-    out_str(o, "Reply latency by command (ms):\n");
+    out_str(o, "\n");
+    out_str(o, _("Latency (ms):"));
+    out_str(o, "\n");
+    put_hist_line(o, _("connect"), &st->connect);
+    put_hist_line(o, _("banner"), &st->banner);
+    put_hist_line(o, _("end of data"), &st->message);
+    out_str(o, _("Reply latency by command (ms):"));
+    out_str(o, "\n");
     for (int v = 1; v < SMTP_VERB_COUNT; v++) {
         if (st->by_verb[v].n > 0) {
             put_hist_line(o, smtp_verb_name((enum smtp_verb)v), &st->by_verb[v]);
@@ -170,35 +203,39 @@ static void put_latencies(struct capbuf *o, const struct run_stats *st)
 
 static void put_coverage(struct capbuf *o, const struct run_input *in)
 {
-    out_str(o, "\nNot analysed:\n");
-    out_fmt(o, "  non-IP frames %llu, IPv6 fragments/AH/ESP/other %llu, snaplen-cut packets %llu, "
-               "malformed %llu\n",
+    out_str(o, "\n");
+    out_str(o, _("Not analysed:"));
+    out_str(o, "\n");
+    out_fmt(o, _("  non-IP frames %llu, IPv6 fragments/AH/ESP/other %llu, snaplen-cut packets %llu, "
+                 "malformed %llu\n"),
             (unsigned long long)in->by_decode[DECODE_NON_IP],
             (unsigned long long)in->by_decode[DECODE_IPV6_UNSUPPORTED],
             (unsigned long long)in->by_decode[DECODE_TRUNCATED],
             (unsigned long long)in->by_decode[DECODE_MALFORMED]);
-    out_fmt(o, "  sessions picked up mid-stream (no handshake captured): %llu\n",
+    out_fmt(o, _("  sessions picked up mid-stream (no handshake captured): %llu\n"),
             (unsigned long long)in->n_midstream);
-    out_fmt(o, "  SMTP-port packets with no session (no handshake and no ACK to recover from): "
-               "%llu in %llu flows\n",
+    out_fmt(o, _("  SMTP-port packets with no session (no handshake and no ACK to recover from): "
+                 "%llu in %llu flows\n"),
             (unsigned long long)in->n_unattached_packets,
             (unsigned long long)in->n_unattached_flows);
-    out_fmt(o, "  evicted (stream table full) %llu, invalid TCP header or checksum %llu, "
-               "reassembly queue pruned %llu\n",
+    out_fmt(o, _("  evicted (stream table full) %llu, invalid TCP header or checksum %llu, "
+                 "reassembly queue pruned %llu\n"),
             (unsigned long long)in->n_evicted, (unsigned long long)in->n_tcp_header_invalid,
             (unsigned long long)in->n_queue_pruned);
-    out_fmt(o, "  other TCP ports %llu, non-TCP %llu packets; sessions open at end %llu, ended idle %llu\n",
+    out_fmt(o, _("  other TCP ports %llu, non-TCP %llu packets; sessions open at end %llu, "
+                 "ended idle %llu\n"),
             (unsigned long long)in->n_other_ports, (unsigned long long)in->n_not_tcp,
             (unsigned long long)in->n_open_at_end, (unsigned long long)in->n_idle);
     if (in->n_offload_segments + in->n_window_reopened + in->n_held_back + in->n_holes > 0) {
-        out_str(o, "Read despite the capture:\n");
-        out_fmt(o, "  offloaded segments (TSO/GSO) %llu, segments past a stale window or "
-                   "after their ACK %llu,\n  waits for reordered bytes %llu (at most %llu "
-                   "sessions at once, %llu not waited on)\n",
+        out_str(o, _("Read despite the capture:"));
+        out_str(o, "\n");
+        out_fmt(o, _("  offloaded segments (TSO/GSO) %llu, segments past a stale window or "
+                     "after their ACK %llu,\n  waits for reordered bytes %llu (at most %llu "
+                     "sessions at once, %llu not waited on)\n"),
                 (unsigned long long)in->n_offload_segments,
                 (unsigned long long)in->n_window_reopened, (unsigned long long)in->n_held_back,
                 (unsigned long long)in->n_waiting_max, (unsigned long long)in->n_reorder_overflow);
-        out_fmt(o, "  holes lost to the capture %llu (%llu bytes)\n",
+        out_fmt(o, _("  holes lost to the capture %llu (%llu bytes)\n"),
                 (unsigned long long)in->n_holes, (unsigned long long)in->n_hole_bytes);
     }
 }
@@ -208,7 +245,7 @@ static void put_abnormal(struct capbuf *o, const struct text_state *st)
     if (st == NULL || st->n_abnormal == 0) {
         return;
     }
-    out_fmt(o, "\nAbnormal sessions (%llu):\n", (unsigned long long)st->n_abnormal);
+    out_fmt(o, _("\nAbnormal sessions (%llu):\n"), (unsigned long long)st->n_abnormal);
     for (size_t i = 0; i < st->n_listed; i++) {
         const struct abnormal_entry *e = &st->listed[i];
         out_fmt(o, "  #%-5llu %s -> %s  %s", (unsigned long long)e->id, e->client, e->server,
@@ -221,7 +258,7 @@ static void put_abnormal(struct capbuf *o, const struct text_state *st)
         out_str(o, "\n");
     }
     if (st->n_abnormal > st->n_listed) {
-        out_fmt(o, "  ... and %llu more (see --json)\n",
+        out_fmt(o, _("  ... and %llu more (see --json)\n"),
                 (unsigned long long)(st->n_abnormal - st->n_listed));
     }
 }

@@ -66,6 +66,7 @@ run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quic
 [ -x tests/fuzz/replay.sh ] && run_level fuzz-replay tests/fuzz/replay.sh
 [ -x tests/hostile/run.sh ] && run_level hostile tests/hostile/run.sh
 [ -x tests/report/run.sh ] && run_level report tests/report/run.sh ./smtpscope
+[ -x tests/i18n/run.sh ] && run_level i18n tests/i18n/run.sh ./smtpscope
 [ -x tests/extract/run.sh ] && run_level extract tests/extract/run.sh build/asan/smtpscope
 [ -x tests/live/run.sh ] && run_level live tests/live/run.sh
 # The same live checks with two processes in an AF_PACKET fanout group.

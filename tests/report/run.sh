@@ -45,6 +45,19 @@ while read -r name status args; do
     fi
 done <tests/report/explain/TESTLIST
 
+# Unknown codes and names go to stderr, the rest to stdout, exit 1.
+"$BIN" explain 221 299 nonsense 5.9.9 >"$WORK/out" 2>"$WORK/err"
+got=$?
+if [ "$got" != 1 ]; then
+    bad "explain with unknown arguments: exit $got, want 1"
+elif ! head -1 "$WORK/out" | grep -q '^221  ' || grep -q '299\|nonsense\|5\.9\.9' "$WORK/out"; then
+    bad "explain with unknown arguments: stdout holds something other than 221"
+elif ! grep -q '^299 ' "$WORK/err" || ! grep -q 'nonsense' "$WORK/err" || ! grep -q '^5\.9\.9 ' "$WORK/err"; then
+    bad "explain with unknown arguments: an error is missing from stderr"
+else
+    ok
+fi
+
 # ---- 2. unit suites (knowledge base, HTML escaping and writer) ----------
 if [ -x build/asan/unit ]; then
     for suite in knowledge out_html; do

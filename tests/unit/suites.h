@@ -31,5 +31,6 @@ Suite *record_suite(void);
 Suite *community_id_suite(void);
 Suite *msghdr_suite(void);
 Suite *packet_build_suite(void);
+Suite *i18n_suite(void);
 
 #endif
