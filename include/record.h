@@ -194,6 +194,22 @@ int64_t record_offset_us(int64_t start_us, const struct record_exchange *x);
 int64_t record_end_us(const struct session_record *r);
 int64_t record_duration_us(const struct session_record *r);
 
+/*
+ * Whether the session is abnormal (verdict_is_abnormal() on its label and
+ * flags), and the entry that says why (verdict_reason(); NULL when it is
+ * not).  Every writer and the statistics ask here, so they agree.
+ */
+bool record_is_abnormal(const struct session_record *r);
+const struct verdict_info *record_reason(const struct session_record *r);
+
+/*
+ * The session's last exchange: its last command (or message, or AUTH
+ * line) and the reply it got, or a reply no command asked for when that
+ * came last (an idle-timeout 421).  NULL when the session had none; the
+ * greeting (r->greeting) is not one of them.
+ */
+const struct record_exchange *record_last_exchange(const struct session_record *r);
+
 /* The text t as a span into r's arena. */
 static inline struct span record_span(const struct session_record *r, struct record_text t)
 {

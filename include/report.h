@@ -24,6 +24,7 @@ struct run_stats {
     uint64_t n_messages_attempted;
     uint64_t n_messages_accepted;
     uint64_t n_exchanges;
+    uint64_t n_abnormal;                  /* record_is_abnormal() */
     uint64_t labels[VERDICT_LABEL_COUNT];
     uint64_t flags[VERDICT_FLAG_COUNT];
     uint64_t reply_codes[1000];

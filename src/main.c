@@ -140,18 +140,13 @@ static void print_stats_line(struct run *run)
     uint64_t drop = 0;
     uint64_t ifdrop = 0;
     uint64_t packets = packets_read(run, &drop, &ifdrop);
-    unsigned long long abnormal = 0;
-    for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
-        if (verdict_label_is_abnormal(l)) {
-            abnormal += run->out.stats->labels[l];
-        }
-    }
     fprintf(stderr,
             "smtpscope: packets %llu, drops %llu kernel %llu interface, sessions open %llu "
-            "closed %llu, abnormal closes %llu, resident %ld KiB\n",
+            "closed %llu, abnormal %llu, resident %ld KiB\n",
             (unsigned long long)packets, (unsigned long long)drop,
             (unsigned long long)ifdrop, (unsigned long long)sessions_open(run),
-            (unsigned long long)run->out.stats->n_sessions, abnormal, resident_kib());
+            (unsigned long long)run->out.stats->n_sessions,
+            (unsigned long long)run->out.stats->n_abnormal, resident_kib());
 }
 
 /* Work that runs on a timer in live capture: idle sweep, stats, limits. */

@@ -77,6 +77,7 @@ struct html_point {
 struct html_abnormal {
     uint64_t id;
     int rank;          /* label severity * 64 + worst flag severity * 16 + flags */
+    int severity;      /* of the reason it is listed (record_reason()) */
     uint8_t label;
     char summary[512]; /* our text only: id, endpoints, label, flags */
     struct capbuf body;
@@ -370,7 +371,7 @@ static void add_server(struct html_state *st, struct html_server *s,
     if (r->label < VERDICT_LABEL_COUNT) {
         s->labels[r->label]++;
     }
-    if (verdict_label_is_abnormal(r->label)) {
+    if (record_is_abnormal(r)) {
         s->n_abnormal++;
     }
     int64_t b = record_banner_us(r); /* unknown mid-stream: no sample */
@@ -415,13 +416,6 @@ static int session_rank(const struct session_record *r, int *worst_flag)
     *worst_flag = worst;
     int label_sev = severity_rank(verdict_label_info((enum verdict_label)r->label)->severity);
     return label_sev * 64 + worst * 16 + (n < 15 ? n : 15);
-}
-
-static bool session_is_listed(const struct session_record *r)
-{
-    int worst_flag;
-    session_rank(r, &worst_flag);
-    return verdict_label_is_abnormal(r->label) || worst_flag >= 2;
 }
 
 static void put_command_cell(struct capbuf *o, const struct session_record *r,
@@ -708,6 +702,7 @@ static void keep_abnormal(struct html_state *st, const struct session_record *r)
     }
     slot->id = r->id;
     slot->rank = rank;
+    slot->severity = severity_rank(record_reason(r)->severity);
     slot->label = r->label;
     char client[RECORD_ENDPOINT_TEXT_MAX];
     char server[RECORD_ENDPOINT_TEXT_MAX];
@@ -735,7 +730,7 @@ static void html_session(struct writer *w, const struct session_record *r)
     add_server(st, server_slot(st, &r->server), r);
     count_client(st, &r->client);
     add_point(st, r);
-    if (session_is_listed(r)) {
+    if (record_is_abnormal(r)) {
         st->n_abnormal++;
         if (r->label < VERDICT_LABEL_COUNT) {
             st->n_abnormal_by_label[r->label]++;
@@ -1418,7 +1413,7 @@ static void put_servers(struct capbuf *o, const struct html_state *st)
                "<th class=\"num\">sessions</th><th>greeting (first seen)</th>"
                "<th class=\"num\">banner ms<br>p50 / p90 / p99</th>"
                "<th class=\"num\">reply ms<br>p50 / p90</th><th class=\"num\">messages "
-               "accepted</th><th class=\"num\">abnormal closes</th></tr></thead><tbody>\n");
+               "accepted</th><th class=\"num\">abnormal sessions</th></tr></thead><tbody>\n");
     for (size_t i = 0; i <= HTML_SERVERS_MAX; i++) {
         const struct html_server *s = &st->servers[i];
         if (s->n_sessions == 0) {
@@ -1445,7 +1440,7 @@ static void put_servers(struct capbuf *o, const struct html_state *st)
                 100.0 * (double)s->n_abnormal / (double)s->n_sessions);
     }
     out_str(o, "</tbody></table>\n<p class=\"note\">Servers are told apart by address and "
-               "port. Abnormal closes: every close label except normal_quit and tls_opaque. ");
+               "port. Abnormal sessions: a close label or a flag of severity warning or error. ");
     if (st->servers[HTML_SERVERS_MAX].is_other) {
         out_fmt(o, "Only the first %d servers are listed by name; the rest are summed as "
                    "&#8220;other servers&#8221;.",
@@ -1474,8 +1469,8 @@ static void put_abnormal(struct writer *w, struct html_state *st)
                    "flag.</p>\n");
         return;
     }
-    out_str(o, "<p class=\"note\">Sessions whose close label is not normal_quit or tls_opaque, "
-               "or that carry a warning flag; most severe first (severity of the close, then of "
+    out_str(o, "<p class=\"note\">Sessions whose close label or any flag has severity warning "
+               "or error; most severe first (severity of the close, then of "
                "the flags), then in order of session id. Rows with a 4xx/5xx reply or a line "
                "anomaly are shaded. AUTH credentials are never shown.");
     if (st->n_abnormal > st->n_abnormal_kept) {
@@ -1497,7 +1492,7 @@ static void put_abnormal(struct writer *w, struct html_state *st)
     qsort(st->abnormal, st->n_abnormal_kept, sizeof(st->abnormal[0]), cmp_abnormal);
     for (size_t i = 0; i < st->n_abnormal_kept; i++) {
         struct html_abnormal *a = &st->abnormal[i];
-        int sev = a->rank / 64;
+        int sev = a->severity;
         out_fmt(o, "<details class=\"sess\"%s><summary><span class=\"sw\" style=\"background:%s\">"
                    "</span><span class=\"sev-%s\">%s</span> %s</summary>\n",
                 i < HTML_ABNORMAL_OPEN ? " open" : "", label_colour(a->label),

@@ -525,7 +525,7 @@ static char *put_name(char *d, const char *name)
  * the only part written apart. */
 static void put_session_end(struct capbuf *o, const struct session_record *r)
 {
-    _Static_assert(11 + NAME_MAX_LEN + 11 + 2 + 10 + 8 + 16 + NAME_MAX_LEN + 21 + OUT_U64_MAX +
+    _Static_assert(11 + NAME_MAX_LEN + 11 + 2 + 17 + 10 + 8 + 16 + NAME_MAX_LEN + 21 + OUT_U64_MAX +
                            10 + OUT_U64_MAX + 3 <= 2 * OUT_ROOM_MAX,
                    "one run");
     char *d = out_room(o, 2 * OUT_ROOM_MAX);
@@ -544,6 +544,7 @@ static void put_session_end(struct capbuf *o, const struct session_record *r)
     } else {
         d = PUT_LIT(d, "[]");
     }
+    d = record_is_abnormal(r) ? PUT_LIT(d, ",\"abnormal\":true") : PUT_LIT(d, ",\"abnormal\":false");
     d = PUT_LIT(d, ",\"closer\":");
     d = put_name(d, closer_name(r->closer));
     d = PUT_LIT(d, ",\"end_reason\":\"");
@@ -741,6 +742,7 @@ static void jsonl_summary(struct writer *w, const struct run_report *rep)
     out_fmt(o, ",\"sessions\":%llu,\"messages_attempted\":%llu,\"messages_accepted\":%llu",
             (unsigned long long)st->n_sessions, (unsigned long long)st->n_messages_attempted,
             (unsigned long long)st->n_messages_accepted);
+    out_fmt(o, ",\"abnormal_sessions\":%llu", (unsigned long long)st->n_abnormal);
     put_counts(o, st);
     put_latencies(o, st);
     put_coverage(o, in);

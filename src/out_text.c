@@ -36,7 +36,7 @@ struct text_state {
 static void text_session(struct writer *w, const struct session_record *r)
 {
     struct text_state *st = w->priv;
-    if (st == NULL || !verdict_label_is_abnormal(r->label)) {
+    if (st == NULL || !record_is_abnormal(r)) {
         return;
     }
     st->n_abnormal++;

@@ -45,6 +45,9 @@ void stats_add(struct run_stats *st, const struct session_record *r)
     st->n_messages_attempted += r->messages_attempted;
     st->n_messages_accepted += r->messages_accepted;
     st->n_exchanges += r->n_exchanges;
+    if (record_is_abnormal(r)) {
+        st->n_abnormal++;
+    }
     if (r->label < VERDICT_LABEL_COUNT) {
         st->labels[r->label]++;
     }

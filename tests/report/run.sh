@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/report/run.sh - `smtpscope explain` goldens, the knowledge and HTML
 # unit suites, and the HTML report: static lint of a report for every
-# capture in pcaps/, the HTML-injection capture, and (when Chromium is
+# capture in pcaps/ (whose text summary, report and JSON must name the same
+# abnormal sessions), the HTML-injection capture, and (when Chromium is
 # installed or installable) rendering in headless Chromium with no console
 # errors, charts present and nothing from the capture executed.
 #
@@ -70,11 +71,12 @@ if ! "$BIN" --help 2>&1 | grep -q -- '--report'; then
     echo "$pass passed, $fail failed"
     exit 1
 fi
-for pcap in pcaps/*.pcap; do
+for pcap in pcaps/*.pcap pcaps/*.pcapng; do
     [ -f "$pcap" ] || continue
-    name=$(basename "$pcap" .pcap)
+    name=$(basename "$pcap")
+    name=${name%.*}
     out=$WORK/$name.html
-    "$BIN" -r "$pcap" -q --report "$out" --json "$WORK/$name.jsonl" >"$WORK/log" 2>&1
+    "$BIN" -r "$pcap" --report "$out" --json "$WORK/$name.jsonl" >"$WORK/$name.txt" 2>"$WORK/log"
     status=$?
     if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
         bad "report $name: exit $status: $(head -2 "$WORK/log")"
@@ -96,6 +98,14 @@ print(charted, known)' "$out" "$WORK/$name.jsonl")
         ok
     else
         bad "report $name: banner samples charted, and in the JSON: $counts"
+    fi
+    # One definition of abnormal: the text summary, the report and the
+    # JSON name the same sessions.
+    if tests/report/abnormal_agree.py "$WORK/$name.txt" "$out" "$WORK/$name.jsonl" >"$WORK/agree" 2>&1; then
+        ok
+    else
+        bad "report $name: text, HTML and JSON disagree on the abnormal sessions"
+        head -5 "$WORK/agree"
     fi
 done
 
