@@ -19,6 +19,17 @@
 #include "timing.h"
 #include "verdict.h"
 
+/* Servers told apart (address and port) for per-server figures; past
+ * this many, sessions with further servers are only counted. */
+#define STATS_SERVERS_MAX 32
+
+/* One server's banner times (record_banner_us()), for "slowest banners". */
+struct stats_server {
+    struct record_endpoint ep;
+    uint64_t n_sessions;
+    struct latency_hist banner;
+};
+
 struct run_stats {
     uint64_t n_sessions;
     uint64_t n_messages_attempted;
@@ -32,6 +43,11 @@ struct run_stats {
     struct latency_hist banner;
     struct latency_hist message;          /* end of data to its reply */
     struct latency_hist by_verb[SMTP_VERB_COUNT];
+    /* In order of each server's first session; pages of servers never
+     * seen stay untouched (calloc). */
+    struct stats_server servers[STATS_SERVERS_MAX];
+    uint32_t n_servers;
+    uint64_t n_sessions_other_servers; /* servers past STATS_SERVERS_MAX */
 };
 
 /* Input and coverage counters, and the run's identity. */

@@ -28,6 +28,7 @@ struct writer {
     bool flush_each;    /* live capture: every record reaches the file at once */
     uint16_t community_id_seed; /* JSON: the Community ID's seed (--community-id-seed) */
     void *priv;         /* writer-private state, freed by writer_free */
+    void (*release)(void *priv); /* frees what priv holds, before priv; may be NULL */
 };
 
 /* JSON Lines: one object per session, then one summary object. */
