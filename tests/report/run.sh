@@ -114,7 +114,7 @@ done
 # person reads (0, +10s, 250µs, 5min, 14:30, 11-22 14:30, a date) or a
 # bar's count, never a long run of digits.
 bad_labels=$(python3 -c 'import re,sys
-ok=re.compile(r"^(0|\+?[0-9]+(\.[0-9]+)?(\xb5s|ms|s|min|h|d)|[0-9]+|[0-9]{2}:[0-9]{2}|[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2})$")
+ok=re.compile(r"^(0|\+?[0-9]{1,3}(\.[0-9]+)?(\xb5s|ms|s|min|h|d)|[0-9]+|[0-9]{2}:[0-9]{2}|[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2})$")
 for f in sys.argv[1:]:
     h=open(f,encoding="utf-8").read()
     for l in re.findall(r"<text [^>]*text-anchor=\"middle\"[^>]*>([^<]*)</text>",h):
