@@ -84,6 +84,9 @@ struct run_input {
     uint64_t n_queue_pruned;         /* libnids dropped queued segments */
     uint64_t n_ip_warnings;
     const char *error;               /* input error text, or NULL */
+    bool has_extract;                /* --extract was given */
+    uint64_t n_extract_written;      /* messages written with their sidecar */
+    uint64_t n_extract_failed;       /* messages not (fully) written */
     bool is_live;
     uint64_t n_dropped;              /* kernel drops (pcap_stats ps_drop) */
     uint64_t n_if_dropped;           /* interface drops (ps_ifdrop) */

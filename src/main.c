@@ -596,8 +596,24 @@ static int run_analysis(struct run *run)
     if (end_rc != SMTPSCOPE_OK) {
         rc = end_rc; /* a worker failed: that outranks damaged input */
     }
+    if (run->extractor != NULL) {
+        run->input.has_extract = true;
+        extract_counts(run->extractor, &run->input.n_extract_written,
+                       &run->input.n_extract_failed);
+    }
     int out_rc = outputs_summary(&run->out, &run->input, run->err, sizeof(run->err));
-    return out_rc != SMTPSCOPE_OK ? out_rc : rc;
+    if (out_rc != SMTPSCOPE_OK) {
+        return out_rc;
+    }
+    if (rc == SMTPSCOPE_OK && run->input.n_extract_failed > 0) {
+        snprintf(run->err, sizeof(run->err),
+                 "--extract: %llu of %llu messages could not be extracted (warnings above)",
+                 (unsigned long long)run->input.n_extract_failed,
+                 (unsigned long long)(run->input.n_extract_failed +
+                                      run->input.n_extract_written));
+        return SMTPSCOPE_ERR_EXTRACT;
+    }
+    return rc;
 }
 
 int main(int argc, char **argv)

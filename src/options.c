@@ -76,7 +76,8 @@ static void usage(FILE *f)
             "  -V, --version        version\n\n"
             "Exit status: 0 ok, 1 usage, 2 cannot open input, 3 input damaged (sessions\n"
             "before the damage are still reported), 4 unsupported link type,\n"
-            "5 cannot write output, 6 internal error.\n",
+            "5 cannot write output, 6 internal error, 7 some messages could not be\n"
+            "extracted (--extract).\n",
             STREAM_TABLE_DEFAULT, STREAM_FREE_BUFFERS_ABOVE_DEFAULT, PREFETCH_ABOVE_DEFAULT,
             ORDER_WINDOW_DEFAULT);
 }

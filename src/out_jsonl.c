@@ -750,6 +750,11 @@ static void jsonl_summary(struct writer *w, const struct run_report *rep)
         out_fmt(o, ",\"drops\":{\"kernel\":%llu,\"interface\":%llu}",
                 (unsigned long long)in->n_dropped, (unsigned long long)in->n_if_dropped);
     }
+    if (in->has_extract) {
+        out_fmt(o, ",\"extract_counts\":{\"written\":%llu,\"failed\":%llu}",
+                (unsigned long long)in->n_extract_written,
+                (unsigned long long)in->n_extract_failed);
+    }
     out_str(o, ",\"input_error\":");
     if (in->error != NULL) {
         escape_json(o, span_make(in->error, strlen(in->error)), 512);

@@ -260,6 +260,13 @@ static void put_header(struct capbuf *o, const struct run_report *rep)
     out_fmt(o, "\nSessions: %llu    messages attempted: %llu    accepted: %llu    abnormal: %llu\n",
             (unsigned long long)st->n_sessions, (unsigned long long)st->n_messages_attempted,
             (unsigned long long)st->n_messages_accepted, (unsigned long long)st->n_abnormal);
+    if (in->has_extract) {
+        out_fmt(o, "Extracted: " HANG "%llu messages written, %llu failed%s\n",
+                (unsigned long long)in->n_extract_written,
+                (unsigned long long)in->n_extract_failed,
+                in->n_extract_failed > 0 ? " (not written: see the warnings on standard error)"
+                                         : "");
+    }
 }
 
 static void put_closes(struct capbuf *o, const struct run_stats *st)

@@ -6,10 +6,33 @@
 #include "outputs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "smtpscope.h"
+
+/*
+ * An output file, created mode 0640 (before the umask): records and
+ * reports hold addresses and user names, not for every local user.  An
+ * existing file keeps its mode.  append: for SIGHUP's reopen.
+ */
+static FILE *open_output(const char *path, bool append)
+{
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+    int fd = open(path, flags, 0640);
+    if (fd < 0) {
+        return NULL;
+    }
+    FILE *f = fdopen(fd, append ? "a" : "w");
+    if (f == NULL) {
+        int err = errno;
+        close(fd);
+        errno = err;
+    }
+    return f;
+}
 
 int outputs_open(struct outputs *o, const char *json_path, const char *report_path, bool quiet,
                  bool live, const struct report_meta *meta, char *err, size_t errlen)
@@ -29,7 +52,7 @@ int outputs_open(struct outputs *o, const char *json_path, const char *report_pa
         if (strcmp(json_path, "-") == 0) {
             o->json_file = stdout;
             summary_to = stderr;
-        } else if ((o->json_file = fopen(json_path, "w")) == NULL) {
+        } else if ((o->json_file = open_output(json_path, false)) == NULL) {
             snprintf(err, errlen, "%s: %s", json_path, strerror(errno));
             return SMTPSCOPE_ERR_OUTPUT;
         }
@@ -42,7 +65,7 @@ int outputs_open(struct outputs *o, const char *json_path, const char *report_pa
         o->has_text = true;
     }
     if (report_path != NULL) {
-        if ((o->html_file = fopen(report_path, "w")) == NULL) {
+        if ((o->html_file = open_output(report_path, false)) == NULL) {
             snprintf(err, errlen, "%s: %s", report_path, strerror(errno));
             return SMTPSCOPE_ERR_OUTPUT;
         }
@@ -97,7 +120,7 @@ int outputs_reopen_json(struct outputs *o, char *err, size_t errlen)
     if (!o->has_json || o->json_file == stdout) {
         return SMTPSCOPE_OK;
     }
-    FILE *f = fopen(o->json_path, "a");
+    FILE *f = open_output(o->json_path, true);
     if (f == NULL) {
         snprintf(err, errlen, "cannot reopen %s: %s", o->json_path, strerror(errno));
         return SMTPSCOPE_ERR_OUTPUT;
