@@ -651,6 +651,7 @@ int main(int argc, char **argv)
         rc = outputs_open(&run.out, run.opt.json_path, run.opt.report_path, run.opt.quiet,
                           run.opt.device != NULL, &run.meta, run.err, sizeof(run.err));
         run.out.json.community_id_seed = (uint16_t)run.opt.community_id_seed;
+        run.out.max_records = (uint64_t)run.opt.max_sessions;
     }
     if (rc == SMTPSCOPE_OK) {
         rc = start_pipeline(&run);

@@ -37,13 +37,15 @@ static void usage(FILE *f)
             "  -p                   no promiscuous mode\n"
             "  -B MIB               kernel capture buffer size\n"
             "  -Z USER              become USER once the interface is open\n"
-            "  -c COUNT             stop after COUNT sessions\n"
+            "  -c COUNT             write exactly COUNT sessions (fewer if the input\n"
+            "                       has fewer), then stop\n"
             "  --duration SEC       stop after SEC seconds of capture\n"
             "  --stats SEC          print a stats line on stderr every SEC seconds\n"
             "                       (and on SIGUSR1); SIGHUP reopens the --json file\n"
             "  --json PATH          write JSON Lines to PATH (- = standard output)\n"
             "  --community-id-seed N  seed of each session's Community ID (default 0)\n"
             "  --report FILE.html   write a self-contained HTML report to FILE.html\n"
+            "                       (- = standard output; the summary then goes to stderr)\n"
             "  --extract DIR        write every message sent in clear as DIR/*.eml with\n"
             "                       a JSON sidecar (envelope, replies, MIME summary)\n"
             "  -q, --quiet          no human summary\n"
@@ -131,6 +133,44 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
+/*
+ * Options that would do nothing in the chosen mode are refused, with the
+ * reason, rather than ignored: a user who gives --duration to a file read
+ * believes something is limited.  Returns false after saying why.
+ */
+static bool check_mode(const struct options *o, bool prefetch_given, bool cid_given)
+{
+    static const char *const why_live = "is for live capture (-i); a file is read whole";
+    const char *bad = NULL;
+    const char *why = NULL;
+    if (o->device == NULL) {
+        why = why_live;
+        bad = o->no_promisc          ? "-p"
+              : o->buffer_mib > 0    ? "-B"
+              : o->run_as != NULL    ? "-Z"
+              : o->duration_s > 0    ? "--duration"
+              : o->stats_every_s > 0 ? "--stats"
+                                     : NULL;
+    } else {
+        why = "is for capture files (-r); a live capture is read as packets arrive";
+        bad = o->read_threads >= 0 ? "--read-threads" : prefetch_given ? "--prefetch-above" : NULL;
+    }
+    if (bad == NULL && cid_given && o->json_path == NULL) {
+        bad = "--community-id-seed";
+        why = "only changes the JSON records' community_id; add --json PATH";
+    }
+    if (bad == NULL && o->quiet && o->json_path == NULL && o->report_path == NULL &&
+        o->extract_dir == NULL) {
+        bad = "-q";
+        why = "without --json, --report or --extract would leave nothing written";
+    }
+    if (bad == NULL) {
+        return true;
+    }
+    fprintf(stderr, "smtpscope: %s %s\n", bad, why);
+    return false;
+}
+
 enum {
     OPT_JSON = 256,
     OPT_REPORT,
@@ -178,6 +218,8 @@ int options_parse(int argc, char **argv, struct options *o)
     };
     long long v;
     int c;
+    bool prefetch_given = false;
+    bool cid_given = false;
     memset(o, 0, sizeof(*o));
     o->max_streams = STREAM_TABLE_DEFAULT;
     o->free_buffers_above = STREAM_FREE_BUFFERS_ABOVE_DEFAULT;
@@ -300,6 +342,7 @@ int options_parse(int argc, char **argv, struct options *o)
                 return 1;
             }
             o->prefetch_above = v;
+            prefetch_given = true;
             break;
         case OPT_READ_THREADS:
             if (!parse_long(optarg, 0, READ_THREADS_MAX, &v)) {
@@ -338,6 +381,7 @@ int options_parse(int argc, char **argv, struct options *o)
                 return 1;
             }
             o->community_id_seed = v;
+            cid_given = true;
             break;
         case OPT_WORKERS:
             if (strcmp(optarg, "auto") == 0) {
@@ -357,7 +401,8 @@ int options_parse(int argc, char **argv, struct options *o)
             o->order_window = (long)v;
             break;
         default:
-            usage(stderr);
+            /* getopt has said what was wrong, on one line. */
+            fprintf(stderr, "Try 'smtpscope --help' for the options.\n");
             return 1;
         }
     }
@@ -366,6 +411,15 @@ int options_parse(int argc, char **argv, struct options *o)
     }
     if ((o->read_path == NULL) == (o->device == NULL)) {
         fprintf(stderr, "smtpscope: give one input: -r FILE or -i INTERFACE (see --help)\n");
+        return 1;
+    }
+    if (!check_mode(o, prefetch_given, cid_given)) {
+        return 1;
+    }
+    if (o->json_path != NULL && o->report_path != NULL && strcmp(o->json_path, "-") == 0 &&
+        strcmp(o->report_path, "-") == 0) {
+        fprintf(stderr, "smtpscope: --json - and --report - cannot both write to standard "
+                        "output\n");
         return 1;
     }
     if (o->order_window < 0) {

@@ -60,12 +60,21 @@ int outputs_open(struct outputs *o, const char *json_path, const char *report_pa
         o->json.flush_each = live;
         o->has_json = true;
     }
+    if (report_path != NULL && strcmp(report_path, "-") == 0) {
+        if (o->json_file == stdout) {
+            snprintf(err, errlen, "--json - and --report - cannot both write to standard output");
+            return SMTPSCOPE_ERR_USAGE;
+        }
+        summary_to = stderr;
+    }
     if (!quiet) {
         writer_text_init(&o->text, summary_to);
         o->has_text = true;
     }
     if (report_path != NULL) {
-        if ((o->html_file = open_output(report_path, false)) == NULL) {
+        if (strcmp(report_path, "-") == 0) {
+            o->html_file = stdout;
+        } else if ((o->html_file = open_output(report_path, false)) == NULL) {
             snprintf(err, errlen, "%s: %s", report_path, strerror(errno));
             return SMTPSCOPE_ERR_OUTPUT;
         }
@@ -78,6 +87,9 @@ int outputs_open(struct outputs *o, const char *json_path, const char *report_pa
 void outputs_record(void *ctx, const struct session_record *r)
 {
     struct outputs *o = ctx;
+    if (o->max_records > 0 && o->stats->n_sessions >= o->max_records) {
+        return;
+    }
     stats_add(o->stats, r);
     if (o->has_json) {
         o->json.session(&o->json, r);
@@ -149,7 +161,9 @@ void outputs_close(struct outputs *o)
     }
     if (o->has_html) {
         writer_free(&o->html);
-        fclose(o->html_file);
+        if (o->html_file != stdout) {
+            fclose(o->html_file);
+        }
     }
     free(o->stats);
     memset(o, 0, sizeof(*o));
