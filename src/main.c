@@ -31,6 +31,7 @@
 #include "extract.h"
 #include "options.h"
 #include "pipeline.h"
+#include "progress.h"
 #include "report.h"
 #include "outputs.h"
 #include "report_meta.h"
@@ -50,6 +51,7 @@ struct run {
     struct run_input input;      /* the run's identity, then every counter */
     struct report_meta meta;
     struct extractor *extractor;
+    struct progress progress;    /* offline, on a terminal */
     char err[512];
     char source_text[320]; /* "a.pcap and N more files" */
 };
@@ -195,15 +197,22 @@ static void look_ahead(struct run *run)
     }
 }
 
-/* Capture files: one process or the workers, nothing live to look after. */
+/* Capture files: one process or the workers, nothing live to look after.
+ * The progress line is drawn here, in the process that reads. */
 static int read_files(struct run *run, struct capture_packet *pkt)
 {
     int rc = 0;
+    struct progress *pr = &run->progress;
+    progress_start(pr, run->opt.read_paths, run->opt.n_read, !run->opt.no_progress);
     if (run->workers != NULL) {
         while (!g_stop && !session_limit_reached(run) &&
                (rc = capture_set_next(run->files, pkt, run->err, sizeof(run->err))) == 1) {
             workers_packet(run->workers, pkt);
+            if (progress_packet(pr, pkt->caplen)) {
+                progress_draw(pr, run->out.stats->n_sessions);
+            }
         }
+        progress_end(pr);
         return g_stop || session_limit_reached(run) ? 0 : rc;
     }
     /* One file (the common case) is read without the merge by time. */
@@ -216,7 +225,11 @@ static int read_files(struct run *run, struct capture_packet *pkt)
             look_ahead(run);
         }
         pipeline_packet(&run->pipe, pkt);
+        if (progress_packet(pr, pkt->caplen)) {
+            progress_draw(pr, run->out.stats->n_sessions);
+        }
     }
+    progress_end(pr);
     if (rc < 0 && one != NULL) {
         capture_name_error(one, run->err, sizeof(run->err));
     }
@@ -647,6 +660,13 @@ int main(int argc, char **argv)
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     int rc = open_input(&run);
+    if (rc == SMTPSCOPE_OK && run.opt.device != NULL && !run.opt.quiet) {
+        /* What is captured, as tcpdump says it, before the first packet. */
+        fprintf(stderr, "smtpscope: listening on %s, link-type %s, snapshot length %d bytes, "
+                        "filter: %s\n",
+                run.opt.device, capture_linktype_name(run.cap.linktype), CAPTURE_SNAPLEN,
+                run.opt.filter != NULL ? run.opt.filter : "(none)");
+    }
     if (rc == SMTPSCOPE_OK) {
         rc = outputs_open(&run.out, run.opt.json_path, run.opt.report_path, run.opt.quiet,
                           run.opt.device != NULL, &run.meta, run.err, sizeof(run.err));

@@ -48,7 +48,9 @@ static void usage(FILE *f)
             "                       (- = standard output; the summary then goes to stderr)\n"
             "  --extract DIR        write every message sent in clear as DIR/*.eml with\n"
             "                       a JSON sidecar (envelope, replies, MIME summary)\n"
-            "  -q, --quiet          no human summary\n"
+            "  -q, --quiet          no human summary (nor, live, the listening line)\n"
+            "  --no-progress        no progress line (drawn on stderr when it is a\n"
+            "                       terminal and a file read takes over a second)\n"
             "  --ports LIST         server ports to analyse (default 25,465,587)\n"
             "  --tls-ports LIST     implicit-TLS ports among them (default 465)\n"
             "  --verify-checksums   drop packets with bad TCP/IP checksums\n"
@@ -188,7 +190,8 @@ enum {
     OPT_DURATION,
     OPT_STATS,
     OPT_WORKERS,
-    OPT_CID_SEED
+    OPT_CID_SEED,
+    OPT_NO_PROGRESS
 };
 
 int options_parse(int argc, char **argv, struct options *o)
@@ -211,6 +214,7 @@ int options_parse(int argc, char **argv, struct options *o)
         {"stats", required_argument, NULL, OPT_STATS},
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"community-id-seed", required_argument, NULL, OPT_CID_SEED},
+        {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -288,6 +292,9 @@ int options_parse(int argc, char **argv, struct options *o)
             break;
         case 'q':
             o->quiet = true;
+            break;
+        case OPT_NO_PROGRESS:
+            o->no_progress = true;
             break;
         case 'h':
             usage(stdout);

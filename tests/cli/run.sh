@@ -102,5 +102,93 @@ for workers in 1 2; do
     done
 done
 
+# ---- 5. progress on a terminal ----------------------------------------------------------
+gen=bench/build/gen
+if ! command -v script >/dev/null; then
+    echo "skip  progress: script(1) (bsdutils) is not installed"
+elif ! { [ -x "$gen" ] || make -s -C bench build/gen >/dev/null 2>&1; }; then
+    echo "skip  progress: bench/build/gen could not be built"
+else
+    "$gen" --out "$tmp/mid.pcap" --sessions 300 --concurrency 50 --body-bytes 20000 >/dev/null 2>&1
+    size=$(stat -c %s "$tmp/mid.pcap")
+    # A read from a pipe that pauses 1.5 s after 4 MB: long enough for the
+    # line to appear (after 1 s), whatever the machine's speed.
+    for workers in 1 2; do
+        cat >"$tmp/slow.sh" <<EOS
+#!/bin/sh
+(head -c 4000000 "$tmp/mid.pcap"; sleep 1.5; tail -c +4000001 "$tmp/mid.pcap") |
+    "$bin" -r - --json "$tmp/slow.jsonl" --workers $workers "\$@"
+EOS
+        chmod +x "$tmp/slow.sh"
+        script -qc "$tmp/slow.sh" /dev/null >"$tmp/tty.out" 2>&1
+        expect "progress (--workers $workers): a line on the terminal with bytes, packets/s, sessions" \
+            grep -q -a -E $'\r[0-9.]+ (KiB|MiB), [0-9]+ packets/s, [0-9]+ sessions\033\\[K' "$tmp/tty.out"
+        expect "progress (--workers $workers): erased before the summary" \
+            grep -q -a -F $'\033[K\r\033[Ksmtpscope summary' "$tmp/tty.out"
+        expect "progress (--workers $workers): the JSON is complete" \
+            test "$(grep -c '"type":"session"' "$tmp/slow.jsonl")" -eq 300
+    done
+    script -qc "$tmp/slow.sh --no-progress" /dev/null >"$tmp/tty.out" 2>&1
+    expect "--no-progress: no progress line on the terminal" \
+        bash -c '! grep -q -a "[0-9.]* [KM]i\?B\(, \| of \)" "$1" && grep -q -a "smtpscope summary" "$1"' _ "$tmp/tty.out"
+    # Standard error into a file (stdout a terminal or not): never a line.
+    (head -c 4000000 "$tmp/mid.pcap"; sleep 1.5; tail -c +4000001 "$tmp/mid.pcap") |
+        "$bin" -r - --json /dev/null >/dev/null 2>"$tmp/err"
+    expect "progress: nothing when stderr is a file" \
+        bash -c '! grep -q -a "[0-9.]* [KM]i\?B\(, \| of \)" "$1" && ! grep -q -a $'"'"'\r'"'"' "$1"' _ "$tmp/err"
+    # Files: percent and time left.  The read (24 times the capture) is
+    # paused (SIGSTOP) for 1.5 s soon after it starts, so the line is due
+    # when it resumes.
+    cat >"$tmp/file.sh" <<EOS
+#!/bin/sh
+"$bin" $(for _ in $(seq 24); do printf -- '-r %s ' "$tmp/mid.pcap"; done) --json /dev/null -q &
+echo \$! >"$tmp/pid"
+wait \$!
+EOS
+    chmod +x "$tmp/file.sh"
+    rm -f "$tmp/pid"
+    script -qc "$tmp/file.sh" /dev/null >"$tmp/tty.out" 2>&1 &
+    spid=$!
+    # Paused once it has the capture open (and so is about to read it).
+    for _ in $(seq 300); do
+        [ -s "$tmp/pid" ] && ls -l "/proc/$(cat "$tmp/pid")/fd" 2>/dev/null | grep -q mid.pcap && break
+        sleep 0.01
+    done
+    sleep 0.05
+    if [ -s "$tmp/pid" ] && kill -STOP "$(cat "$tmp/pid")" 2>/dev/null; then
+        sleep 1.5
+        kill -CONT "$(cat "$tmp/pid")" 2>/dev/null
+    fi
+    wait "$spid"
+    total=$(awk -v s="$size" 'BEGIN { printf "%.1f MiB", 24 * s / 1048576 }')
+    if grep -q -a "[0-9.]* [KM]i\?B\(, \| of \)" "$tmp/tty.out"; then
+        expect "progress on files: percent of the files' $total and time left" \
+            grep -q -a -E "[0-9.]+ (KiB|MiB) of $total \([0-9]+%\), [0-9]+ packets/s, [0-9]+ sessions, [0-9]+ (s|min [0-9]+ s|h [0-9]+ min) left" "$tmp/tty.out"
+    else
+        echo "skip  progress on files: the read ended before it could be paused"
+    fi
+fi
+
+# ---- 6. live capture says what it listens on ---------------------------------------------
+ns=smtpscope-cli-$$
+if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! ip netns add "$ns" 2>/dev/null; then
+    echo "skip  listening line: needs root and ip netns"
+else
+    ip netns exec "$ns" ip link set lo up
+    ip netns exec "$ns" "$bin" -i lo --duration 1 --json /dev/null >/dev/null 2>"$tmp/err"
+    status=$?
+    ip netns exec "$ns" "$bin" -i lo --duration 1 --json /dev/null -q 'tcp port 2525' \
+        >/dev/null 2>"$tmp/err-q"
+    ip netns exec "$ns" "$bin" -i lo --duration 1 --json /dev/null 'tcp port 2525' \
+        >/dev/null 2>"$tmp/err-f"
+    ip netns del "$ns"
+    expect "live: exit 0" test "$status" -eq 0
+    expect "live: 'listening on lo, link-type EN10MB, snapshot length, filter' on stderr" \
+        grep -q -E '^smtpscope: listening on lo, link-type EN10MB, snapshot length 262144 bytes, filter: .*port 25' "$tmp/err"
+    expect "live: the user's filter is the one announced" \
+        grep -q -F 'filter: tcp port 2525' "$tmp/err-f"
+    expect "live: -q announces nothing" bash -c '! grep -q "listening on" "$1"' _ "$tmp/err-q"
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
