@@ -7,7 +7,8 @@
 # 3. Options that would do nothing in the chosen mode are refused with a
 #    reason: live-only ones reading a file, file-only ones capturing live,
 #    --community-id-seed without --json, -q with nothing to write.
-# 4. -c N writes exactly N sessions (one process and two).
+# 4. -c N writes exactly N sessions (one process and two); the text summary
+#    is wrapped to 80 columns into a file, to the terminal's width on one.
 # 5. Progress (stderr a terminal, through script(1)'s pty): a line redrawn
 #    in place on a long read; none into a pipe; none with --no-progress.
 # Prints "N passed, N failed"; exit status 1 on any failure.
@@ -101,6 +102,22 @@ for workers in 1 2; do
             test "$got" = "$want" -a "$summary" = "$want"
     done
 done
+
+# ---- 4b. the text summary fits the terminal -------------------------------------------
+"$bin" -r pcaps/real-html-injection.pcap -r pcaps/real-554-greeting.pcap >"$tmp/sum.txt" 2>/dev/null
+expect "summary into a file: every line at most 80 columns, and some use them" \
+    awk 'length > 80 { bad = 1 } length > 70 { used = 1 } END { exit bad || !used }' "$tmp/sum.txt"
+if command -v script >/dev/null; then
+    for cols in 60 120; do
+        script -qc "stty cols $cols; $bin -r pcaps/real-html-injection.pcap -r pcaps/real-554-greeting.pcap" \
+            /dev/null >"$tmp/tty.out" 2>&1
+        tr -d '\r' <"$tmp/tty.out" >"$tmp/sum.txt"
+        expect "summary on a $cols-column terminal: lines of at most $cols columns" \
+            awk -v c="$cols" 'length > c { bad = 1 } length > c - 12 { used = 1 } END { exit bad || !used }' "$tmp/sum.txt"
+    done
+    expect "summary on a terminal: a wrapped explanation continues under its start" \
+        grep -q -E '^ {37}[a-z(]' "$tmp/sum.txt"
+fi
 
 # ---- 5. progress on a terminal ----------------------------------------------------------
 gen=bench/build/gen
