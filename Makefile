@@ -3,8 +3,11 @@
 #   make            build ./smtpscope
 #   make run        install missing packages, analyse a bundled capture
 #   make check      install missing packages, run every test level
+#                   (LEVELS="unit golden": only those)
+#   make check-fresh  make run and make check in a fresh Debian 12 root
 #   make bench      benchmark against libpcap, libnids and tshark
 #   make valgrind   leak check over every capture in pcaps/
+#   make install    binary and man page under PREFIX (/usr/local), DESTDIR too
 #   make fuzz       libFuzzer harnesses (clang)
 #   make clean
 
@@ -17,7 +20,7 @@ GMIME_CFLAGS := $(shell pkg-config --cflags gmime-3.0 2>/dev/null | sed 's/-I/-i
 GMIME_LIBS := $(shell pkg-config --libs gmime-3.0 2>/dev/null || echo -lgmime-3.0 -lgobject-2.0 -lglib-2.0)
 CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE $(GMIME_CFLAGS)
 STD     := -std=gnu11
-LDLIBS  := -lnids -lpcap -lnettle $(GMIME_LIBS) -pthread
+LDLIBS  := -lnids -lpcap -lnettle -lz -llzma -lzstd $(GMIME_LIBS) -pthread
 ifdef WERROR
 WARN += -Werror
 endif
@@ -33,7 +36,7 @@ ASAN_LIB_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update
+.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update install uninstall check-fresh
 
 all: smtpscope
 
@@ -70,6 +73,10 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory smtpscope build/asan/smtpscope build/asan/unit
 	@tests/run-all.sh
+
+# The first run on a fresh Debian 12 root (debootstrap + chroot).
+check-fresh:
+	tests/fresh/run.sh
 
 unit: build/asan/unit
 	build/asan/unit
@@ -117,6 +124,19 @@ lint:
 	@! grep -n 'OUT_LIT([^,]*, *[^" ]' src/*.c || \
 	  { echo "lint: OUT_LIT takes a string literal (it uses sizeof)"; exit 1; }
 	@echo "lint: include direction and OUT_LIT use ok"
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging root]
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+
+install: smtpscope
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 smtpscope $(DESTDIR)$(BINDIR)/smtpscope
+	install -m 0644 docs/smtpscope.1 $(DESTDIR)$(MANDIR)/man1/smtpscope.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smtpscope $(DESTDIR)$(MANDIR)/man1/smtpscope.1
 
 clean:
 	rm -rf build smtpscope

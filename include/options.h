@@ -46,6 +46,8 @@ struct options {
     size_t n_tls_ports;
     bool ports_given;         /* --ports: no looking at other ports */
     long long community_id_seed; /* --community-id-seed */
+    bool json_flat;           /* --json-format flat */
+    const char *sensor;       /* --sensor (borrowed from argv), or NULL: the host name */
     long long workers;        /* --workers: processes analysing packets (0: one per CPU) */
     char *filter; /* BPF expression from the remaining arguments; owned */
 };
@@ -56,5 +58,9 @@ struct options {
  * error, which it has printed).
  */
 int options_parse(int argc, char **argv, struct options *o);
+
+/* The pipeline's configuration the options ask for; records go to sink. */
+void options_pipeline_config(const struct options *o, struct pipeline_config *cfg,
+                             struct session_sink sink);
 
 #endif

@@ -44,6 +44,11 @@ static void usage(FILE *f)
             "                       (and on SIGUSR1); SIGHUP reopens the --json file\n"
             "  --json PATH          write JSON Lines to PATH (- = standard output)\n"
             "  --community-id-seed N  seed of each session's Community ID (default 0)\n"
+            "  --json-format FORM   nested (default) or flat: one level of keys, arrays\n"
+            "                       of objects as arrays per member, no summary line\n"
+            "                       (for ClickHouse's JSONEachRow, docs/clickhouse.sql)\n"
+            "  --sensor NAME        this sensor's name in every record and in each\n"
+            "                       session's uid (default: the host name)\n"
             "  --report FILE.html   write a self-contained HTML report to FILE.html\n"
             "                       (- = standard output; the summary then goes to stderr)\n"
             "  --extract DIR        write every message sent in clear as DIR/*.eml with\n"
@@ -157,6 +162,10 @@ static bool check_mode(const struct options *o, bool prefetch_given, bool cid_gi
         why = "is for capture files (-r); a live capture is read as packets arrive";
         bad = o->read_threads >= 0 ? "--read-threads" : prefetch_given ? "--prefetch-above" : NULL;
     }
+    if (bad == NULL && o->json_flat && o->json_path == NULL) {
+        bad = "--json-format";
+        why = "only changes the form of --json's records; add --json PATH";
+    }
     if (bad == NULL && cid_given && o->json_path == NULL) {
         bad = "--community-id-seed";
         why = "only changes the JSON records' community_id; add --json PATH";
@@ -191,6 +200,8 @@ enum {
     OPT_STATS,
     OPT_WORKERS,
     OPT_CID_SEED,
+    OPT_SENSOR,
+    OPT_JSON_FORMAT,
     OPT_NO_PROGRESS
 };
 
@@ -215,6 +226,8 @@ int options_parse(int argc, char **argv, struct options *o)
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"community-id-seed", required_argument, NULL, OPT_CID_SEED},
         {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+        {"sensor", required_argument, NULL, OPT_SENSOR},
+        {"json-format", required_argument, NULL, OPT_JSON_FORMAT},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -390,6 +403,21 @@ int options_parse(int argc, char **argv, struct options *o)
             o->community_id_seed = v;
             cid_given = true;
             break;
+        case OPT_JSON_FORMAT:
+            if (strcmp(optarg, "nested") != 0 && strcmp(optarg, "flat") != 0) {
+                fprintf(stderr, "smtpscope: --json-format wants nested or flat\n");
+                return 1;
+            }
+            o->json_flat = strcmp(optarg, "flat") == 0;
+            break;
+        case OPT_SENSOR:
+            if (optarg[0] == '\0' || strlen(optarg) > SMTP_NAME_KEEP) {
+                fprintf(stderr, "smtpscope: --sensor wants a name of 1..%d bytes\n",
+                        SMTP_NAME_KEEP);
+                return 1;
+            }
+            o->sensor = optarg;
+            break;
         case OPT_WORKERS:
             if (strcmp(optarg, "auto") == 0) {
                 o->workers = 0;
@@ -437,4 +465,28 @@ int options_parse(int argc, char **argv, struct options *o)
         o->filter = join_args(argc - optind, argv + optind);
     }
     return -1;
+}
+
+void options_pipeline_config(const struct options *o, struct pipeline_config *cfg,
+                             struct session_sink sink)
+{
+    *cfg = (struct pipeline_config){
+        .ports = o->ports,
+        .n_ports = o->n_ports,
+        .discover_ports = !o->ports_given,
+        .tls_ports = o->tls_ports,
+        .n_tls_ports = o->n_tls_ports,
+        .idle_timeout_us = o->idle_timeout_s < 0 ? SESSION_IDLE_TIMEOUT_US
+                                                 : o->idle_timeout_s * 1000000,
+        .idle_timeout_data_us = o->idle_timeout_s < 0 ? SESSION_IDLE_TIMEOUT_DATA_US
+                                                      : o->idle_timeout_s * 1000000,
+        .order_window = (size_t)o->order_window,
+        .max_streams = o->max_streams,
+        .free_buffers_above = (uint64_t)o->free_buffers_above,
+        .prefetch_above = (uint64_t)o->prefetch_above,
+        .verify_checksums = o->verify_checksums,
+        .reorder_window_us = o->reorder_window_ms * 1000,
+        .reorder_packets = (uint32_t)o->reorder_packets,
+        .sink = sink,
+    };
 }

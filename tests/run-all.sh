@@ -16,6 +16,10 @@ failed_levels=""
 run_level() {
     local name=$1
     shift
+    # LEVELS="unit golden ...": only those levels (a quick check).
+    if [ -n "${LEVELS:-}" ] && [[ " $LEVELS " != *" $name "* ]]; then
+        return
+    fi
     local log
     log=$(mktemp)
     echo "=== $name"
@@ -43,12 +47,21 @@ run_level golden-asan tests/golden/run.sh --binary build/asan/smtpscope
 # again with both always on.
 run_level golden-asan-free-buffers-prefetch tests/golden/run.sh --binary build/asan/smtpscope \
     --also "--free-buffers-above 0 --prefetch-above 0"
+# Every golden record valid against docs/smtpscope.schema.json, one type
+# per key path, and uid/input as promised.
+run_level schema tests/schema/run.sh
+# Two ClickHouse shards on loopback: the documented tables, ingestion
+# and queries give smtpscope's own figures (skips without ClickHouse).
+run_level clickhouse tests/clickhouse/run.sh
 run_level truth tests/golden/truth.sh
 run_level corpus tests/corpus/run.sh build/asan/smtpscope
 # Every real capture distorted as sensors distort captures (offload, ACKs
 # first, stale windows, a lost body segment) must read as the original.
 run_level wild tests/wild/run.sh
 # The same records, summary and report with 1, 2 and 3 worker processes.
+run_level install tests/install/run.sh
+# Pipes, gzip/xz/zstd, signals during a read, -Z with root-only outputs.
+run_level input tests/input/run.sh --binary build/asan/smtpscope
 run_level workers tests/workers/run.sh
 run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quick
 [ -x tests/fuzz/replay.sh ] && run_level fuzz-replay tests/fuzz/replay.sh
@@ -61,6 +74,8 @@ run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quic
 [ -x tests/live/run.sh ] && run_level live tests/live/run.sh
 # The same live checks with two processes in an AF_PACKET fanout group.
 [ -x tests/live/run.sh ] && run_level live-workers tests/live/run.sh --workers 2
+# The first run on a fresh Debian 12 root: make run and make check there.
+[ -x tests/fresh/run.sh ] && run_level fresh tests/fresh/run.sh
 
 echo
 if [ -n "$failed_levels" ]; then
