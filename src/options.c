@@ -154,7 +154,6 @@ static bool check_mode(const struct options *o, bool prefetch_given, bool cid_gi
         why = why_live;
         bad = o->no_promisc          ? "-p"
               : o->buffer_mib > 0    ? "-B"
-              : o->run_as != NULL    ? "-Z"
               : o->duration_s > 0    ? "--duration"
               : o->stats_every_s > 0 ? "--stats"
                                      : NULL;

@@ -72,7 +72,7 @@ refused() { # refused what expect-in-message args...
         result FAIL "refused: $what (exit $status: $(head -c 200 "$tmp/err"))"
     fi
 }
-for opt in "-p" "-B 4" "-Z nobody" "--duration 5" "--stats 10"; do
+for opt in "-p" "-B 4" "--duration 5" "--stats 10"; do
     # shellcheck disable=SC2086 # the option and its value are two words
     refused "$opt reading a file" "is for live capture" -r "$pcap" $opt
 done
