@@ -78,6 +78,10 @@ struct extractor {
     bool att_has_filename[EXTRACT_ATTACHMENTS_MAX];
     uint64_t n_attachments_seen; /* beyond EXTRACT_ATTACHMENTS_MAX: counted only */
     struct extract_summary sum;
+    /* What the session sink hands on: its spans point into this, so it
+     * must outlive extract_sink_end() (a local did not: the session read
+     * the SHA-256 texts from a dead stack frame). */
+    struct extract_summary last;
 };
 
 struct extract_message {
@@ -685,23 +689,25 @@ static void extract_sink_end(void *ctx, void *msg, const struct session_record *
                              const struct record_exchange *reply, int64_t end_us,
                              struct session_message_info *info)
 {
-    struct extract_summary sum;
-    memset(&sum, 0, sizeof(sum));
-    extract_end(ctx, msg, r, reply, end_us, &sum);
-    info->file = text_span(sum.file);
-    info->sha256 = text_span(sum.sha256);
-    info->size = sum.size;
-    info->from = text_span(sum.from);
-    info->to = text_span(sum.to);
-    info->cc = text_span(sum.cc);
-    info->subject = text_span(sum.subject);
-    info->date = text_span(sum.date);
-    info->message_id = text_span(sum.message_id);
-    for (uint32_t i = 0; i < sum.n_attachments && i < SESSION_INFO_ATTACHMENTS; i++) {
-        info->attachments[i].filename = text_span(sum.attachments[i].filename);
-        info->attachments[i].content_type = text_span(sum.attachments[i].content_type);
-        info->attachments[i].sha256 = text_span(sum.attachments[i].sha256);
-        info->attachments[i].size = sum.attachments[i].size;
+    struct extractor *x = ctx;
+    struct extract_summary local;
+    struct extract_summary *sum = x != NULL ? &x->last : &local;
+    memset(sum, 0, sizeof(*sum));
+    extract_end(x, msg, r, reply, end_us, sum);
+    info->file = text_span(sum->file);
+    info->sha256 = text_span(sum->sha256);
+    info->size = sum->size;
+    info->from = text_span(sum->from);
+    info->to = text_span(sum->to);
+    info->cc = text_span(sum->cc);
+    info->subject = text_span(sum->subject);
+    info->date = text_span(sum->date);
+    info->message_id = text_span(sum->message_id);
+    for (uint32_t i = 0; i < sum->n_attachments && i < SESSION_INFO_ATTACHMENTS; i++) {
+        info->attachments[i].filename = text_span(sum->attachments[i].filename);
+        info->attachments[i].content_type = text_span(sum->attachments[i].content_type);
+        info->attachments[i].sha256 = text_span(sum->attachments[i].sha256);
+        info->attachments[i].size = sum->attachments[i].size;
         info->n_attachments = i + 1;
     }
 }
