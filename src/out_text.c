@@ -4,7 +4,8 @@
  * Sessions are tallied by stats.c; this writer keeps only a short list of
  * abnormal sessions (record_is_abnormal(): id, start, endpoints, reason,
  * the greeting when it was not 220 and the last exchange, escaped and cut
- * to a few dozen bytes as the record is handed over) and prints, at the
+ * to a few dozen bytes as the record is handed over; of AUTH only the
+ * mechanism, never an initial response or AUTH line) and prints, at the
  * end: the input and its time range, sessions and messages, closes by
  * label with their meaning, flags, replies by class and code, connect,
  * banner and reply latency percentiles, the servers with the slowest
@@ -121,8 +122,21 @@ static void put_exchange(struct capbuf *o, const struct session_record *r,
             out_str(o, smtp_verb_name((enum smtp_verb)x->verb));
         }
         if (x->arg.len > 0) {
+            struct span a = record_span(r, x->arg);
+            size_t keep = a.len;
+            if (x->verb == SMTP_VERB_AUTH) {
+                /* AUTH PLAIN carries the credentials in its argument:
+                 * the mechanism only. */
+                keep = 0;
+                while (keep < a.len && a.ptr[keep] != ' ') {
+                    keep++;
+                }
+            }
             out_str(o, " ");
-            put_wire(o, record_span(r, x->arg), ARG_SHOWN);
+            put_wire(o, span_make(a.ptr, keep), ARG_SHOWN);
+            if (keep < a.len) {
+                out_str(o, " <initial response not shown>");
+            }
         }
         break;
     }
