@@ -1543,9 +1543,10 @@ static void put_abnormal(struct writer *w, struct html_state *st, uint64_t n_ses
         return;
     }
     if (st->n_abnormal == 0) {
-        out_str(o, "<p>No session has a close label or flag of severity warning or error; "
-                   "every session ended normally (QUIT answered 221, or TLS) with no warning "
-                   "flag.</p>\n");
+        out_str(o, "<p>No session has a close label or flag of severity warning or error. "
+                   "Sessions labelled info (TLS, cut by the start or end of the capture, one "
+                   "side missing) are facts about the capture, not faults: see How sessions "
+                   "ended.</p>\n");
         return;
     }
     out_str(o, "<p class=\"note\">Sessions whose close label or any flag has severity warning "
