@@ -153,7 +153,11 @@ static int read_files(struct run *run, struct capture_packet *pkt)
 {
     int rc = 0;
     struct progress *pr = &run->progress;
-    progress_start(pr, run->opt.read_paths, run->opt.n_read, !run->opt.no_progress);
+    /* Not over records or a report that go to the same terminal. */
+    bool to_stdout = (run->opt.json_path != NULL && strcmp(run->opt.json_path, "-") == 0) ||
+                     (run->opt.report_path != NULL && strcmp(run->opt.report_path, "-") == 0);
+    progress_start(pr, run->opt.read_paths, run->opt.n_read,
+                   !run->opt.no_progress && !(to_stdout && isatty(STDOUT_FILENO)));
     /* One file (the common case) is read without the merge by time. */
     struct capture_set *set = run->in.files;
     struct capture *one = set->n == 1 && !engine_many(&run->eng) ? &set->files[0] : NULL;
