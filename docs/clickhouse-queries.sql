@@ -42,12 +42,12 @@ GROUP BY server_ip, server_port, hour
 ORDER BY hour, server_ip, server_port;
 
 -- name: abnormal_closes_by_label_server
--- Abnormal closes (every label but normal_quit, tls_opaque and
--- one_sided_capture: docs/verdicts.md) per label and server, and how many
--- sensors saw them.
+-- Abnormal sessions (a close label or flag of severity warning or error:
+-- the records' abnormal, docs/verdicts.md "Severity") per close label and
+-- server, and how many sensors saw them.
 SELECT close, server_ip, server_port, count() AS sessions, uniqExact(sensor) AS sensors
 FROM smtpscope.sessions
-WHERE close NOT IN ('normal_quit', 'tls_opaque', 'one_sided_capture')
+WHERE abnormal = 1
 GROUP BY close, server_ip, server_port
 ORDER BY sessions DESC, close, server_ip, server_port;
 

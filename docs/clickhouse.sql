@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS smtpscope.sessions_local
     extensions Array(String),
     close String,
     flags Array(String),
+    abnormal UInt8,                 -- JSON true/false: docs/verdicts.md, Severity
     closer Nullable(String),
     end_reason String,
     bytes_client UInt64,

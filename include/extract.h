@@ -29,8 +29,9 @@ struct extractor;
 struct extract_message;
 
 /*
- * Opens DIR (created if missing, mode 0700).  Returns NULL with err filled
- * when it cannot be used.  The extractor owns its memory; free it with
+ * Opens DIR (created if missing, mode 0700; files in it are created 0640).
+ * dir is borrowed and must outlive the extractor.  Returns NULL with err
+ * filled when it cannot be used.  The extractor owns its memory; free it with
  * extract_close().
  */
 struct extractor *extract_open(const char *dir, char *err, size_t errlen);
@@ -74,7 +75,12 @@ void extract_end(struct extractor *x, struct extract_message *m, const struct se
                  const struct record_exchange *reply, int64_t end_us,
                  struct extract_summary *out);
 
-/* Files written and failures, for the summary. */
+/* Failures are warned about on standard error, this many; the rest are
+ * only counted. */
+#define EXTRACT_WARNINGS_SHOWN 10
+
+/* Messages written (.eml and .json) and messages that failed, for the
+ * summary. */
 void extract_counts(const struct extractor *x, uint64_t *written, uint64_t *failed);
 
 /* The session's content sink (session_config.content) feeding x. */

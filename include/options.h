@@ -30,6 +30,7 @@ struct options {
     const char *report_path;
     const char *extract_dir;
     bool quiet;
+    bool no_progress;         /* --no-progress: no progress line on a terminal */
     bool verify_checksums;
     int max_streams;
     long long free_buffers_above;

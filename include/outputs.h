@@ -31,18 +31,23 @@ struct outputs {
     bool has_json;
     bool has_text;
     bool has_html;
+    uint64_t max_records;   /* -c: records past this many are not written (0: all) */
 };
 
 /*
  * Opens what was asked for: JSON Lines to json_path ("-": standard output,
  * and then the terminal summary goes to standard error), the terminal
- * summary unless quiet, the report to report_path (meta borrowed).  Live
+ * summary unless quiet, the report to report_path ("-": standard output
+ * too, and the summary to standard error; not both "-"; meta borrowed).
+ * Files are created mode 0640.  Live
  * output flushes each record.  0, or SMTPSCOPE_ERR_* with err filled.
  */
 int outputs_open(struct outputs *o, const char *json_path, const char *report_path, bool quiet,
                  bool live, const struct report_meta *meta, char *err, size_t errlen);
 
-/* For session_sink.emit: ctx is the struct outputs. */
+/* For session_sink.emit: ctx is the struct outputs.  Past max_records
+ * records (-c), a record is neither counted nor written: the sessions
+ * still open when the limit stops the capture are left out. */
 void outputs_record(void *ctx, const struct session_record *r);
 
 /* Writes every summary; 0, or SMTPSCOPE_ERR_OUTPUT with err filled. */

@@ -198,6 +198,22 @@ int64_t record_end_us(const struct session_record *r);
 int64_t record_duration_us(const struct session_record *r);
 
 /*
+ * Whether the session is abnormal (verdict_is_abnormal() on its label and
+ * flags), and the entry that says why (verdict_reason(); NULL when it is
+ * not).  Every writer and the statistics ask here, so they agree.
+ */
+bool record_is_abnormal(const struct session_record *r);
+const struct verdict_info *record_reason(const struct session_record *r);
+
+/*
+ * The session's last exchange: its last command (or message, or AUTH
+ * line) and the reply it got, or a reply no command asked for when that
+ * came last (an idle-timeout 421).  NULL when the session had none; the
+ * greeting (r->greeting) is not one of them.
+ */
+const struct record_exchange *record_last_exchange(const struct session_record *r);
+
+/*
  * The session's uid: "S" and 20 characters of base32 (RFC 4648 alphabet,
  * lower case), the first 100 bits of SipHash-2-4 with 128-bit output
  * (the two 64-bit halves, each little-endian; the key the 16 ASCII bytes

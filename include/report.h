@@ -19,11 +19,23 @@
 #include "timing.h"
 #include "verdict.h"
 
+/* Servers told apart (address and port) for per-server figures; past
+ * this many, sessions with further servers are only counted. */
+#define STATS_SERVERS_MAX 32
+
+/* One server's banner times (record_banner_us()), for "slowest banners". */
+struct stats_server {
+    struct record_endpoint ep;
+    uint64_t n_sessions;
+    struct latency_hist banner;
+};
+
 struct run_stats {
     uint64_t n_sessions;
     uint64_t n_messages_attempted;
     uint64_t n_messages_accepted;
     uint64_t n_exchanges;
+    uint64_t n_abnormal;                  /* record_is_abnormal() */
     uint64_t labels[VERDICT_LABEL_COUNT];
     uint64_t flags[VERDICT_FLAG_COUNT];
     uint64_t reply_codes[1000];
@@ -31,6 +43,11 @@ struct run_stats {
     struct latency_hist banner;
     struct latency_hist message;          /* end of data to its reply */
     struct latency_hist by_verb[SMTP_VERB_COUNT];
+    /* In order of each server's first session; pages of servers never
+     * seen stay untouched (calloc). */
+    struct stats_server servers[STATS_SERVERS_MAX];
+    uint32_t n_servers;
+    uint64_t n_sessions_other_servers; /* servers past STATS_SERVERS_MAX */
 };
 
 /* Input and coverage counters, and the run's identity. */
@@ -67,6 +84,9 @@ struct run_input {
     uint64_t n_queue_pruned;         /* libnids dropped queued segments */
     uint64_t n_ip_warnings;
     const char *error;               /* input error text, or NULL */
+    bool has_extract;                /* --extract was given */
+    uint64_t n_extract_written;      /* messages written with their sidecar */
+    uint64_t n_extract_failed;       /* messages not (fully) written */
     bool is_live;
     uint64_t n_dropped;              /* kernel drops (pcap_stats ps_drop) */
     uint64_t n_if_dropped;           /* interface drops (ps_ifdrop) */

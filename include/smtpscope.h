@@ -19,7 +19,8 @@
     XX(LINKTYPE, -4, 4, "unsupported link type")                               \
     XX(OUTPUT, -5, 5, "cannot write output")                                   \
     XX(INTERNAL, -6, 6, "internal error")                                      \
-    XX(FILTER, -7, 1, "invalid filter expression")
+    XX(FILTER, -7, 1, "invalid filter expression")                             \
+    XX(EXTRACT, -8, 7, "some messages could not be extracted")
 
 enum smtpscope_err {
     SMTPSCOPE_OK = 0,

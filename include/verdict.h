@@ -295,8 +295,36 @@ struct verdict_facts {
 /* Applies the rules of docs/verdicts.md in order; the first match wins. */
 enum verdict_label verdict_classify(const struct verdict_facts *f);
 
-/* Whether a label is an abnormal close (all but normal_quit, tls_opaque
- * and one_sided, which judges nothing). */
+/*
+ * Severity, from the table's severity column: ok (nothing wrong), info (a
+ * fact about the capture, not about the session: TLS, a capture that
+ * ended or saw one side), warning, error.  The one definition of
+ * "abnormal" (docs/verdicts.md): a session whose close label or any of
+ * whose flags has severity warning or error.  Text, HTML and JSON all
+ * take it from here (through record_is_abnormal()).
+ */
+enum verdict_severity {
+    VERDICT_SEVERITY_OK = 0,
+    VERDICT_SEVERITY_INFO,
+    VERDICT_SEVERITY_WARNING,
+    VERDICT_SEVERITY_ERROR
+};
+
+enum verdict_severity verdict_label_severity(unsigned label);
+enum verdict_severity verdict_flag_severity(unsigned flag);
+
+/* Whether a label alone makes a session abnormal (severity warning or
+ * error). */
 bool verdict_label_is_abnormal(unsigned label);
+
+/* Whether a session with this label and these flags is abnormal. */
+bool verdict_is_abnormal(unsigned label, uint64_t flags);
+
+/*
+ * The one reason to give for an abnormal session: the most severe of its
+ * label and flags (the label on a tie, then the first flag in table
+ * order).  NULL when the session is not abnormal.
+ */
+const struct verdict_info *verdict_reason(unsigned label, uint64_t flags);
 
 #endif

@@ -32,6 +32,7 @@ struct writer {
     size_t n_inputs;
     bool flat;                  /* JSON: --json-format flat, one level of keys, no summary */
     void *priv;         /* writer-private state, freed by writer_free */
+    void (*release)(void *priv); /* frees what priv holds, before priv; may be NULL */
 };
 
 /* JSON Lines: one object per session, then one summary object. */

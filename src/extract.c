@@ -14,8 +14,9 @@
  *
  * Never: a path from the wire (names are session id and message number),
  * a write outside DIR (openat on one directory descriptor, O_NOFOLLOW), an
- * overwrite (O_EXCL: an existing file fails that message, counted), a wire
- * string into JSON unescaped (escape_json, capped).
+ * overwrite (O_EXCL: an existing file fails that message, counted and
+ * warned about on standard error, the first EXTRACT_WARNINGS_SHOWN of
+ * them), a wire string into JSON unescaped (escape_json, capped).
  *
  * SPDX-License-Identifier: MIT
  */
@@ -66,6 +67,7 @@ struct extractor {
     int dirfd;
     uint64_t n_written;
     uint64_t n_failed;
+    const char *dir;                  /* as given; for warnings only */
     bool gmime_ready;
     struct capbuf json;
     char name[EXTRACT_NAME_MAX]; /* the last message's .eml name */
@@ -76,6 +78,10 @@ struct extractor {
     bool att_has_filename[EXTRACT_ATTACHMENTS_MAX];
     uint64_t n_attachments_seen; /* beyond EXTRACT_ATTACHMENTS_MAX: counted only */
     struct extract_summary sum;
+    /* What the session sink hands on: its spans point into this, so it
+     * must outlive extract_sink_end() (a local did not: the session read
+     * the SHA-256 texts from a dead stack frame). */
+    struct extract_summary last;
 };
 
 struct extract_message {
@@ -83,6 +89,7 @@ struct extract_message {
     struct sha256_ctx sha;
     uint64_t size;
     bool write_failed;
+    int write_errno;    /* of the first failed write */
     uint8_t state; /* enum unstuff_state */
     uint64_t session_id;
     uint32_t msg_no;
@@ -111,6 +118,7 @@ struct extractor *extract_open(const char *dir, char *err, size_t errlen)
         return NULL;
     }
     x->dirfd = fd;
+    x->dir = dir;
     capbuf_init(&x->json, EXTRACT_JSON_MAX);
     g_mime_init();
     x->gmime_ready = true;
@@ -136,12 +144,31 @@ void extract_counts(const struct extractor *x, uint64_t *written, uint64_t *fail
     *failed = x != NULL ? x->n_failed : 0;
 }
 
+/*
+ * A message that could not be written: counted, and said on standard
+ * error for the first few (a rerun into a full directory fails every
+ * message; the count in the summary says how many).  name is ours
+ * (session-N-msg-M), never wire text.
+ */
+static void extract_failed(struct extractor *x, const char *name, int err)
+{
+    x->n_failed++;
+    if (x->n_failed <= EXTRACT_WARNINGS_SHOWN) {
+        fprintf(stderr, "smtpscope: --extract: %s/%s: %s; message not extracted%s\n", x->dir,
+                name, strerror(err),
+                x->n_failed == EXTRACT_WARNINGS_SHOWN ? " (further failures are only counted)"
+                                                       : "");
+    }
+}
+
 /* ---- streaming the content ---------------------------------------------- */
 
-/* Creates DIR/name, refusing to follow a link or replace anything. */
+/* Creates DIR/name, refusing to follow a link or replace anything.  Mode
+ * 0640 (before the umask): messages hold addresses and content; DIR
+ * itself is 0700 when created here. */
 static int create_in_dir(const struct extractor *x, const char *name)
 {
-    return openat(x->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    return openat(x->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 }
 
 struct extract_message *extract_begin(struct extractor *x, const struct session_record *r,
@@ -152,7 +179,7 @@ struct extract_message *extract_begin(struct extractor *x, const struct session_
     }
     struct extract_message *m = calloc(1, sizeof(*m));
     if (m == NULL) {
-        x->n_failed++;
+        extract_failed(x, "(message)", ENOMEM);
         return NULL;
     }
     m->session_id = r->id;
@@ -162,15 +189,17 @@ struct extract_message *extract_begin(struct extractor *x, const struct session_
     snprintf(m->name, sizeof(m->name), "session-%llu-msg-%lu.eml", (unsigned long long)r->id,
              (unsigned long)msg_no);
     int fd = create_in_dir(x, m->name);
+    int err = errno;
     if (fd >= 0) {
         m->f = fdopen(fd, "wb");
         if (m->f == NULL) {
+            err = errno;
             close(fd);
             unlinkat(x->dirfd, m->name, 0);
         }
     }
     if (m->f == NULL) {
-        x->n_failed++;
+        extract_failed(x, m->name, err);
         free(m);
         return NULL;
     }
@@ -183,8 +212,9 @@ static void put_bytes(struct extract_message *m, const uint8_t *p, size_t n)
     if (n == 0) {
         return;
     }
-    if (fwrite(p, 1, n, m->f) != n) {
+    if (fwrite(p, 1, n, m->f) != n && !m->write_failed) {
         m->write_failed = true;
+        m->write_errno = errno;
     }
     sha256_update(&m->sha, n, p);
     m->size += n;
@@ -589,8 +619,9 @@ static void fill_out(struct extractor *x, enum parse_result pr, struct extract_s
 static bool finish_eml(struct extractor *x, struct extract_message *m)
 {
     bool ok = !m->write_failed;
-    if (fclose(m->f) != 0) {
+    if (fclose(m->f) != 0 && ok) {
         ok = false;
+        m->write_errno = errno;
     }
     m->f = NULL;
     if (!ok) {
@@ -615,7 +646,7 @@ void extract_end(struct extractor *x, struct extract_message *m, const struct se
         return;
     }
     if (!finish_eml(x, m)) {
-        x->n_failed++;
+        extract_failed(x, m->name, m->write_errno != 0 ? m->write_errno : EIO);
         free(m);
         return;
     }
@@ -624,10 +655,13 @@ void extract_end(struct extractor *x, struct extract_message *m, const struct se
     hex_digest(&m->sha, x->sum.sha256);
     x->sum.size = m->size;
     enum parse_result pr = parse_eml(x, m->name, m->size);
+    errno = 0;
     if (build_sidecar(x, m, r, reply, end_us, pr) && write_sidecar(x, m->name)) {
         x->n_written++;
     } else {
-        x->n_failed++;
+        char side[EXTRACT_NAME_MAX];
+        snprintf(side, sizeof(side), "%.*s.json", (int)(strlen(m->name) - 4), m->name);
+        extract_failed(x, side, errno != 0 ? errno : EFBIG);
     }
     fill_out(x, pr, out);
     free(m);
@@ -655,23 +689,25 @@ static void extract_sink_end(void *ctx, void *msg, const struct session_record *
                              const struct record_exchange *reply, int64_t end_us,
                              struct session_message_info *info)
 {
-    struct extract_summary sum;
-    memset(&sum, 0, sizeof(sum));
-    extract_end(ctx, msg, r, reply, end_us, &sum);
-    info->file = text_span(sum.file);
-    info->sha256 = text_span(sum.sha256);
-    info->size = sum.size;
-    info->from = text_span(sum.from);
-    info->to = text_span(sum.to);
-    info->cc = text_span(sum.cc);
-    info->subject = text_span(sum.subject);
-    info->date = text_span(sum.date);
-    info->message_id = text_span(sum.message_id);
-    for (uint32_t i = 0; i < sum.n_attachments && i < SESSION_INFO_ATTACHMENTS; i++) {
-        info->attachments[i].filename = text_span(sum.attachments[i].filename);
-        info->attachments[i].content_type = text_span(sum.attachments[i].content_type);
-        info->attachments[i].sha256 = text_span(sum.attachments[i].sha256);
-        info->attachments[i].size = sum.attachments[i].size;
+    struct extractor *x = ctx;
+    struct extract_summary local;
+    struct extract_summary *sum = x != NULL ? &x->last : &local;
+    memset(sum, 0, sizeof(*sum));
+    extract_end(x, msg, r, reply, end_us, sum);
+    info->file = text_span(sum->file);
+    info->sha256 = text_span(sum->sha256);
+    info->size = sum->size;
+    info->from = text_span(sum->from);
+    info->to = text_span(sum->to);
+    info->cc = text_span(sum->cc);
+    info->subject = text_span(sum->subject);
+    info->date = text_span(sum->date);
+    info->message_id = text_span(sum->message_id);
+    for (uint32_t i = 0; i < sum->n_attachments && i < SESSION_INFO_ATTACHMENTS; i++) {
+        info->attachments[i].filename = text_span(sum->attachments[i].filename);
+        info->attachments[i].content_type = text_span(sum->attachments[i].content_type);
+        info->attachments[i].sha256 = text_span(sum->attachments[i].sha256);
+        info->attachments[i].size = sum->attachments[i].size;
         info->n_attachments = i + 1;
     }
 }

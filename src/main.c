@@ -26,6 +26,7 @@
 #include "input.h"
 #include "options.h"
 #include "pipeline.h"
+#include "progress.h"
 #include "report.h"
 #include "outputs.h"
 #include "report_meta.h"
@@ -41,6 +42,7 @@ struct run {
     struct run_input input;      /* the run's identity, then every counter */
     struct report_meta meta;
     struct extractor *extractor;
+    struct progress progress;    /* offline, on a terminal */
     char err[512];
     char host_name[SMTP_NAME_KEEP + 1]; /* the default --sensor */
     const char *input_names[CAPTURE_FILES_MAX]; /* each input's name in records */
@@ -146,10 +148,17 @@ static bool session_limit_reached(const struct run *run)
     return run->opt.max_sessions > 0 && (long long)run->out.stats->n_sessions >= run->opt.max_sessions;
 }
 
-/* Capture files: nothing live to look after. */
+/* Capture files: nothing live to look after.  The progress line is drawn
+ * here, in the process that reads (also with --workers). */
 static int read_files(struct run *run, struct capture_packet *pkt)
 {
     int rc = 0;
+    struct progress *pr = &run->progress;
+    /* Not over records or a report that go to the same terminal. */
+    bool to_stdout = (run->opt.json_path != NULL && strcmp(run->opt.json_path, "-") == 0) ||
+                     (run->opt.report_path != NULL && strcmp(run->opt.report_path, "-") == 0);
+    progress_start(pr, run->opt.read_paths, run->opt.n_read,
+                   !run->opt.no_progress && !(to_stdout && isatty(STDOUT_FILENO)));
     /* One file (the common case) is read without the merge by time. */
     struct capture_set *set = run->in.files;
     struct capture *one = set->n == 1 && !engine_many(&run->eng) ? &set->files[0] : NULL;
@@ -161,7 +170,11 @@ static int read_files(struct run *run, struct capture_packet *pkt)
         if (g_asked) {
             answer_signals(run);
         }
+        if (progress_packet(pr, pkt->caplen)) {
+            progress_draw(pr, run->out.stats->n_sessions);
+        }
     }
+    progress_end(pr);
     if (rc < 0 && one != NULL) {
         capture_name_error(one, run->err, sizeof(run->err));
     }
@@ -269,6 +282,7 @@ static int open_outputs(struct run *run)
     int rc = outputs_open(&run->out, run->opt.json_path, run->opt.report_path, run->opt.quiet,
                           run->opt.device != NULL, &run->meta, run->err, sizeof(run->err));
     run->out.json.community_id_seed = (uint16_t)run->opt.community_id_seed;
+    run->out.max_records = (uint64_t)run->opt.max_sessions;
     name_inputs(run);
     if (rc == SMTPSCOPE_OK && run->opt.extract_dir != NULL) {
         run->extractor = extract_open(run->opt.extract_dir, run->err, sizeof(run->err));
@@ -383,8 +397,24 @@ static int run_analysis(struct run *run)
     if (end_rc != SMTPSCOPE_OK) {
         rc = end_rc; /* a worker failed: that outranks damaged input */
     }
+    if (run->extractor != NULL) {
+        run->input.has_extract = true;
+        extract_counts(run->extractor, &run->input.n_extract_written,
+                       &run->input.n_extract_failed);
+    }
     int out_rc = outputs_summary(&run->out, &run->input, run->err, sizeof(run->err));
-    return out_rc != SMTPSCOPE_OK ? out_rc : rc;
+    if (out_rc != SMTPSCOPE_OK) {
+        return out_rc;
+    }
+    if (rc == SMTPSCOPE_OK && run->input.n_extract_failed > 0) {
+        snprintf(run->err, sizeof(run->err),
+                 "--extract: %llu of %llu messages could not be extracted (warnings above)",
+                 (unsigned long long)run->input.n_extract_failed,
+                 (unsigned long long)(run->input.n_extract_failed +
+                                      run->input.n_extract_written));
+        return SMTPSCOPE_ERR_EXTRACT;
+    }
+    return rc;
 }
 
 /* A --lang value: a language tag such as fr, tr, zh_CN, zh-CN or en. */
@@ -457,6 +487,13 @@ int main(int argc, char **argv)
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     int rc = open_input(&run);
+    if (rc == SMTPSCOPE_OK && run.opt.device != NULL && !run.opt.quiet) {
+        /* What is captured, as tcpdump says it, before the first packet. */
+        fprintf(stderr, "smtpscope: listening on %s, link-type %s, snapshot length %d bytes, "
+                        "filter: %s\n",
+                run.opt.device, capture_linktype_name(run.in.cap.linktype), CAPTURE_SNAPLEN,
+                run.in.filter != NULL ? run.in.filter : "(none)");
+    }
     if (rc == SMTPSCOPE_OK) {
         rc = open_outputs(&run);
     }

@@ -37,7 +37,8 @@ static void usage(FILE *f)
             "  -p                   no promiscuous mode\n"
             "  -B MIB               kernel capture buffer size\n"
             "  -Z USER              become USER once the interface is open\n"
-            "  -c COUNT             stop after COUNT sessions\n"
+            "  -c COUNT             write exactly COUNT sessions (fewer if the input\n"
+            "                       has fewer), then stop\n"
             "  --duration SEC       stop after SEC seconds of capture\n"
             "  --stats SEC          print a stats line on stderr every SEC seconds\n"
             "                       (and on SIGUSR1); SIGHUP reopens the --json file\n"
@@ -49,9 +50,12 @@ static void usage(FILE *f)
             "  --sensor NAME        this sensor's name in every record and in each\n"
             "                       session's uid (default: the host name)\n"
             "  --report FILE.html   write a self-contained HTML report to FILE.html\n"
+            "                       (- = standard output; the summary then goes to stderr)\n"
             "  --extract DIR        write every message sent in clear as DIR/*.eml with\n"
             "                       a JSON sidecar (envelope, replies, MIME summary)\n"
-            "  -q, --quiet          no human summary\n"
+            "  -q, --quiet          no human summary (nor, live, the listening line)\n"
+            "  --no-progress        no progress line (drawn on stderr when it is a\n"
+            "                       terminal and a file read takes over a second)\n"
             "  --ports LIST         server ports to analyse (default 25,465,587)\n"
             "  --tls-ports LIST     implicit-TLS ports among them (default 465)\n"
             "  --verify-checksums   drop packets with bad TCP/IP checksums\n"
@@ -84,7 +88,8 @@ static void usage(FILE *f)
             "  -V, --version        version\n\n"
             "Exit status: 0 ok, 1 usage, 2 cannot open input, 3 input damaged (sessions\n"
             "before the damage are still reported), 4 unsupported link type,\n"
-            "5 cannot write output, 6 internal error.\n",
+            "5 cannot write output, 6 internal error, 7 some messages could not be\n"
+            "extracted (--extract).\n",
             STREAM_TABLE_DEFAULT, STREAM_FREE_BUFFERS_ABOVE_DEFAULT, PREFETCH_ABOVE_DEFAULT,
             ORDER_WINDOW_DEFAULT);
 }
@@ -138,6 +143,47 @@ static char *join_args(int argc, char **argv)
     return s;
 }
 
+/*
+ * Options that would do nothing in the chosen mode are refused, with the
+ * reason, rather than ignored: a user who gives --duration to a file read
+ * believes something is limited.  Returns false after saying why.
+ */
+static bool check_mode(const struct options *o, bool prefetch_given, bool cid_given)
+{
+    static const char *const why_live = "is for live capture (-i); a file is read whole";
+    const char *bad = NULL;
+    const char *why = NULL;
+    if (o->device == NULL) {
+        why = why_live;
+        bad = o->no_promisc          ? "-p"
+              : o->buffer_mib > 0    ? "-B"
+              : o->duration_s > 0    ? "--duration"
+              : o->stats_every_s > 0 ? "--stats"
+                                     : NULL;
+    } else {
+        why = "is for capture files (-r); a live capture is read as packets arrive";
+        bad = o->read_threads >= 0 ? "--read-threads" : prefetch_given ? "--prefetch-above" : NULL;
+    }
+    if (bad == NULL && o->json_flat && o->json_path == NULL) {
+        bad = "--json-format";
+        why = "only changes the form of --json's records; add --json PATH";
+    }
+    if (bad == NULL && cid_given && o->json_path == NULL) {
+        bad = "--community-id-seed";
+        why = "only changes the JSON records' community_id; add --json PATH";
+    }
+    if (bad == NULL && o->quiet && o->json_path == NULL && o->report_path == NULL &&
+        o->extract_dir == NULL) {
+        bad = "-q";
+        why = "without --json, --report or --extract would leave nothing written";
+    }
+    if (bad == NULL) {
+        return true;
+    }
+    fprintf(stderr, "smtpscope: %s %s\n", bad, why);
+    return false;
+}
+
 enum {
     OPT_JSON = 256,
     OPT_LANG,
@@ -158,7 +204,8 @@ enum {
     OPT_WORKERS,
     OPT_CID_SEED,
     OPT_SENSOR,
-    OPT_JSON_FORMAT
+    OPT_JSON_FORMAT,
+    OPT_NO_PROGRESS
 };
 
 int options_parse(int argc, char **argv, struct options *o)
@@ -181,6 +228,7 @@ int options_parse(int argc, char **argv, struct options *o)
         {"stats", required_argument, NULL, OPT_STATS},
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"community-id-seed", required_argument, NULL, OPT_CID_SEED},
+        {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
         {"sensor", required_argument, NULL, OPT_SENSOR},
         {"json-format", required_argument, NULL, OPT_JSON_FORMAT},
         {"quiet", no_argument, NULL, 'q'},
@@ -191,6 +239,8 @@ int options_parse(int argc, char **argv, struct options *o)
     };
     long long v;
     int c;
+    bool prefetch_given = false;
+    bool cid_given = false;
     memset(o, 0, sizeof(*o));
     o->max_streams = STREAM_TABLE_DEFAULT;
     o->free_buffers_above = STREAM_FREE_BUFFERS_ABOVE_DEFAULT;
@@ -260,6 +310,9 @@ int options_parse(int argc, char **argv, struct options *o)
         case 'q':
             o->quiet = true;
             break;
+        case OPT_NO_PROGRESS:
+            o->no_progress = true;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -313,6 +366,7 @@ int options_parse(int argc, char **argv, struct options *o)
                 return 1;
             }
             o->prefetch_above = v;
+            prefetch_given = true;
             break;
         case OPT_READ_THREADS:
             if (!parse_long(optarg, 0, READ_THREADS_MAX, &v)) {
@@ -351,6 +405,7 @@ int options_parse(int argc, char **argv, struct options *o)
                 return 1;
             }
             o->community_id_seed = v;
+            cid_given = true;
             break;
         case OPT_JSON_FORMAT:
             if (strcmp(optarg, "nested") != 0 && strcmp(optarg, "flat") != 0) {
@@ -387,7 +442,8 @@ int options_parse(int argc, char **argv, struct options *o)
         case OPT_LANG:
             break; /* i18n_init() already has it */
         default:
-            usage(stderr);
+            /* getopt has said what was wrong, on one line. */
+            fprintf(stderr, "Try 'smtpscope --help' for the options.\n");
             return 1;
         }
     }
@@ -396,6 +452,15 @@ int options_parse(int argc, char **argv, struct options *o)
     }
     if ((o->read_path == NULL) == (o->device == NULL)) {
         fprintf(stderr, "smtpscope: give one input: -r FILE or -i INTERFACE (see --help)\n");
+        return 1;
+    }
+    if (!check_mode(o, prefetch_given, cid_given)) {
+        return 1;
+    }
+    if (o->json_path != NULL && o->report_path != NULL && strcmp(o->json_path, "-") == 0 &&
+        strcmp(o->report_path, "-") == 0) {
+        fprintf(stderr, "smtpscope: --json - and --report - cannot both write to standard "
+                        "output\n");
         return 1;
     }
     if (o->order_window < 0) {

@@ -78,6 +78,7 @@ struct html_point {
 struct html_abnormal {
     uint64_t id;
     int rank;          /* label severity * 64 + worst flag severity * 16 + flags */
+    int severity;      /* of the reason it is listed (record_reason()) */
     uint8_t label;
     char summary[512]; /* our text only: id, endpoints, label, flags */
     struct capbuf body;
@@ -244,22 +245,33 @@ static void put_ms_or_dash(struct capbuf *o, int64_t us)
     }
 }
 
-/* A duration for axis labels: "150µs", "2ms", "1.5s". */
+/*
+ * A duration in the unit a person would use, to three significant digits:
+ * "150µs", "2ms", "15.4ms", "1.5s", "2.5min", "3h", "2d".  Axis labels and
+ * chart annotations use it, so no label is a long run of digits.
+ */
 static void put_duration_label(struct capbuf *o, int64_t us)
 {
-    if (us < 1000) {
-        out_fmt(o, "%lld\xC2\xB5s", (long long)us);
-    } else if (us < 1000000) {
-        if (us % 1000 == 0) {
-            out_fmt(o, "%lldms", (long long)(us / 1000));
-        } else {
-            out_fmt(o, "%.1fms", (double)us / 1000.0);
-        }
-    } else if (us % 1000000 == 0) {
-        out_fmt(o, "%llds", (long long)(us / 1000000));
-    } else {
-        out_fmt(o, "%.1fs", (double)us / 1e6);
+    static const struct {
+        int64_t below; /* use this unit for values below this many us */
+        double unit_us;
+        const char *name;
+    } units[] = {
+        {1000, 1, "\xC2\xB5s"},
+        {1000000, 1e3, "ms"},
+        {60 * 1000000LL, 1e6, "s"},
+        {3600 * 1000000LL, 60e6, "min"},
+        {86400 * 1000000LL, 3600e6, "h"},
+        {INT64_MAX, 86400e6, "d"},
+    };
+    if (us < 0) {
+        us = 0;
     }
+    size_t u = 0;
+    while (us >= units[u].below) {
+        u++;
+    }
+    out_fmt(o, "%.3g%s", (double)us / units[u].unit_us, units[u].name);
 }
 
 /* ---- latency bins --------------------------------------------------------- */
@@ -403,7 +415,7 @@ static void add_server(struct html_state *st, struct html_server *s,
     if (r->label < VERDICT_LABEL_COUNT) {
         s->labels[r->label]++;
     }
-    if (verdict_label_is_abnormal(r->label)) {
+    if (record_is_abnormal(r)) {
         s->n_abnormal++;
     }
     int64_t b = record_banner_us(r); /* unknown mid-stream: no sample */
@@ -448,13 +460,6 @@ static int session_rank(const struct session_record *r, int *worst_flag)
     *worst_flag = worst;
     int label_sev = severity_rank(verdict_label_info((enum verdict_label)r->label)->severity);
     return label_sev * 64 + worst * 16 + (n < 15 ? n : 15);
-}
-
-static bool session_is_listed(const struct session_record *r)
-{
-    int worst_flag;
-    session_rank(r, &worst_flag);
-    return verdict_label_is_abnormal(r->label) || worst_flag >= 2;
 }
 
 static void put_command_cell(struct capbuf *o, const struct session_record *r,
@@ -795,6 +800,7 @@ static void keep_abnormal(struct html_state *st, const struct session_record *r)
     }
     slot->id = r->id;
     slot->rank = rank;
+    slot->severity = severity_rank(record_reason(r)->severity);
     slot->label = r->label;
     char client[RECORD_ENDPOINT_TEXT_MAX];
     char server[RECORD_ENDPOINT_TEXT_MAX];
@@ -822,7 +828,7 @@ static void html_session(struct writer *w, const struct session_record *r)
     add_server(st, server_slot(st, &r->server), r);
     count_client(st, &r->client);
     add_point(st, r);
-    if (session_is_listed(r)) {
+    if (record_is_abnormal(r)) {
         st->n_abnormal++;
         if (r->label < VERDICT_LABEL_COUNT) {
             st->n_abnormal_by_label[r->label]++;
@@ -1250,10 +1256,15 @@ static void banner_chart(struct capbuf *o, const struct html_state *st,
         out_fmt(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                    "stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/>",
                 x, top, x, bottom, qc[i]);
-        out_fmt(o, "<text x=\"%.1f\" y=\"%.1f\" fill=\"%s\" style=\"fill:%s\">%s ", x + 3,
-                top + 10 + 12 * i, qc[i], qc[i], qn[i]);
-        out_ms(o, v);
-        out_str(o, " ms</text>\n");
+        /* Right of the line in the left half, left of it in the right
+         * half: a label never runs past the chart. */
+        bool right_half = x > a.x0 + a.width / 2;
+        out_fmt(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" fill=\"%s\" "
+                   "style=\"fill:%s\">%s ",
+                right_half ? x - 3 : x + 3, top + 10 + 12 * i, right_half ? "end" : "start",
+                qc[i], qc[i], qn[i]);
+        put_duration_label(o, v);
+        out_str(o, "</text>\n");
     }
     out_str(o, "</svg>\n");
 }
@@ -1336,13 +1347,13 @@ static void latency_row(struct capbuf *o, const struct lat_axis *a, double y, co
     out_fmt(o, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#d62728\" "
                "stroke-width=\"2\"/>",
             axis_x(a, p99), y - 7, axis_x(a, p99), y + 7);
-    out_fmt(o, "<text x=\"%.1f\" y=\"%.1f\">p50 ", a->x0 + a->width + 6, y + 4);
-    out_ms(o, p50);
-    out_str(o, " / p90 ");
-    out_ms(o, p90);
-    out_str(o, " / p99 ");
-    out_ms(o, p99);
-    out_str(o, " ms</text>\n");
+    out_fmt(o, "<text x=\"%.1f\" y=\"%.1f\">p50 ", a->x0 + a->width + 8, y + 4);
+    put_duration_label(o, p50);
+    out_str(o, " \xC2\xB7 p90 ");
+    put_duration_label(o, p90);
+    out_str(o, " \xC2\xB7 p99 ");
+    put_duration_label(o, p99);
+    out_str(o, "</text>\n");
 }
 
 static void put_reply_latency_chart(struct capbuf *o, const struct html_state *st,
@@ -1388,7 +1399,9 @@ static void put_reply_latency_chart(struct capbuf *o, const struct html_state *s
         lo = rows[i]->min_us < lo ? rows[i]->min_us : lo;
         hi = rows[i]->max_us > hi ? rows[i]->max_us : hi;
     }
-    struct lat_axis a = {st->lat_edges, 0, 0, 150, 560};
+    /* Room on the left for "greeting (banner) (n=...)" with a 20-digit n,
+     * and on the right for "p50 999ms · p90 999ms · p99 999ms" (11px). */
+    struct lat_axis a = {st->lat_edges, 0, 0, 240, 500};
     axis_fit(&a, lo, hi);
     double h = 30 + 26 * (double)n + 24;
     out_fmt(o, "<svg viewBox=\"0 0 960 %.0f\" width=\"960\" role=\"img\" aria-label=\"reply "
@@ -1409,6 +1422,67 @@ static int cmp_point(const void *pa, const void *pb)
         return a->start_us < b->start_us ? -1 : 1;
     }
     return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/*
+ * The timeline's axis from t0 to t1 (packet times, us) over [x0, x0+wd]:
+ * ticks a round step apart (1-2-5 within a unit; 15 and 30 s and min; 3,
+ * 6 and 12 h; days), at most about 7 of them.  Under an hour the labels
+ * are offsets from t0 ("+250ms", "+5min"); from an hour they are UTC
+ * times of day on round clock times ("14:30"), with the date when it
+ * changes, and from two days dates alone.
+ */
+static void put_time_axis(struct capbuf *o, int64_t t0, int64_t t1, double x0, double wd,
+                          double bottom)
+{
+    static const int64_t steps[] = {
+        1, 2, 5, 10, 20, 50, 100, 200, 500,                       /* us */
+        1000, 2000, 5000, 10000, 20000, 50000, 100000, 200000, 500000, /* ms */
+        1000000, 2000000, 5000000, 10000000, 15000000, 30000000,        /* s */
+        60000000, 120000000, 300000000, 600000000, 900000000, 1800000000, /* min */
+        3600000000LL, 7200000000LL, 10800000000LL, 21600000000LL, 43200000000LL, /* h */
+        86400000000LL, 172800000000LL, 604800000000LL, 2592000000000LL, /* d */
+    };
+    int64_t span = t1 - t0 > 0 ? t1 - t0 : 1;
+    size_t i = 0;
+    while (i + 1 < sizeof(steps) / sizeof(steps[0]) && span / steps[i] > 6) {
+        i++;
+    }
+    int64_t step = steps[i];
+    bool absolute = span >= 3600000000LL;
+    /* Absolute ticks sit on round clock times, offsets on round offsets. */
+    int64_t first = absolute ? (t0 + step - 1) / step * step : t0;
+    int last_day = -1;
+    for (int64_t t = first; t <= t1; t += step) {
+        double x = x0 + wd * (double)(t - t0) / (double)span;
+        out_fmt(o, "<line x1=\"%.1f\" y1=\"14\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e5e8\"/>"
+                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
+                x, x, bottom, x, bottom + 14);
+        if (!absolute && t == t0) {
+            out_str(o, "0");
+        } else if (!absolute) {
+            out_str(o, "+");
+            put_duration_label(o, t - t0);
+        } else {
+            time_t sec = (time_t)(t / 1000000);
+            struct tm tm;
+            char buf[32] = "?";
+            if (gmtime_r(&sec, &tm) != NULL) {
+                if (step >= 86400000000LL) {
+                    strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+                } else if (tm.tm_yday != last_day) {
+                    strftime(buf, sizeof(buf), "%m-%d %H:%M", &tm);
+                } else {
+                    strftime(buf, sizeof(buf), "%H:%M", &tm);
+                }
+                last_day = tm.tm_yday;
+            }
+            out_str(o, buf);
+        }
+        out_str(o, "</text>\n");
+    }
+    out_fmt(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", x0 + wd,
+            bottom + 28, absolute ? "UTC" : "after the first session's start");
 }
 
 static void put_timeline(struct capbuf *o, struct html_state *st)
@@ -1468,16 +1542,11 @@ static void put_timeline(struct capbuf *o, struct html_state *st)
             h);
     double span = (double)(t1 - t0);
     double bottom = 20 + lane_h * (double)n_lanes;
-    for (int k = 0; k <= 5; k++) {
-        double x = x0 + wd * k / 5.0;
-        out_fmt(o, "<line x1=\"%.1f\" y1=\"14\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e3e5e8\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">+",
-                x, x, bottom, x, bottom + 14);
-        put_duration_label(o, (int64_t)(span * k / 5.0));
-        out_str(o, "</text>\n");
-    }
+    put_time_axis(o, t0, t1, x0, wd, bottom);
     out_str(o, "<text x=\"4\" y=\"12\">start: ");
     put_utc(o, t0);
+    out_str(o, "</text>\n<text x=\"956\" y=\"12\" text-anchor=\"end\">end: ");
+    put_utc(o, t1);
     out_str(o, "</text>\n");
     for (size_t i = 0; i < st->n_points; i++) {
         const struct html_point *p = &st->points[i];
@@ -1615,7 +1684,7 @@ static void put_servers(struct capbuf *o, const struct html_state *st)
     out_str(o, "<br>p50 / p90</th><th class=\"num\">");
     put_l(o, "messages accepted");
     out_str(o, "</th><th class=\"num\">");
-    put_l(o, "abnormal closes");
+    put_l(o, "abnormal sessions");
     out_str(o, "</th></tr></thead><tbody>\n");
     for (size_t i = 0; i <= HTML_SERVERS_MAX; i++) {
         const struct html_server *s = &st->servers[i];
@@ -1647,8 +1716,8 @@ static void put_servers(struct capbuf *o, const struct html_state *st)
                 100.0 * (double)s->n_abnormal / (double)s->n_sessions);
     }
     out_str(o, "</tbody></table>\n<p class=\"note\">");
-    put_l(o, "Servers are told apart by address and port. Abnormal closes: every close label "
-             "except normal_quit and tls_opaque. ");
+    put_l(o, "Servers are told apart by address and port. Abnormal sessions: a close label or a "
+             "flag of severity warning or error. ");
     if (st->servers[HTML_SERVERS_MAX].is_other) {
         out_fmt(o, _("Only the first %d servers are listed by name; the rest are summed as "
                      "&#8220;other servers&#8221;."),
@@ -1667,23 +1736,31 @@ static int cmp_abnormal(const void *pa, const void *pb)
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static void put_abnormal(struct writer *w, struct html_state *st)
+static void put_abnormal(struct writer *w, struct html_state *st, uint64_t n_sessions)
 {
     struct capbuf *o = &w->line;
     out_str(o, "<h2 id=\"abnormal\">");
     out_fmt(o, _("Abnormal sessions (%llu)"), (unsigned long long)st->n_abnormal);
     out_str(o, "</h2>\n");
+    if (n_sessions == 0) {
+        out_str(o, "<p>");
+        put_l(o, "No sessions: the capture holds no SMTP session to judge.");
+        out_str(o, "</p>\n");
+        return;
+    }
     if (st->n_abnormal == 0) {
         out_str(o, "<p>");
-        put_l(o, "Every session ended normally (QUIT answered 221, or TLS) with no warning flag.");
+        put_l(o, "No session has a close label or flag of severity warning or error. Sessions "
+                 "labelled info (TLS, cut by the start or end of the capture, one side missing) "
+                 "are facts about the capture, not faults: see How sessions ended.");
         out_str(o, "</p>\n");
         return;
     }
     out_str(o, "<p class=\"note\">");
-    put_l(o, "Sessions whose close label is not normal_quit or tls_opaque, or that carry a warning "
-             "flag; most severe first (severity of the close, then of the flags), then in order "
-             "of session id. Rows with a 4xx/5xx reply or a line anomaly are shaded. AUTH "
-             "credentials are never shown.");
+    put_l(o, "Sessions whose close label or any flag has severity warning or error; most severe "
+             "first (severity of the close, then of the flags), then in order of session id. "
+             "Rows with a 4xx/5xx reply or a line anomaly are shaded. AUTH credentials are "
+             "never shown.");
     if (st->n_abnormal > st->n_abnormal_kept) {
         out_str(o, " ");
         out_fmt(o, _("The %zu most severe are shown with transcripts; the JSON output (--json) "
@@ -1707,7 +1784,7 @@ static void put_abnormal(struct writer *w, struct html_state *st)
     qsort(st->abnormal, st->n_abnormal_kept, sizeof(st->abnormal[0]), cmp_abnormal);
     for (size_t i = 0; i < st->n_abnormal_kept; i++) {
         struct html_abnormal *a = &st->abnormal[i];
-        int sev = a->rank / 64;
+        int sev = a->severity;
         out_fmt(o, "<details class=\"sess\"%s><summary><span class=\"sw\" style=\"background:%s\">"
                    "</span><span class=\"sev-%s\">%s</span> %s</summary>\n",
                 i < HTML_ABNORMAL_OPEN ? " open" : "", label_colour(a->label),
@@ -1803,7 +1880,7 @@ static void html_summary(struct writer *w, const struct run_report *rep)
     writer_flush_line(w);
     put_servers(o, st);
     writer_flush_line(w);
-    put_abnormal(w, st);
+    put_abnormal(w, st, rep->stats->n_sessions);
     put_about(o);
     out_str(o, "</body></html>\n");
     writer_flush_line(w);

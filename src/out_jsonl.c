@@ -677,7 +677,7 @@ static char *put_name(char *d, const char *name)
  * the only part written apart. */
 static void put_session_end(struct capbuf *o, const struct session_record *r)
 {
-    _Static_assert(11 + NAME_MAX_LEN + 11 + 2 + 10 + 8 + 16 + NAME_MAX_LEN + 21 + OUT_U64_MAX +
+    _Static_assert(11 + NAME_MAX_LEN + 11 + 2 + 17 + 10 + 8 + 16 + NAME_MAX_LEN + 21 + OUT_U64_MAX +
                            10 + OUT_U64_MAX + 3 <= 2 * OUT_ROOM_MAX,
                    "one run");
     char *d = out_room(o, 2 * OUT_ROOM_MAX);
@@ -696,6 +696,7 @@ static void put_session_end(struct capbuf *o, const struct session_record *r)
     } else {
         d = PUT_LIT(d, "[]");
     }
+    d = record_is_abnormal(r) ? PUT_LIT(d, ",\"abnormal\":true") : PUT_LIT(d, ",\"abnormal\":false");
     d = PUT_LIT(d, ",\"closer\":");
     d = put_name(d, closer_name(r->closer));
     d = PUT_LIT(d, ",\"end_reason\":\"");
@@ -1055,6 +1056,7 @@ static void jsonl_session_flat(struct writer *w, const struct session_record *r)
     out_fmt(o, ",\"close\":\"%s\",\"flags\":",
             verdict_label_info((enum verdict_label)r->label)->name);
     put_flags(o, r->flags);
+    out_str(o, record_is_abnormal(r) ? ",\"abnormal\":true" : ",\"abnormal\":false");
     out_fmt(o, ",\"closer\":%s,\"end_reason\":\"%s\"", closer_name(r->closer),
             record_end_name((enum record_end)r->end));
     out_fmt(o, ",\"bytes_client\":%llu,\"bytes_server\":%llu,\"gap_bytes_client\":%llu"
@@ -1259,12 +1261,18 @@ static void jsonl_summary(struct writer *w, const struct run_report *rep)
     out_fmt(o, ",\"sessions\":%llu,\"messages_attempted\":%llu,\"messages_accepted\":%llu",
             (unsigned long long)st->n_sessions, (unsigned long long)st->n_messages_attempted,
             (unsigned long long)st->n_messages_accepted);
+    out_fmt(o, ",\"abnormal_sessions\":%llu", (unsigned long long)st->n_abnormal);
     put_counts(o, st);
     put_latencies(o, st);
     put_coverage(o, in);
     if (in->is_live) {
         out_fmt(o, ",\"drops\":{\"kernel\":%llu,\"interface\":%llu}",
                 (unsigned long long)in->n_dropped, (unsigned long long)in->n_if_dropped);
+    }
+    if (in->has_extract) {
+        out_fmt(o, ",\"extract_counts\":{\"written\":%llu,\"failed\":%llu}",
+                (unsigned long long)in->n_extract_written,
+                (unsigned long long)in->n_extract_failed);
     }
     out_str(o, ",\"input_error\":");
     if (in->error != NULL) {

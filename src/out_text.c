@@ -2,16 +2,25 @@
  * out_text.c - the human summary: what a mail operator reads first.
  *
  * Sessions are tallied by stats.c; this writer keeps only a short list of
- * abnormal sessions (ids, endpoints, labels: no wire text) and prints, at
- * the end: sessions and messages, closes by label with their meaning,
- * flags, replies by class and code, connect, banner and reply latency
- * percentiles, and what was not analysed.  The only wire-derived text it
- * prints (the input error) goes through escape_terminal().
+ * abnormal sessions (record_is_abnormal(): id, start, endpoints, reason,
+ * the greeting when it was not 220 and the last exchange, escaped and cut
+ * to a few dozen bytes as the record is handed over; of AUTH only the
+ * mechanism, never an initial response or AUTH line) and prints, at the
+ * end: the input and its time range, sessions and messages, closes by
+ * label with their meaning, flags, replies by class and code, connect,
+ * banner and reply latency percentiles, the servers with the slowest
+ * banners, what was not analysed and the abnormal sessions.  Every line
+ * is wrapped at word boundaries to the terminal's width (80 columns when
+ * the output is not a terminal), continuation lines indented under the
+ * text they continue.  Wire text goes through escape_terminal() only.
  *
  * SPDX-License-Identifier: MIT
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "escape.h"
 #include "i18n.h"
@@ -19,37 +28,191 @@
 #include "writer.h"
 
 #define ABNORMAL_LISTED 20
+#define SLOWEST_SERVERS 5
+#define ARG_SHOWN 60       /* bytes of a command's argument shown */
+#define REPLY_SHOWN 80     /* bytes of a reply's text shown */
+#define EXCHANGE_TEXT_MAX 512 /* room for either, escaped (\xNN: 4 bytes a byte) */
+#define WIDTH_DEFAULT 80
+#define WIDTH_MIN 40
+#define WIDTH_MAX 400
+
+/* Marks where continuation lines of a wrapped line start: our own text
+ * only, never from the wire (escape_terminal() turns 0x01 into \x01). */
+#define HANG "\001"
 
 struct abnormal_entry {
     uint64_t id;
+    int64_t start_us;
     char client[RECORD_ENDPOINT_TEXT_MAX];
     char server[RECORD_ENDPOINT_TEXT_MAX];
     uint8_t label;
     uint64_t flags;
+    const struct verdict_info *reason;
+    char greeting[EXCHANGE_TEXT_MAX]; /* escaped; empty when the greeting was 220 */
+    char last[EXCHANGE_TEXT_MAX];     /* escaped; empty when no exchange */
 };
 
 struct text_state {
     struct abnormal_entry listed[ABNORMAL_LISTED];
     size_t n_listed;
-    uint64_t n_abnormal;
+    unsigned width;
+    struct capbuf scratch; /* one exchange, escaped */
+    struct capbuf wrapped; /* the summary, wrapped */
 };
+
+/* The output's width: the terminal's when it is one, else 80. */
+static unsigned output_width(FILE *out)
+{
+    int fd = out != NULL ? fileno(out) : -1;
+    struct winsize ws;
+    if (fd < 0 || !isatty(fd) || ioctl(fd, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) {
+        return WIDTH_DEFAULT;
+    }
+    unsigned w = ws.ws_col;
+    return w < WIDTH_MIN ? WIDTH_MIN : w > WIDTH_MAX ? WIDTH_MAX : w;
+}
+
+/* Wire text for a terminal, cut at max bytes with "..." when longer. */
+static void put_wire(struct capbuf *o, struct span s, size_t max)
+{
+    escape_terminal(o, s, max);
+    if (s.len > max) {
+        out_str(o, "...");
+    }
+}
+
+static void put_reply(struct capbuf *o, const struct session_record *r,
+                      const struct record_exchange *x)
+{
+    if (x->code == 0) {
+        out_str(o, "no reply");
+        return;
+    }
+    out_fmt(o, "%u", x->code);
+    if (x->enhanced.klass != 0) {
+        out_fmt(o, " %u.%u.%u", x->enhanced.klass, x->enhanced.subject, x->enhanced.detail);
+    }
+    struct span t = record_span(r, x->text);
+    if (t.len > 0) {
+        out_str(o, " ");
+        put_wire(o, t, REPLY_SHOWN);
+    }
+}
+
+/* "MAIL FROM:<a@b> -> 250 2.1.0 Ok"; AUTH lines are never shown. */
+static void put_exchange(struct capbuf *o, const struct session_record *r,
+                         const struct record_exchange *x)
+{
+    switch (x->kind) {
+    case RECORD_KIND_MESSAGE:
+        out_fmt(o, "<message> %llu bytes", (unsigned long long)x->size);
+        break;
+    case RECORD_KIND_AUTH_LINE:
+        out_str(o, "<auth line>");
+        break;
+    case RECORD_KIND_UNSOLICITED:
+        out_str(o, "(no command)");
+        break;
+    case RECORD_KIND_GREETING:
+        out_str(o, "(greeting)");
+        break;
+    default:
+        if (record_has_verb_text(x)) {
+            put_wire(o, record_span(r, x->verb_text), SMTP_VERB_KEEP);
+        } else {
+            out_str(o, smtp_verb_name((enum smtp_verb)x->verb));
+        }
+        if (x->arg.len > 0) {
+            struct span a = record_span(r, x->arg);
+            size_t keep = a.len;
+            if (x->verb == SMTP_VERB_AUTH) {
+                /* AUTH PLAIN carries the credentials in its argument:
+                 * the mechanism only. */
+                keep = 0;
+                while (keep < a.len && a.ptr[keep] != ' ') {
+                    keep++;
+                }
+            }
+            out_str(o, " ");
+            put_wire(o, span_make(a.ptr, keep), ARG_SHOWN);
+            if (keep < a.len) {
+                out_str(o, " <initial response not shown>");
+            }
+        }
+        break;
+    }
+    out_str(o, " -> ");
+    put_reply(o, r, x);
+}
+
+/* The scratch buffer's text into a fixed field, NUL-ended. */
+static void keep_scratch(struct text_state *st, char *field, size_t cap)
+{
+    size_t n = st->scratch.len < cap - 1 ? st->scratch.len : cap - 1;
+    if (n > 0) {
+        memcpy(field, st->scratch.data, n);
+    }
+    field[n] = '\0';
+    st->scratch.len = 0;
+}
 
 static void text_session(struct writer *w, const struct session_record *r)
 {
     struct text_state *st = w->priv;
-    if (st == NULL || !verdict_label_is_abnormal(r->label)) {
+    if (st == NULL || st->n_listed == ABNORMAL_LISTED || !record_is_abnormal(r)) {
         return;
     }
-    st->n_abnormal++;
-    if (st->n_listed == ABNORMAL_LISTED) {
-        return;
-    }
+    /* The first ones, in record order: the count comes from the stats. */
     struct abnormal_entry *e = &st->listed[st->n_listed++];
     e->id = r->id;
+    e->start_us = record_start_us(r);
     record_endpoint_format(e->client, sizeof(e->client), &r->client);
     record_endpoint_format(e->server, sizeof(e->server), &r->server);
     e->label = r->label;
     e->flags = r->flags;
+    e->reason = record_reason(r);
+    st->scratch.len = 0;
+    if (r->has_greeting && r->greeting.code != 220) {
+        put_reply(&st->scratch, r, &r->greeting);
+    }
+    keep_scratch(st, e->greeting, sizeof(e->greeting));
+    const struct record_exchange *x = record_last_exchange(r);
+    if (x != NULL) {
+        put_exchange(&st->scratch, r, x);
+    }
+    keep_scratch(st, e->last, sizeof(e->last));
+}
+
+/* ISO 8601 UTC with milliseconds, "2026-11-21T12:15:07.342Z". */
+static void put_iso(struct capbuf *o, int64_t us)
+{
+    if (us < 0) {
+        out_str(o, "(unknown)");
+        return;
+    }
+    time_t secs = (time_t)(us / 1000000);
+    struct tm tm;
+    char buf[40];
+    if (gmtime_r(&secs, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        out_str(o, "(unknown)");
+        return;
+    }
+    out_fmt(o, "%s.%03dZ", buf, (int)(us % 1000000 / 1000));
+}
+
+/* A span of time for people: 0.006 s, 42.1 s, 12 min 5 s, 3 h 12 min, 2 d 4 h. */
+static void put_duration(struct capbuf *o, int64_t us)
+{
+    int64_t s = us / 1000000;
+    if (us < 60 * 1000000LL) {
+        out_fmt(o, us < 10 * 1000000LL ? "%.3f s" : "%.1f s", (double)us / 1e6);
+    } else if (s < 3600) {
+        out_fmt(o, "%lld min %lld s", (long long)(s / 60), (long long)(s % 60));
+    } else if (s < 86400) {
+        out_fmt(o, "%lld h %lld min", (long long)(s / 3600), (long long)(s % 3600 / 60));
+    } else {
+        out_fmt(o, "%lld d %lld h", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+    }
 }
 
 /* The first sentence of an explanation, translated, for one-line listings. */
@@ -73,7 +236,7 @@ static void put_hist_line(struct capbuf *o, const char *name, const struct laten
 {
     out_str(o, "  ");
     put_padded(o, name, 14);
-    out_fmt(o, " n=%-7llu", (unsigned long long)h->n);
+    out_fmt(o, " n=%-7llu" HANG, (unsigned long long)h->n);
     if (h->n == 0) {
         out_str(o, "\n");
         return;
@@ -99,33 +262,52 @@ static void put_header(struct capbuf *o, const struct run_report *rep)
     out_str(o, "\n");
     /* TRANSLATORS: followed by the capture file's name. */
     out_str(o, _("Input: "));
+    out_str(o, HANG);
     escape_terminal(o, span_make(in->source, strlen(in->source)), 256);
     out_fmt(o, _(" (%s), %llu packets, %llu bytes"), in->linktype_name,
             (unsigned long long)in->n_packets, (unsigned long long)in->n_bytes);
+    out_str(o, "\n");
+    if (in->first_us >= 0) {
+        out_str(o, "Time: " HANG);
+        put_iso(o, in->first_us);
+        out_str(o, " to ");
+        put_iso(o, in->last_us);
+        out_str(o, " (");
+        put_duration(o, in->last_us - in->first_us);
+        out_str(o, " of traffic)\n");
+    } else {
+        out_str(o, "Time: no packets\n");
+    }
     if (in->is_live) {
-        out_fmt(o, _("Capture drops: kernel %llu, interface %llu"),
-                (unsigned long long)in->n_dropped, (unsigned long long)in->n_if_dropped);
+        out_str(o, _("Capture drops: "));
+        out_str(o, HANG);
+        out_fmt(o, _("kernel %llu, interface %llu"), (unsigned long long)in->n_dropped,
+                (unsigned long long)in->n_if_dropped);
         if (in->n_dropped + in->n_if_dropped > 0) {
             out_str(o, " ");
             out_str(o, _("(latency and sessions may be incomplete)"));
         }
         out_str(o, "\n");
     }
-    if (in->first_us >= 0) {
-        out_fmt(o, _(", %.3f s of traffic"), (double)(in->last_us - in->first_us) / 1e6);
-    }
-    out_str(o, "\n");
     if (in->error != NULL) {
         /* TRANSLATORS: followed by the reader's error message. */
         out_str(o, _("Input error: "));
+        out_str(o, HANG);
         escape_terminal(o, span_make(in->error, strlen(in->error)), 512);
         out_str(o, " ");
         out_str(o, _("(sessions up to this point are reported)"));
         out_str(o, "\n");
     }
-    out_fmt(o, _("\nSessions: %llu    messages attempted: %llu    accepted: %llu\n"),
+    out_fmt(o, _("\nSessions: %llu    messages attempted: %llu    accepted: %llu    abnormal: %llu\n"),
             (unsigned long long)st->n_sessions, (unsigned long long)st->n_messages_attempted,
-            (unsigned long long)st->n_messages_accepted);
+            (unsigned long long)st->n_messages_accepted, (unsigned long long)st->n_abnormal);
+    if (in->has_extract) {
+        out_fmt(o, "Extracted: " HANG "%llu messages written, %llu failed%s\n",
+                (unsigned long long)in->n_extract_written,
+                (unsigned long long)in->n_extract_failed,
+                in->n_extract_failed > 0 ? " (not written: see the warnings on standard error)"
+                                         : "");
+    }
 }
 
 static void put_closes(struct capbuf *o, const struct run_stats *st)
@@ -138,7 +320,7 @@ static void put_closes(struct capbuf *o, const struct run_stats *st)
             continue;
         }
         const struct verdict_info *info = verdict_label_info((enum verdict_label)l);
-        out_fmt(o, "  %-28s %6llu  ", info->name, (unsigned long long)st->labels[l]);
+        out_fmt(o, "  %-26s %6llu  " HANG, info->name, (unsigned long long)st->labels[l]);
         put_first_sentence(o, info->explanation);
         out_str(o, "\n");
     }
@@ -154,7 +336,7 @@ static void put_closes(struct capbuf *o, const struct run_stats *st)
             any = true;
         }
         const struct verdict_info *info = verdict_flag_info((enum verdict_flag)f);
-        out_fmt(o, "  %-28s %6llu  ", info->name, (unsigned long long)st->flags[f]);
+        out_fmt(o, "  %-26s %6llu  " HANG, info->name, (unsigned long long)st->flags[f]);
         put_first_sentence(o, info->explanation);
         out_str(o, "\n");
     }
@@ -170,11 +352,12 @@ static void put_replies(struct capbuf *o, const struct run_stats *st)
             (unsigned long long)by_class[2], (unsigned long long)by_class[3],
             (unsigned long long)by_class[4], (unsigned long long)by_class[5]);
     out_str(o, _("Replies by code:"));
+    out_str(o, HANG);
     int n = 0;
     for (int c = 0; c < 1000; c++) {
         if (st->reply_codes[c] > 0) {
-            out_fmt(o, "%s %d x%llu", n++ % 8 == 0 && n > 1 ? "\n                " : "", c,
-                    (unsigned long long)st->reply_codes[c]);
+            out_fmt(o, " %d x%llu", c, (unsigned long long)st->reply_codes[c]);
+            n++;
         }
     }
     if (n == 0) {
@@ -198,6 +381,51 @@ static void put_latencies(struct capbuf *o, const struct run_stats *st)
         if (st->by_verb[v].n > 0) {
             put_hist_line(o, smtp_verb_name((enum smtp_verb)v), &st->by_verb[v]);
         }
+    }
+}
+
+/* The few servers whose worst banner was slowest, worst first. */
+static void put_slowest_banners(struct capbuf *o, const struct run_stats *st)
+{
+    const struct stats_server *top[SLOWEST_SERVERS];
+    size_t n_top = 0;
+    for (uint32_t i = 0; i < st->n_servers; i++) {
+        const struct stats_server *s = &st->servers[i];
+        if (s->banner.n == 0) {
+            continue;
+        }
+        /* Insertion into a short sorted list; ties keep first-seen order. */
+        size_t at = n_top;
+        while (at > 0 && top[at - 1]->banner.max_us < s->banner.max_us) {
+            at--;
+        }
+        if (at == SLOWEST_SERVERS) {
+            continue;
+        }
+        size_t last = n_top < SLOWEST_SERVERS ? n_top : SLOWEST_SERVERS - 1;
+        memmove(&top[at + 1], &top[at], (last - at) * sizeof(top[0]));
+        top[at] = s;
+        if (n_top < SLOWEST_SERVERS) {
+            n_top++;
+        }
+    }
+    if (n_top == 0) {
+        return;
+    }
+    out_str(o, "\nSlowest banners by server (ms):\n");
+    for (size_t i = 0; i < n_top; i++) {
+        char name[RECORD_ENDPOINT_TEXT_MAX];
+        record_endpoint_format(name, sizeof(name), &top[i]->ep);
+        out_fmt(o, "  %-24s n=%-7llu" HANG " worst ", name,
+                (unsigned long long)top[i]->banner.n);
+        out_ms(o, top[i]->banner.max_us);
+        out_str(o, "  median ");
+        out_ms(o, latency_quantile(&top[i]->banner, 0.50));
+        out_str(o, "\n");
+    }
+    if (st->n_sessions_other_servers > 0) {
+        out_fmt(o, "  (%llu sessions with servers past the first %d are not broken down)\n",
+                (unsigned long long)st->n_sessions_other_servers, STATS_SERVERS_MAX);
     }
 }
 
@@ -230,7 +458,7 @@ static void put_coverage(struct capbuf *o, const struct run_input *in)
         out_str(o, _("Read despite the capture:"));
         out_str(o, "\n");
         out_fmt(o, _("  offloaded segments (TSO/GSO) %llu, segments past a stale window or "
-                     "after their ACK %llu,\n  waits for reordered bytes %llu (at most %llu "
+                     "after their ACK %llu, waits for reordered bytes %llu (at most %llu "
                      "sessions at once, %llu not waited on)\n"),
                 (unsigned long long)in->n_offload_segments,
                 (unsigned long long)in->n_window_reopened, (unsigned long long)in->n_held_back,
@@ -240,39 +468,182 @@ static void put_coverage(struct capbuf *o, const struct run_input *in)
     }
 }
 
-static void put_abnormal(struct capbuf *o, const struct text_state *st)
+static void put_abnormal(struct capbuf *o, const struct text_state *st, uint64_t n_abnormal)
 {
-    if (st == NULL || st->n_abnormal == 0) {
+    if (st == NULL || n_abnormal == 0) {
         return;
     }
-    out_fmt(o, _("\nAbnormal sessions (%llu):\n"), (unsigned long long)st->n_abnormal);
+    out_fmt(o, _("\nAbnormal sessions (%llu):\n"), (unsigned long long)n_abnormal);
     for (size_t i = 0; i < st->n_listed; i++) {
         const struct abnormal_entry *e = &st->listed[i];
-        out_fmt(o, "  #%-5llu %s -> %s  %s", (unsigned long long)e->id, e->client, e->server,
-                verdict_label_info((enum verdict_label)e->label)->name);
+        out_fmt(o, "  #%llu " HANG, (unsigned long long)e->id);
+        put_iso(o, e->start_us);
+        out_fmt(o, " %s -> %s\n", e->client, e->server);
+        out_fmt(o, "      why: " HANG "%s (%s): ", e->reason->name, e->reason->severity);
+        put_first_sentence(o, e->reason->explanation);
+        out_str(o, "\n");
+        out_fmt(o, "      close: " HANG "%s", verdict_label_info((enum verdict_label)e->label)->name);
         for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
             if (e->flags & VERDICT_FLAG_BIT(f)) {
                 out_fmt(o, " +%s", verdict_flag_info((enum verdict_flag)f)->name);
             }
         }
         out_str(o, "\n");
+        if (e->greeting[0] != '\0') {
+            out_fmt(o, "      greeting: " HANG "%s\n", e->greeting);
+        }
+        out_fmt(o, "      last: " HANG "%s\n", e->last[0] != '\0' ? e->last : "(no exchange)");
     }
-    if (st->n_abnormal > st->n_listed) {
-        out_fmt(o, _("  ... and %llu more (see --json)\n"),
-                (unsigned long long)(st->n_abnormal - st->n_listed));
+    if (n_abnormal > st->n_listed) {
+        out_fmt(o, _("  ... and %llu more (see --json or --report)\n"),
+                (unsigned long long)(n_abnormal - st->n_listed));
+    }
+}
+
+/* Terminal columns of p[0..n), UTF-8 (translated text, a file name):
+ * East Asian wide characters take two.  p[n] and on may be read up to
+ * the NUL that ends the line. */
+static size_t columns(const char *p, size_t n)
+{
+    size_t cols = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned c;
+        bool wide;
+        i += i18n_char_at(p + i, &c, &wide);
+        cols += c;
+    }
+    return cols;
+}
+
+/* The byte offset of the character at or past column col in p[0..n). */
+static size_t byte_at_column(const char *p, size_t n, size_t col)
+{
+    size_t cols = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned c;
+        bool wide;
+        size_t len = i18n_char_at(p + i, &c, &wide);
+        if (cols + c > col) {
+            return i;
+        }
+        cols += c;
+        i += len;
+    }
+    return n;
+}
+
+/*
+ * One line (without its newline) into out, wrapped at spaces to width
+ * columns; continuation lines start at the column of the HANG mark, or
+ * two columns right of the line's first non-space when there is none.  A word longer
+ * than the room is cut where the room ends.
+ */
+static void wrap_line(struct capbuf *out, const char *p, size_t n, size_t width)
+{
+    char line[8192];
+    size_t len = 0;
+    size_t hang = SIZE_MAX;
+    for (size_t i = 0; i < n && len < sizeof(line) - 1; i++) {
+        if (p[i] == HANG[0]) {
+            if (hang == SIZE_MAX) {
+                hang = columns(line, len);
+            }
+        } else {
+            line[len++] = p[i];
+        }
+    }
+    if (hang == SIZE_MAX) {
+        hang = 0;
+        while (hang < len && line[hang] == ' ') {
+            hang++;
+        }
+        hang += 2; /* a continuation is not a new item */
+    }
+    while (len > 0 && line[len - 1] == ' ') {
+        len--; /* padding of a last column left empty */
+    }
+    line[len] = '\0'; /* columns() may look at a character's bytes past n */
+    if (hang > width / 2) {
+        hang = width / 2; /* leave room for text on every continuation line */
+    }
+    const char *rest = line;
+    size_t left = len;
+    size_t indent = 0;
+    while (indent + columns(rest, left) > width) {
+        size_t room = width - indent;
+        size_t limit = byte_at_column(rest, left, room); /* first byte past the room */
+        size_t cut = limit;
+        while (cut > 0 && rest[cut] != ' ') {
+            cut--;
+        }
+        /* Break at a space after the hang, else cut the word. */
+        size_t min_cut = indent == 0 ? byte_at_column(rest, left, hang) : 0;
+        if (cut <= min_cut) {
+            cut = limit;
+        }
+        size_t end = cut;
+        while (end > 0 && rest[end - 1] == ' ') {
+            end--;
+        }
+        capbuf_append(out, rest, end);
+        out_str(out, "\n");
+        while (cut < left && rest[cut] == ' ') {
+            cut++;
+        }
+        rest += cut;
+        left -= cut;
+        indent = hang;
+        for (size_t i = 0; i < indent; i++) {
+            out_str(out, " ");
+        }
+    }
+    capbuf_append(out, rest, left);
+    out_str(out, "\n");
+}
+
+static void wrap_all(struct capbuf *out, const struct capbuf *in, size_t width)
+{
+    const char *p = (const char *)in->data;
+    size_t n = in->len;
+    while (n > 0) {
+        const char *nl = memchr(p, '\n', n);
+        size_t len = nl != NULL ? (size_t)(nl - p) : n;
+        wrap_line(out, p, len, width);
+        size_t step = nl != NULL ? len + 1 : len;
+        p += step;
+        n -= step;
     }
 }
 
 static void text_summary(struct writer *w, const struct run_report *rep)
 {
+    struct text_state *st = w->priv;
     struct capbuf *o = &w->line;
     put_header(o, rep);
     put_closes(o, rep->stats);
     put_replies(o, rep->stats);
     put_latencies(o, rep->stats);
+    put_slowest_banners(o, rep->stats);
     put_coverage(o, rep->input);
-    put_abnormal(o, w->priv);
+    put_abnormal(o, st, rep->stats->n_abnormal);
+    if (st != NULL) {
+        wrap_all(&st->wrapped, o, st->width);
+        if (st->wrapped.len > 0 &&
+            fwrite(st->wrapped.data, 1, st->wrapped.len, w->out) != st->wrapped.len) {
+            w->failed = true;
+        }
+        st->wrapped.len = 0;
+        o->len = 0;
+        return;
+    }
     writer_flush_line(w);
+}
+
+static void text_release(void *priv)
+{
+    struct text_state *st = priv;
+    capbuf_free(&st->scratch);
+    capbuf_free(&st->wrapped);
 }
 
 void writer_text_init(struct writer *w, FILE *out)
@@ -281,6 +652,13 @@ void writer_text_init(struct writer *w, FILE *out)
     w->out = out;
     w->session = text_session;
     w->summary = text_summary;
-    w->priv = calloc(1, sizeof(struct text_state));
+    struct text_state *st = calloc(1, sizeof(*st));
+    if (st != NULL) {
+        st->width = output_width(out);
+        capbuf_init(&st->scratch, 4 * EXCHANGE_TEXT_MAX);
+        capbuf_init(&st->wrapped, (size_t)2 << 20);
+    }
+    w->priv = st;
+    w->release = text_release;
     capbuf_init(&w->line, (size_t)1 << 20);
 }

@@ -6,12 +6,34 @@
 #include "outputs.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "smtpscope.h"
+
+/*
+ * An output file, created mode 0640 (before the umask): records and
+ * reports hold addresses and user names, not for every local user.  An
+ * existing file keeps its mode.  append: for SIGHUP's reopen.
+ */
+static FILE *open_output(const char *path, bool append)
+{
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+    int fd = open(path, flags, 0640);
+    if (fd < 0) {
+        return NULL;
+    }
+    FILE *f = fdopen(fd, append ? "a" : "w");
+    if (f == NULL) {
+        int err = errno;
+        close(fd);
+        errno = err;
+    }
+    return f;
+}
 
 int outputs_open(struct outputs *o, const char *json_path, const char *report_path, bool quiet,
                  bool live, const struct report_meta *meta, char *err, size_t errlen)
@@ -31,7 +53,7 @@ int outputs_open(struct outputs *o, const char *json_path, const char *report_pa
         if (strcmp(json_path, "-") == 0) {
             o->json_file = stdout;
             summary_to = stderr;
-        } else if ((o->json_file = fopen(json_path, "w")) == NULL) {
+        } else if ((o->json_file = open_output(json_path, false)) == NULL) {
             snprintf(err, errlen, "%s: %s", json_path, strerror(errno));
             return SMTPSCOPE_ERR_OUTPUT;
         }
@@ -39,12 +61,21 @@ int outputs_open(struct outputs *o, const char *json_path, const char *report_pa
         o->json.flush_each = live;
         o->has_json = true;
     }
+    if (report_path != NULL && strcmp(report_path, "-") == 0) {
+        if (o->json_file == stdout) {
+            snprintf(err, errlen, "--json - and --report - cannot both write to standard output");
+            return SMTPSCOPE_ERR_USAGE;
+        }
+        summary_to = stderr;
+    }
     if (!quiet) {
         writer_text_init(&o->text, summary_to);
         o->has_text = true;
     }
     if (report_path != NULL) {
-        if ((o->html_file = fopen(report_path, "w")) == NULL) {
+        if (strcmp(report_path, "-") == 0) {
+            o->html_file = stdout;
+        } else if ((o->html_file = open_output(report_path, false)) == NULL) {
             snprintf(err, errlen, "%s: %s", report_path, strerror(errno));
             return SMTPSCOPE_ERR_OUTPUT;
         }
@@ -57,6 +88,9 @@ int outputs_open(struct outputs *o, const char *json_path, const char *report_pa
 void outputs_record(void *ctx, const struct session_record *r)
 {
     struct outputs *o = ctx;
+    if (o->max_records > 0 && o->stats->n_sessions >= o->max_records) {
+        return;
+    }
     stats_add(o->stats, r);
     if (o->has_json) {
         o->json.session(&o->json, r);
@@ -99,7 +133,7 @@ int outputs_reopen_json(struct outputs *o, char *err, size_t errlen)
     if (!o->has_json || o->json_file == stdout) {
         return SMTPSCOPE_OK;
     }
-    FILE *f = fopen(o->json_path, "a");
+    FILE *f = open_output(o->json_path, true);
     if (f == NULL) {
         snprintf(err, errlen, "cannot reopen %s: %s", o->json_path, strerror(errno));
         return SMTPSCOPE_ERR_OUTPUT;
@@ -128,7 +162,9 @@ void outputs_close(struct outputs *o)
     }
     if (o->has_html) {
         writer_free(&o->html);
-        fclose(o->html_file);
+        if (o->html_file != stdout) {
+            fclose(o->html_file);
+        }
     }
     free(o->stats);
     memset(o, 0, sizeof(*o));
@@ -150,16 +186,11 @@ static long resident_kib(void)
 void outputs_stats_line(const struct outputs *o, FILE *f, uint64_t packets, uint64_t dropped,
                         uint64_t if_dropped, uint64_t sessions_open)
 {
-    unsigned long long abnormal = 0;
-    for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
-        if (verdict_label_is_abnormal(l)) {
-            abnormal += o->stats->labels[l];
-        }
-    }
     fprintf(f,
             "smtpscope: packets %llu, drops %llu kernel %llu interface, sessions open %llu "
-            "closed %llu, abnormal closes %llu, resident %ld KiB\n",
+            "closed %llu, abnormal %llu, resident %ld KiB\n",
             (unsigned long long)packets, (unsigned long long)dropped,
             (unsigned long long)if_dropped, (unsigned long long)sessions_open,
-            (unsigned long long)o->stats->n_sessions, abnormal, resident_kib());
+            (unsigned long long)o->stats->n_sessions, (unsigned long long)o->stats->n_abnormal,
+            resident_kib());
 }

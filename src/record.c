@@ -267,6 +267,21 @@ int64_t record_duration_us(const struct session_record *r)
     return timing_delta_us(record_start_us(r), r->last_us);
 }
 
+bool record_is_abnormal(const struct session_record *r)
+{
+    return verdict_is_abnormal(r->label, r->flags);
+}
+
+const struct verdict_info *record_reason(const struct session_record *r)
+{
+    return verdict_reason(r->label, r->flags);
+}
+
+const struct record_exchange *record_last_exchange(const struct session_record *r)
+{
+    return r->n_exchanges > 0 && r->exchanges != NULL ? &r->exchanges[r->n_exchanges - 1] : NULL;
+}
+
 /* ---- identity ------------------------------------------------------------ */
 
 static size_t put_be(uint8_t *p, uint64_t v, int n)

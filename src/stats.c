@@ -39,12 +39,37 @@ static void add_exchange(struct run_stats *st, const struct record_exchange *x)
     }
 }
 
+static bool same_endpoint(const struct record_endpoint *a, const struct record_endpoint *b)
+{
+    return a->family == b->family && a->port == b->port &&
+           memcmp(a->addr, b->addr, a->family == 6 ? 16 : 4) == 0;
+}
+
+/* The server's slot, a new one while there is room, else NULL. */
+static struct stats_server *server_slot(struct run_stats *st, const struct record_endpoint *e)
+{
+    for (uint32_t i = 0; i < st->n_servers; i++) {
+        if (same_endpoint(&st->servers[i].ep, e)) {
+            return &st->servers[i];
+        }
+    }
+    if (st->n_servers == STATS_SERVERS_MAX) {
+        return NULL;
+    }
+    struct stats_server *s = &st->servers[st->n_servers++];
+    s->ep = *e;
+    return s;
+}
+
 void stats_add(struct run_stats *st, const struct session_record *r)
 {
     st->n_sessions++;
     st->n_messages_attempted += r->messages_attempted;
     st->n_messages_accepted += r->messages_accepted;
     st->n_exchanges += r->n_exchanges;
+    if (record_is_abnormal(r)) {
+        st->n_abnormal++;
+    }
     if (r->label < VERDICT_LABEL_COUNT) {
         st->labels[r->label]++;
     }
@@ -58,6 +83,13 @@ void stats_add(struct run_stats *st, const struct session_record *r)
         count_code(st, r->greeting.code);
     }
     latency_add(&st->banner, record_banner_us(r));
+    struct stats_server *server = server_slot(st, &r->server);
+    if (server != NULL) {
+        server->n_sessions++;
+        latency_add(&server->banner, record_banner_us(r));
+    } else {
+        st->n_sessions_other_servers++;
+    }
     for (uint32_t i = 0; i < r->n_exchanges; i++) {
         add_exchange(st, &r->exchanges[i]);
     }

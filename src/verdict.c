@@ -9,6 +9,8 @@
  */
 #include "verdict.h"
 
+#include <string.h>
+
 static const struct verdict_info label_table[] = {
 #define XX(id, name, sev, codes, expl, check) {name, sev, codes, expl, check},
     VERDICT_LABEL_MAP(XX)
@@ -76,8 +78,57 @@ enum verdict_label verdict_classify(const struct verdict_facts *f)
     return VERDICT_FIN_WITHOUT_QUIT;
 }
 
+
+static enum verdict_severity severity_of(const char *sev)
+{
+    if (strcmp(sev, "error") == 0) {
+        return VERDICT_SEVERITY_ERROR;
+    }
+    if (strcmp(sev, "warning") == 0) {
+        return VERDICT_SEVERITY_WARNING;
+    }
+    return strcmp(sev, "info") == 0 ? VERDICT_SEVERITY_INFO : VERDICT_SEVERITY_OK;
+}
+
+enum verdict_severity verdict_label_severity(unsigned label)
+{
+    return severity_of(verdict_label_info((enum verdict_label)label)->severity);
+}
+
+enum verdict_severity verdict_flag_severity(unsigned flag)
+{
+    return severity_of(verdict_flag_info((enum verdict_flag)flag)->severity);
+}
+
 bool verdict_label_is_abnormal(unsigned label)
 {
-    return label != VERDICT_NORMAL_QUIT && label != VERDICT_TLS_OPAQUE &&
-           label != VERDICT_ONE_SIDED_CAPTURE;
+    return verdict_label_severity(label) >= VERDICT_SEVERITY_WARNING;
+}
+
+const struct verdict_info *verdict_reason(unsigned label, uint64_t flags)
+{
+    const struct verdict_info *worst = NULL;
+    enum verdict_severity worst_sev = VERDICT_SEVERITY_INFO;
+    if (verdict_label_is_abnormal(label)) {
+        worst = verdict_label_info((enum verdict_label)label);
+        worst_sev = verdict_label_severity(label);
+    }
+    /* Only the set bits: most sessions have none. */
+    for (uint64_t rest = flags; rest != 0; rest &= rest - 1) {
+        unsigned f = (unsigned)__builtin_ctzll(rest);
+        if (f >= VERDICT_FLAG_COUNT) {
+            break;
+        }
+        enum verdict_severity sev = verdict_flag_severity(f);
+        if (sev > worst_sev) {
+            worst = verdict_flag_info((enum verdict_flag)f);
+            worst_sev = sev;
+        }
+    }
+    return worst;
+}
+
+bool verdict_is_abnormal(unsigned label, uint64_t flags)
+{
+    return verdict_reason(label, flags) != NULL;
 }

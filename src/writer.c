@@ -20,6 +20,9 @@ void writer_flush_line(struct writer *w)
 void writer_free(struct writer *w)
 {
     capbuf_free(&w->line);
+    if (w->release != NULL && w->priv != NULL) {
+        w->release(w->priv);
+    }
     free(w->priv);
     w->priv = NULL;
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make check: every test level in turn (unit, golden, corpus, wild, workers,
-# fuzz replay, hostile inputs, live), the sanitizer builds included.  Each level prints
+# fuzz replay, hostile inputs, report, extract, cli, live), the sanitizer
+# builds included.  Each level prints
 # its own "N passed, N failed" line; this script adds them up and prints
 # the final one.  A level that cannot run here says so and counts nothing.
 set -u
@@ -68,6 +69,9 @@ run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quic
 [ -x tests/report/run.sh ] && run_level report tests/report/run.sh ./smtpscope
 [ -x tests/i18n/run.sh ] && run_level i18n tests/i18n/run.sh ./smtpscope
 [ -x tests/extract/run.sh ] && run_level extract tests/extract/run.sh build/asan/smtpscope
+# The command line: unknown options, --report -, options refused where
+# they do nothing, -c N, the progress line on a terminal.
+[ -x tests/cli/run.sh ] && run_level cli tests/cli/run.sh build/asan/smtpscope
 [ -x tests/live/run.sh ] && run_level live tests/live/run.sh
 # The same live checks with two processes in an AF_PACKET fanout group.
 [ -x tests/live/run.sh ] && run_level live-workers tests/live/run.sh --workers 2

@@ -17,9 +17,6 @@ import math
 import sys
 import time
 
-ABNORMAL_EXCEPT = {"normal_quit", "tls_opaque", "one_sided_capture"}
-
-
 def records(path):
     return [json.loads(line) for line in open(path)]
 
@@ -113,7 +110,7 @@ def main():
     # abnormal_closes_by_label_server
     counts = collections.defaultdict(lambda: [0, set()])
     for s in sessions:
-        if s["close"] not in ABNORMAL_EXCEPT:
+        if s["abnormal"]:
             c = counts[(s["close"], s["server"]["ip"], s["server"]["port"])]
             c[0] += 1
             c[1].add(s["sensor"])
@@ -121,9 +118,9 @@ def main():
                   key=lambda r: (-r[3], r[0], r[1], r[2]))
     got = [(r[0], r[1], int(r[2]), int(r[3]), int(r[4]))
            for r in tsv(d + "/result.abnormal_closes_by_label_server.tsv")]
-    abnormal_summary = sum(v for k, v in summary["labels"].items() if k not in ABNORMAL_EXCEPT)
+    abnormal_summary = summary["abnormal_sessions"]
     failures += not report(got == want and sum(r[3] for r in got) == abnormal_summary and got,
-                           "abnormal closes by label and server: %d rows, %d sessions "
+                           "abnormal sessions by label and server: %d rows, %d sessions "
                            "(the summary's %d)%s" % (len(got), sum(r[3] for r in got),
                                                       abnormal_summary,
                                                       "" if got == want else "; got %s, want %s"

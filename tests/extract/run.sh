@@ -9,7 +9,9 @@
 # 2. real-auth-plain.pcap: the password (plain or in the AUTH PLAIN base64)
 #    appears nowhere in DIR, on stdout (JSON Lines included) or stderr.
 # 3. An existing file is never overwritten: a second run into the same DIR
-#    leaves the first run's files as they were.
+#    leaves the first run's files as they were, warns, counts the failure
+#    (text and JSON summaries) and exits 7; a write error (file size limit)
+#    too; --json, --report and extracted files are created mode 0640.
 # 4. Nothing is created beside DIR.
 # Skips (counting nothing) when BINARY does not offer --extract yet.
 # Prints a closing "N passed, N failed" line.
@@ -59,8 +61,8 @@ done
 expect "normal-quit: .eml has swaks' body" grep -q -x -F $'This is a test mailing\r' "$eml"
 expect "normal-quit: .eml has no final dot line" \
     python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); sys.exit(d.endswith(b"\r\n.\r\n"))' "$eml"
-expect "normal-quit: files are mode 0600" \
-    test "$(stat -c %a "$eml")" = 600 -a "$(stat -c %a "$json")" = 600
+expect "normal-quit: files are mode 0640" \
+    test "$(stat -c %a "$eml")" = 640 -a "$(stat -c %a "$json")" = 640
 expect "normal-quit: DIR is mode 0700" test "$(stat -c %a "$out")" = 700
 if python3 tests/extract/check.py pcaps/real-normal-quit.pcap "$out" >"$tmp/check.log" 2>&1; then
     result ok "normal-quit: .eml and sidecar match the capture (check.py)"
@@ -82,12 +84,49 @@ for secret in 'Sup3r-S3cret-Pa55' 'AGFsaWNlAFN1cDNyLVMzY3JldC1QYTU1' 'U3VwM3ItUz
         "$tmp/auth.stdout" "$tmp/auth.stderr"
 done
 
-# ---- 3. no overwrite ---------------------------------------------------------
+# ---- 3. no overwrite, and the failure said, counted and in the exit status ----
 out=$tmp/normal
 before=$(sha256sum "$out"/* | sha256sum)
-"$bin" -r pcaps/real-normal-quit.pcap -q --extract "$out" >/dev/null 2>&1
+"$bin" -r pcaps/real-normal-quit.pcap --json "$tmp/rerun.jsonl" --extract "$out" \
+    >"$tmp/rerun.stdout" 2>"$tmp/rerun.stderr"
+status=$?
 expect "rerun into the same DIR: files unchanged" test "$(sha256sum "$out"/* | sha256sum)" = "$before"
 expect "rerun into the same DIR: no new files" test "$(ls "$out" | wc -l)" -eq 2
+expect "rerun: exit status 7 (some messages could not be extracted)" test "$status" -eq 7
+expect "rerun: stderr names the file and why" \
+    grep -q -F "$out/session-1-msg-1.eml: File exists; message not extracted" "$tmp/rerun.stderr"
+expect "rerun: the text summary counts the failure" \
+    grep -q -E '^Extracted: 0 messages written, 1 failed' "$tmp/rerun.stdout"
+expect "rerun: the JSON summary counts it (extract_counts)" \
+    python3 -c 'import json,sys; s=json.loads(open(sys.argv[1]).readlines()[-1]); sys.exit(s["extract_counts"]!={"written":0,"failed":1})' "$tmp/rerun.jsonl"
+expect "first run: extract_counts says 1 written" \
+    bash -c '"$1" -r pcaps/real-normal-quit.pcap -q --json - --extract "$2" | tail -1 | grep -q -F "\"extract_counts\":{\"written\":1,\"failed\":0}"' \
+    _ "$bin" "$tmp/again"
+rm -rf "$tmp/again" "$tmp/rerun.jsonl" "$tmp/rerun.stdout" "$tmp/rerun.stderr"
+
+# ---- 3b. a write error (file size limit 0: every write fails with EFBIG) ------
+# (Standard output and error go through a pipe: the limit is on files.)
+(
+    trap '' XFSZ
+    ulimit -f 0
+    exec "$bin" -r pcaps/real-concurrent.pcap --extract "$tmp/full" 2>&1
+) | cat >"$tmp/full.out"
+status=${PIPESTATUS[0]}
+expect "write error: exit status 7" test "$status" -eq 7
+expect "write error: warned on stderr" grep -q -F 'File too large; message not extracted' "$tmp/full.out"
+expect "write error: no partial .eml left" test "$(find "$tmp/full" -name '*.eml' | wc -l)" -eq 0
+expect "write error: the text summary counts 6 failures" \
+    grep -q -E '^Extracted: 0 messages written, 6 failed' "$tmp/full.out"
+rm -rf "$tmp/full" "$tmp/full.out"
+
+# ---- 3c. output files are created 0640 (addresses and user names) -----------
+(
+    umask 022
+    "$bin" -r pcaps/real-auth-plain.pcap -q --json "$tmp/out.jsonl" --report "$tmp/out.html" >/dev/null 2>&1
+)
+expect "--json and --report files are created mode 0640" \
+    test "$(stat -c %a "$tmp/out.jsonl")" = 640 -a "$(stat -c %a "$tmp/out.html")" = 640
+rm -f "$tmp/out.jsonl" "$tmp/out.html"
 
 # ---- 4. nothing beside DIR ---------------------------------------------------
 expect "nothing created beside DIR" \

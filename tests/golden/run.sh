@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Golden tests: every capture in TESTLIST through smtpscope, the JSON Lines
 # compared byte for byte with tests/golden/expected/NAME.jsonl (tcpdump's
-# tests/TESTLIST idea).  Output is deterministic by design: packet times
+# tests/TESTLIST idea), and the text summary (80 columns: not a terminal)
+# with NAME.txt for the captures in this repository (a corpus capture's
+# path, printed in the summary, depends on where the corpus is).  Output is deterministic by design: packet times
 # only, fixed key order, records in session id order.
 #
 #   tests/golden/run.sh [--binary PATH] [--also "OPTIONS"] [--update NAME|all]
@@ -44,8 +46,9 @@ while read -r name capture opts; do
         continue
     fi
     expected=tests/golden/expected/$name.jsonl
+    expected_text=tests/golden/expected/$name.txt
     # shellcheck disable=SC2086 # options are words by design
-    "$binary" -q --sensor golden -r "$path" --json "$tmp/out.jsonl" $opts $also 2>"$tmp/err"
+    "$binary" --sensor golden -r "$path" --json "$tmp/out.jsonl" $opts $also >"$tmp/out.txt" 2>"$tmp/err"
     status=$?
     if [ $status -ne 0 ] && [ $status -ne 3 ]; then
         echo "FAIL  $name: exit status $status: $(head -c 300 "$tmp/err")"
@@ -55,8 +58,27 @@ while read -r name capture opts; do
     if [ -n "$update" ]; then
         cp "$tmp/out.jsonl" "$expected"
         echo "wrote $expected"
+        case "$capture" in
+            @corpus/*) ;;
+            *) cp "$tmp/out.txt" "$expected_text"; echo "wrote $expected_text" ;;
+        esac
         continue
     fi
+    case "$capture" in
+        @corpus/*) ;;
+        *)
+            if [ ! -f "$expected_text" ]; then
+                echo "FAIL  $name: no expected text summary (make golden-update NAME=$name)"
+                failed=$((failed + 1))
+                continue
+            elif ! diff -u "$expected_text" "$tmp/out.txt" >"$tmp/diff"; then
+                echo "FAIL  $name: text summary differs from $expected_text:"
+                head -30 "$tmp/diff" | sed 's/^/      /'
+                failed=$((failed + 1))
+                continue
+            fi
+            ;;
+    esac
     if [ ! -f "$expected" ]; then
         echo "FAIL  $name: no expected output (make golden-update NAME=$name)"
         failed=$((failed + 1))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/report/run.sh - `smtpscope explain` goldens, the knowledge and HTML
 # unit suites, and the HTML report: static lint of a report for every
-# capture in pcaps/, the HTML-injection capture, and (when Chromium is
+# capture in pcaps/ (whose text summary, report and JSON must name the same
+# abnormal sessions), the HTML-injection capture, and (when Chromium is
 # installed or installable) rendering in headless Chromium with no console
 # errors, charts present and nothing from the capture executed.
 #
@@ -83,11 +84,12 @@ if ! "$BIN" --help 2>&1 | grep -q -- '--report'; then
     echo "$pass passed, $fail failed"
     exit 1
 fi
-for pcap in pcaps/*.pcap; do
+for pcap in pcaps/*.pcap pcaps/*.pcapng; do
     [ -f "$pcap" ] || continue
-    name=$(basename "$pcap" .pcap)
+    name=$(basename "$pcap")
+    name=${name%.*}
     out=$WORK/$name.html
-    "$BIN" -r "$pcap" -q --report "$out" --json "$WORK/$name.jsonl" >"$WORK/log" 2>&1
+    "$BIN" -r "$pcap" --report "$out" --json "$WORK/$name.jsonl" >"$WORK/$name.txt" 2>"$WORK/log"
     status=$?
     if [ "$status" -ne 0 ] && [ "$status" -ne 3 ]; then
         bad "report $name: exit $status: $(head -2 "$WORK/log")"
@@ -110,7 +112,50 @@ print(charted, known)' "$out" "$WORK/$name.jsonl")
     else
         bad "report $name: banner samples charted, and in the JSON: $counts"
     fi
+    # One definition of abnormal: the text summary, the report and the
+    # JSON name the same sessions.
+    if tests/report/abnormal_agree.py "$WORK/$name.txt" "$out" "$WORK/$name.jsonl" >"$WORK/agree" 2>&1; then
+        ok
+    else
+        bad "report $name: text, HTML and JSON disagree on the abnormal sessions"
+        head -5 "$WORK/agree"
+    fi
 done
+
+# ---- 3b. axes in human units, and an empty capture ------------------------
+# Every axis label of every report above is a round value in a unit a
+# person reads (0, +10s, 250µs, 5min, 14:30, 11-22 14:30, a date) or a
+# bar's count, never a long run of digits.
+bad_labels=$(python3 -c 'import re,sys
+ok=re.compile(r"^(0|\+?[0-9]{1,3}(\.[0-9]+)?(\xb5s|ms|s|min|h|d)|[0-9]+|[0-9]{2}:[0-9]{2}|[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}|[0-9]{4}-[0-9]{2}-[0-9]{2})$")
+for f in sys.argv[1:]:
+    h=open(f,encoding="utf-8").read()
+    for l in re.findall(r"<text [^>]*text-anchor=\"middle\"[^>]*>([^<]*)</text>",h):
+        if not ok.match(l): print(f.rsplit("/",1)[-1], repr(l))' "$WORK"/*.html | head -5)
+if [ -z "$bad_labels" ]; then ok; else bad "axis labels not in human units: $bad_labels"; fi
+# Sessions three hours apart: the timeline is labelled with UTC clock
+# times, not a count of seconds.
+python3 -c 'import struct,sys
+d=bytearray(open(sys.argv[1],"rb").read()); e="<" if d[:4]==b"\xd4\xc3\xb2\xa1" else ">"
+i=24
+while i+16<=len(d):
+    s,u,c,l=struct.unpack(e+"IIII",d[i:i+16]); struct.pack_into(e+"I",d,i,s+3*3600); i+=16+c
+open(sys.argv[2],"wb").write(d)' pcaps/real-421-idle-timeout.pcap "$WORK/late.pcap"
+"$BIN" -q -r pcaps/real-concurrent.pcap -r "$WORK/late.pcap" --report "$WORK/hours.html" >/dev/null 2>&1
+if grep -qE 'text-anchor="middle">[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}</text>' "$WORK/hours.html" &&
+    grep -q '>UTC</text>' "$WORK/hours.html"; then
+    ok
+else
+    bad "timeline over hours: no UTC clock-time labels"
+fi
+# A capture with no session says so, and not that every session was normal.
+printf '\xd4\xc3\xb2\xa1\x02\x00\x04\x00\0\0\0\0\0\0\0\0\xff\xff\0\0\x01\0\0\0' >"$WORK/empty.pcap"
+"$BIN" -q -r "$WORK/empty.pcap" --report "$WORK/empty.html" >/dev/null 2>&1
+if grep -q 'No sessions' "$WORK/empty.html" && ! grep -q 'ended normally' "$WORK/empty.html"; then
+    ok
+else
+    bad "empty capture: report does not say there were no sessions"
+fi
 
 # ---- 4. the injection capture: escaped, and nothing raw ------------------
 INJ=pcaps/real-html-injection.pcap

@@ -201,6 +201,61 @@ START_TEST(test_writer_hostile)
 }
 END_TEST
 
+/* The text summary, fed the same records: wire text escaped and cut,
+ * credentials never shown, every line within 80 columns (not a
+ * terminal), the abnormal sessions listed with time and reason. */
+START_TEST(test_text_writer_hostile)
+{
+    char *doc = NULL;
+    size_t doc_len = 0;
+    FILE *mem = open_memstream(&doc, &doc_len);
+    ck_assert_ptr_nonnull(mem);
+    struct writer w;
+    writer_text_init(&w, mem);
+    struct run_stats *st = calloc(1, sizeof(*st));
+    ck_assert_ptr_nonnull(st);
+    struct fake *f = calloc(1, sizeof(*f));
+    ck_assert_ptr_nonnull(f);
+    for (uint64_t id = 1; id <= 60; id++) {
+        make_record(f, id, id % 3 == 0 ? VERDICT_NORMAL_QUIT : VERDICT_RST);
+        stats_add(st, &f->r);
+        w.session(&w, &f->r);
+    }
+    struct run_input in = {.source = "<x>.pcap", .linktype_name = "EN10MB",
+                           .first_us = 1700000000001000LL, .last_us = 1700000000035000LL};
+    struct run_report rep = {st, &in};
+    w.summary(&w, &rep);
+    ck_assert(!w.failed);
+    writer_free(&w);
+    fclose(mem);
+    ck_assert_uint_gt(doc_len, 1000);
+    for (size_t i = 0; i < doc_len; i++) {
+        unsigned char c = (unsigned char)doc[i];
+        ck_assert_msg(c == '\n' || (c >= 0x20 && c < 0x7f), "byte 0x%02x at %zu", c, i);
+    }
+    size_t col = 0;
+    for (size_t i = 0; i < doc_len; i++) {
+        col = doc[i] == '\n' ? 0 : col + 1;
+        ck_assert_msg(col <= 80, "a line longer than 80 columns at byte %zu", i);
+    }
+    ck_assert_ptr_null(strstr(doc, "AGFsaWNlAHNlY3JldA")); /* AUTH PLAIN credentials */
+    ck_assert_ptr_nonnull(strstr(doc, "Time: 2023-11-14T22:13:20.001Z to 2023-11-14T22:13:20.035Z"));
+    ck_assert_ptr_nonnull(strstr(doc, "Abnormal sessions (40):"));
+    ck_assert_ptr_nonnull(strstr(doc, "  #1 2023-11-14T22:13:20.001Z 10.0.0.1:40000 -> 10.0.0.2:25"));
+    ck_assert_ptr_nonnull(strstr(doc, "why: rst (error): The connection was reset"));
+    ck_assert_ptr_nonnull(strstr(doc, "last: AUTH PLAIN <initial response not shown> -> 535"));
+    /* The 20 listed are the first; the count is all of them. */
+    ck_assert_ptr_nonnull(strstr(doc, "#29 "));
+    ck_assert_ptr_null(strstr(doc, "#30 ")); /* normal_quit */
+    ck_assert_ptr_null(strstr(doc, "#31 "));
+    ck_assert_ptr_nonnull(strstr(doc, "... and 20 more (see --json or --report)"));
+    ck_assert_ptr_nonnull(strstr(doc, "Slowest banners by server (ms):"));
+    free(f);
+    free(st);
+    free(doc);
+}
+END_TEST
+
 Suite *out_html_suite(void)
 {
     Suite *s = suite_create("out_html");
@@ -211,6 +266,7 @@ Suite *out_html_suite(void)
     TCase *wr = tcase_create("writer");
     tcase_set_timeout(wr, 60);
     tcase_add_test(wr, test_writer_hostile);
+    tcase_add_test(wr, test_text_writer_hostile);
     suite_add_tcase(s, wr);
     return s;
 }

@@ -215,7 +215,7 @@ START_TEST(test_session_tail)
     f->r.bytes[SMTP_DIR_SERVER] = 678;
     char *line = write_line(f);
     const char *want = "\"extensions\":[\"PIPELINING\",\"SIZE 10240000\",\"X\\\"Y\\u0001\"],"
-                       "\"close\":\"fin_without_quit\",\"flags\":[\"bare_lf\"],"
+                       "\"close\":\"fin_without_quit\",\"flags\":[\"bare_lf\"],\"abnormal\":true,"
                        "\"closer\":\"server\",\"end_reason\":\"fin\","
                        "\"bytes\":{\"client\":12345,\"server\":678},"
                        "\"gap_bytes\":{\"client\":0,\"server\":0},\"missing_side\":null}\n";
@@ -234,7 +234,7 @@ START_TEST(test_session_tail)
     free(line);
     line = write_line(f);
     ck_assert_ptr_nonnull(strstr(line, "\"extensions\":[],\"close\":\"fin_without_quit\","
-                                       "\"flags\":[],\"closer\":\"server\""));
+                                       "\"flags\":[],\"abnormal\":true,\"closer\":\"server\""));
     free(line);
     free(f);
 }

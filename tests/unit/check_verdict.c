@@ -196,6 +196,46 @@ START_TEST(test_docs_headings)
 }
 END_TEST
 
+/* One definition of abnormal: a label or flag of severity warning or error. */
+static const struct {
+    const char *name;
+    unsigned label;
+    uint64_t flags;
+    bool abnormal;
+    const char *reason; /* name of the entry given as the reason, or NULL */
+} abnormal_cases[] = {
+    {"normal close", VERDICT_NORMAL_QUIT, 0, false, NULL},
+    {"tls", VERDICT_TLS_OPAQUE, 0, false, NULL},
+    {"capture ended", VERDICT_TRUNCATED_CAPTURE, 0, false, NULL},
+    {"capture ended, info flag", VERDICT_TRUNCATED_CAPTURE, VERDICT_FLAG_BIT(VERDICT_FLAG_MIDSTREAM),
+     false, NULL},
+    {"554 greeting, then QUIT", VERDICT_NORMAL_QUIT,
+     VERDICT_FLAG_BIT(VERDICT_FLAG_GREETING_REFUSED), true, "greeting_refused"},
+    {"421 beats a warning flag", VERDICT_SERVER_421, VERDICT_FLAG_BIT(VERDICT_FLAG_BARE_LF), true,
+     "server_421"},
+    {"label first on a tie", VERDICT_FIN_WITHOUT_QUIT, VERDICT_FLAG_BIT(VERDICT_FLAG_BARE_LF), true,
+     "fin_without_quit"},
+    {"first warning flag", VERDICT_TRUNCATED_CAPTURE,
+     VERDICT_FLAG_BIT(VERDICT_FLAG_MIDSTREAM) | VERDICT_FLAG_BIT(VERDICT_FLAG_LONG_LINE) |
+         VERDICT_FLAG_BIT(VERDICT_FLAG_NUL_BYTE),
+     true, "long_line"},
+    {"rst", VERDICT_RST, 0, true, "rst"},
+};
+
+START_TEST(test_abnormal)
+{
+    const __typeof__(abnormal_cases[0]) *c = &abnormal_cases[_i];
+    ck_assert_msg(verdict_is_abnormal(c->label, c->flags) == c->abnormal, "%s", c->name);
+    const struct verdict_info *why = verdict_reason(c->label, c->flags);
+    if (c->reason == NULL) {
+        ck_assert_msg(why == NULL, "%s: a reason given", c->name);
+    } else {
+        ck_assert_msg(why != NULL, "%s: no reason", c->name);
+        ck_assert_str_eq(why->name, c->reason);
+    }
+}
+END_TEST
+
 Suite *verdict_suite(void)
 {
     Suite *s = suite_create("verdict");
@@ -205,6 +245,8 @@ Suite *verdict_suite(void)
     tcase_add_test(tc, test_tables_complete);
     tcase_add_test(tc, test_names_unique);
     tcase_add_test(tc, test_docs_headings);
+    tcase_add_loop_test(tc, test_abnormal, 0,
+                        (int)(sizeof(abnormal_cases) / sizeof(abnormal_cases[0])));
     suite_add_tcase(s, tc);
     return s;
 }
