@@ -46,6 +46,8 @@ struct options {
     bool ports_given;         /* --ports: no looking at other ports */
     long long community_id_seed; /* --community-id-seed */
     long long workers;        /* --workers: processes analysing packets (0: one per CPU) */
+    const char *metrics_listen;  /* --metrics [ADDR:]PORT, checked */
+    long long metrics_linger_s;  /* --metrics-linger: serve this long after the input ends */
     char *filter; /* BPF expression from the remaining arguments; owned */
 };
 

@@ -29,6 +29,7 @@
 #include "decode.h"
 #include "explain.h"
 #include "extract.h"
+#include "metrics.h"
 #include "options.h"
 #include "pipeline.h"
 #include "report.h"
@@ -50,11 +51,14 @@ struct run {
     struct run_input input;      /* the run's identity, then every counter */
     struct report_meta meta;
     struct extractor *extractor;
+    struct metrics *metrics;     /* --metrics, or NULL */
+    int64_t next_metrics_us;     /* wall clock of the next publication */
     char err[512];
     char source_text[320]; /* "a.pcap and N more files" */
 };
 
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_interrupted; /* SIGINT or SIGTERM, not --duration or -c */
 static volatile sig_atomic_t g_stats_now;
 static volatile sig_atomic_t g_reopen;
 
@@ -66,6 +70,7 @@ static void on_signal(int sig)
         g_reopen = 1;
     } else {
         g_stop = 1;
+        g_interrupted = 1;
     }
 }
 
@@ -97,13 +102,16 @@ static uint64_t sessions_open(const struct run *run)
                                 : pipeline_sessions_open(&run->pipe);
 }
 
-/* Packets read, and the drops of every capture socket. */
-static uint64_t packets_read(struct run *run, uint64_t *dropped, uint64_t *if_dropped)
+/* Packets read and their captured bytes, and the drops of every capture
+ * socket. */
+static uint64_t packets_read(struct run *run, uint64_t *bytes, uint64_t *dropped,
+                             uint64_t *if_dropped)
 {
     uint64_t packets = reader_pipeline(run)->input.n_packets;
+    *bytes = reader_pipeline(run)->input.n_bytes;
     *dropped = *if_dropped = 0;
     if (run->workers != NULL) {
-        workers_counts(run->workers, &packets, dropped, if_dropped);
+        workers_counts(run->workers, &packets, bytes, dropped, if_dropped);
     }
     uint64_t d = 0;
     uint64_t ifd = 0;
@@ -137,9 +145,10 @@ static long resident_kib(void)
 
 static void print_stats_line(struct run *run)
 {
+    uint64_t bytes = 0;
     uint64_t drop = 0;
     uint64_t ifdrop = 0;
-    uint64_t packets = packets_read(run, &drop, &ifdrop);
+    uint64_t packets = packets_read(run, &bytes, &drop, &ifdrop);
     unsigned long long abnormal = 0;
     for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
         if (verdict_label_is_abnormal(l)) {
@@ -152,6 +161,24 @@ static void print_stats_line(struct run *run)
             (unsigned long long)packets, (unsigned long long)drop,
             (unsigned long long)ifdrop, (unsigned long long)sessions_open(run),
             (unsigned long long)run->out.stats->n_sessions, abnormal, resident_kib());
+}
+
+/* --metrics: the tally with the input's counts, at most ten times a
+ * second, for the HTTP thread; never waits for it. */
+#define METRICS_PUBLISH_EVERY_US 100000
+static void publish_metrics(struct run *run, int64_t now)
+{
+    if (run->metrics == NULL || now < run->next_metrics_us) {
+        return;
+    }
+    uint64_t bytes = 0;
+    uint64_t drop = 0;
+    uint64_t ifdrop = 0;
+    uint64_t packets = packets_read(run, &bytes, &drop, &ifdrop);
+    metrics_set_input(run->metrics, packets, bytes, drop, ifdrop, sessions_open(run));
+    if (metrics_publish(run->metrics, false)) {
+        run->next_metrics_us = now + METRICS_PUBLISH_EVERY_US;
+    }
 }
 
 /* Work that runs on a timer in live capture: idle sweep, stats, limits. */
@@ -178,6 +205,7 @@ static void live_housekeeping(struct run *run, int64_t *next_stats_us, int64_t s
     if (stop_at_us > 0 && now >= stop_at_us) {
         g_stop = 1;
     }
+    publish_metrics(run, now);
 }
 
 static bool session_limit_reached(const struct run *run)
@@ -204,10 +232,14 @@ static void look_ahead(struct run *run)
 static int read_files(struct run *run, struct capture_packet *pkt)
 {
     int rc = 0;
+    uint64_t n = 0;
     if (run->workers != NULL) {
         while (!g_stop && !session_limit_reached(run) &&
                (rc = capture_set_next(run->files, pkt, run->err, sizeof(run->err))) == 1) {
             workers_packet(run->workers, pkt);
+            if (run->metrics != NULL && (++n & 1023) == 0) {
+                publish_metrics(run, wall_clock_us());
+            }
         }
         return g_stop || session_limit_reached(run) ? 0 : rc;
     }
@@ -221,6 +253,9 @@ static int read_files(struct run *run, struct capture_packet *pkt)
             look_ahead(run);
         }
         pipeline_packet(&run->pipe, pkt);
+        if (run->metrics != NULL && (++n & 1023) == 0) {
+            publish_metrics(run, wall_clock_us());
+        }
     }
     if (rc < 0 && one != NULL) {
         capture_name_error(one, run->err, sizeof(run->err));
@@ -522,6 +557,61 @@ static void close_pipeline(struct run *run)
     }
 }
 
+/* --metrics: the HTTP thread starts once any workers are forked (a fork
+ * copies only the forking thread) and knows their processes. */
+static int resume_metrics(struct run *run)
+{
+    if (run->opt.metrics_listen == NULL) {
+        return SMTPSCOPE_OK;
+    }
+    int rc;
+    if (run->metrics == NULL) {
+        char bound[80];
+        rc = metrics_open(&run->metrics, run->opt.metrics_listen, bound, sizeof(bound), run->err,
+                          sizeof(run->err));
+        const char *port = strrchr(run->opt.metrics_listen, ':');
+        port = port != NULL ? port + 1 : run->opt.metrics_listen;
+        if (rc == SMTPSCOPE_OK && strtol(port, NULL, 10) == 0) {
+            /* The system chose the port: the only way to learn it. */
+            fprintf(stderr, "smtpscope: metrics at http://%s/metrics\n", bound);
+        }
+        run->out.metrics = run->metrics;
+    } else {
+        rc = metrics_resume(run->metrics, run->err, sizeof(run->err));
+    }
+    if (rc == SMTPSCOPE_OK && run->workers != NULL) {
+        int32_t pids[WORKERS_MAX];
+        metrics_set_pids(run->metrics, pids, workers_pids(run->workers, pids, WORKERS_MAX));
+    }
+    run->next_metrics_us = 0;
+    return rc;
+}
+
+/* The counts once the input has ended, exact and final, published at
+ * once (waiting for a scrape in progress, if any). */
+static void publish_final_metrics(struct run *run)
+{
+    if (run->metrics == NULL) {
+        return;
+    }
+    metrics_set_input(run->metrics, run->input.n_packets, run->input.n_bytes,
+                      run->input.n_dropped, run->input.n_if_dropped, 0);
+    metrics_set_ended(run->metrics);
+    metrics_publish(run->metrics, true);
+}
+
+/* --metrics-linger: serve the final counts a while, unless interrupted. */
+static void linger_metrics(struct run *run)
+{
+    if (run->metrics == NULL || run->opt.metrics_linger_s <= 0) {
+        return;
+    }
+    int64_t until = wall_clock_us() + run->opt.metrics_linger_s * 1000000;
+    while (!g_interrupted && wall_clock_us() < until) {
+        poll(NULL, 0, 100);
+    }
+}
+
 /*
  * Files with no SMTP at all on the analysed ports, but SMTP greetings on
  * others: say so, add those ports and read the files again (nothing has
@@ -565,9 +655,15 @@ static int read_again_with_greeting_ports(struct run *run)
     run->input.source = id.source;
     run->input.linktype_name = id.linktype_name;
     outputs_restart(&run->out);
+    metrics_restart(run->metrics);
+    /* Workers are forked again: not with the HTTP thread running. */
+    metrics_pause(run->metrics);
     int rc = open_input(run);
     if (rc == SMTPSCOPE_OK) {
         rc = start_pipeline(run);
+    }
+    if (rc == SMTPSCOPE_OK) {
+        rc = resume_metrics(run);
     }
     return rc != SMTPSCOPE_OK ? rc : read_packets(run);
 }
@@ -585,6 +681,7 @@ static void release(struct run *run)
         free(run->files);
     }
     outputs_close(&run->out);
+    metrics_close(run->metrics);
     extract_close(run->extractor);
     free(run->opt.filter);
 }
@@ -601,6 +698,7 @@ static int run_analysis(struct run *run)
     if (end_rc != SMTPSCOPE_OK) {
         rc = end_rc; /* a worker failed: that outranks damaged input */
     }
+    publish_final_metrics(run);
     int out_rc = outputs_summary(&run->out, &run->input, run->err, sizeof(run->err));
     return out_rc != SMTPSCOPE_OK ? out_rc : rc;
 }
@@ -647,7 +745,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "smtpscope: %s\n", run.err);
             return exit_status(rc); /* libnids cannot be shut down after a failed init */
         }
-        rc = run_analysis(&run);
+        rc = resume_metrics(&run);
+        if (rc == SMTPSCOPE_OK) {
+            rc = run_analysis(&run);
+            linger_metrics(&run);
+        }
     }
     if (rc != SMTPSCOPE_OK) {
         fprintf(stderr, "smtpscope: %s\n", run.err);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
 #include "stream.h"
@@ -72,6 +73,11 @@ static void usage(FILE *f)
             "                       the output is the same whatever N\n"
             "  --order-window N     finished records held to keep id order (default %d;\n"
             "                       live capture writes each record as it ends)\n"
+            "  --metrics [ADDR:]PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+            "                       while reading (PORT alone: every address; ADDR is\n"
+            "                       numeric, IPv6 in brackets; see docs/metrics.md)\n"
+            "  --metrics-linger SEC keep serving them SEC seconds after the input ends\n"
+            "                       (SIGINT or SIGTERM ends the wait)\n"
             "  -h, --help           this text\n"
             "  -V, --version        version\n\n"
             "Exit status: 0 ok, 1 usage, 2 cannot open input, 3 input damaged (sessions\n"
@@ -147,7 +153,9 @@ enum {
     OPT_DURATION,
     OPT_STATS,
     OPT_WORKERS,
-    OPT_CID_SEED
+    OPT_CID_SEED,
+    OPT_METRICS,
+    OPT_METRICS_LINGER
 };
 
 int options_parse(int argc, char **argv, struct options *o)
@@ -170,6 +178,8 @@ int options_parse(int argc, char **argv, struct options *o)
         {"stats", required_argument, NULL, OPT_STATS},
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"community-id-seed", required_argument, NULL, OPT_CID_SEED},
+        {"metrics", required_argument, NULL, OPT_METRICS},
+        {"metrics-linger", required_argument, NULL, OPT_METRICS_LINGER},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -338,6 +348,25 @@ int options_parse(int argc, char **argv, struct options *o)
             }
             o->community_id_seed = v;
             break;
+        case OPT_METRICS: {
+            struct sockaddr_storage ss;
+            socklen_t len;
+            if (!metrics_parse_listen(optarg, &ss, &len)) {
+                fprintf(stderr, "smtpscope: --metrics wants [ADDR:]PORT: a port (0..65535), "
+                                "after a numeric IPv4 address or an IPv6 one in brackets\n");
+                return 1;
+            }
+            o->metrics_listen = optarg;
+            break;
+        }
+        case OPT_METRICS_LINGER:
+            if (!parse_long(optarg, 0, METRICS_LINGER_MAX_S, &v)) {
+                fprintf(stderr, "smtpscope: --metrics-linger wants 0..%d seconds\n",
+                        METRICS_LINGER_MAX_S);
+                return 1;
+            }
+            o->metrics_linger_s = v;
+            break;
         case OPT_WORKERS:
             if (strcmp(optarg, "auto") == 0) {
                 o->workers = 0;
@@ -365,6 +394,10 @@ int options_parse(int argc, char **argv, struct options *o)
     }
     if ((o->read_path == NULL) == (o->device == NULL)) {
         fprintf(stderr, "smtpscope: give one input: -r FILE or -i INTERFACE (see --help)\n");
+        return 1;
+    }
+    if (o->metrics_linger_s > 0 && o->metrics_listen == NULL) {
+        fprintf(stderr, "smtpscope: --metrics-linger needs --metrics\n");
         return 1;
     }
     if (o->order_window < 0) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "smtpscope.h"
 
 int outputs_open(struct outputs *o, const char *json_path, const char *report_path, bool quiet,
@@ -56,6 +57,7 @@ void outputs_record(void *ctx, const struct session_record *r)
 {
     struct outputs *o = ctx;
     stats_add(o->stats, r);
+    metrics_record(o->metrics, r);
     if (o->has_json) {
         o->json.session(&o->json, r);
     }
