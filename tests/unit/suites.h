@@ -29,5 +29,6 @@ Suite *auth_suite(void);
 Suite *flow_suite(void);
 Suite *record_suite(void);
 Suite *community_id_suite(void);
+Suite *metrics_suite(void);
 
 #endif
