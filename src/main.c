@@ -237,7 +237,7 @@ static int read_files(struct run *run, struct capture_packet *pkt)
         while (!g_stop && !session_limit_reached(run) &&
                (rc = capture_set_next(run->files, pkt, run->err, sizeof(run->err))) == 1) {
             workers_packet(run->workers, pkt);
-            if (run->metrics != NULL && (++n & 1023) == 0) {
+            if (run->metrics != NULL && (++n & 63) == 0) {
                 publish_metrics(run, wall_clock_us());
             }
         }
@@ -253,7 +253,7 @@ static int read_files(struct run *run, struct capture_packet *pkt)
             look_ahead(run);
         }
         pipeline_packet(&run->pipe, pkt);
-        if (run->metrics != NULL && (++n & 1023) == 0) {
+        if (run->metrics != NULL && (++n & 63) == 0) {
             publish_metrics(run, wall_clock_us());
         }
     }

@@ -142,13 +142,13 @@ bool metrics_escape_label(struct capbuf *out, struct span s)
         } else if (c == '\n') {
             ok = OUT_LIT(out, "\\n");
         } else if (c < 0x20 || c == 0x7F) {
-            ok = OUT_LIT(out, "\xEF\xBF\xBD") /* U+FFFD */;
+            ok = OUT_LIT(out, "\xEF\xBF\xBD"); /* U+FFFD */
         } else if (c < 0x80) {
             ok = capbuf_append(out, &c, 1);
         } else {
             size_t len = utf8_seq_len(p + i, n - i);
             if (len == 0) {
-                ok = OUT_LIT(out, "\xEF\xBF\xBD") /* U+FFFD */;
+                ok = OUT_LIT(out, "\xEF\xBF\xBD"); /* U+FFFD */
             } else {
                 ok = capbuf_append(out, p + i, len);
                 i += len - 1;
