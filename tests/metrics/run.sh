@@ -216,7 +216,7 @@ EOF
     done
     if [ -z "$ready" ]; then
         echo "skip  live --workers $w: prometheus, aiosmtpd or smtpscope did not start"
-        tail -3 "$tmp/prometheus$w.log" "$tmp/live$w.err" "$tmp/aiosmtpd$w.log"
+        tail -n 3 "$tmp/prometheus$w.log" "$tmp/live$w.err" "$tmp/aiosmtpd$w.log"
         kill $prom $spid $smtpd 2>/dev/null
         wait $prom $spid $smtpd 2>/dev/null
         return
@@ -249,7 +249,7 @@ PY
         ok "live --workers $w: prometheus reports the JSON's sessions per close label and flag"
     else
         bad "live --workers $w: prometheus and the JSON records differ"
-        tail -3 "$tmp/live$w.err"
+        tail -n 3 "$tmp/live$w.err"
     fi
     kill -INT $spid
     wait $spid
