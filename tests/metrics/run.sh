@@ -204,18 +204,25 @@ EOF
         >"$tmp/prometheus$w.log" 2>&1 &
     local prom=$!
     pids="$pids $prom"
-    local ready=""
+    local prom_ok="" smtpd_ok="" ours_ok=""
     for _ in $(seq 100); do
-        if fetch "http://127.0.0.1:$pport/-/ready" "$ns" "$tmp/ready" &&
-           fetch "http://127.0.0.1:$mport/metrics" "$ns" "$tmp/first.txt" &&
-           [ -n "$(ip netns exec "$ns" ss -Hltn 'sport = :25')" ]; then
-            ready=1
-            break
-        fi
+        [ -z "$prom_ok" ] && fetch "http://127.0.0.1:$pport/-/ready" "$ns" "$tmp/ready" && prom_ok=1
+        [ -z "$ours_ok" ] && fetch "http://127.0.0.1:$mport/metrics" "$ns" "$tmp/first.txt" && ours_ok=1
+        [ -z "$smtpd_ok" ] && [ -n "$(ip netns exec "$ns" ss -Hltn 'sport = :25')" ] && smtpd_ok=1
+        [ -n "$prom_ok" ] && [ -n "$ours_ok" ] && [ -n "$smtpd_ok" ] && break
         sleep 0.2
     done
-    if [ -z "$ready" ]; then
-        echo "skip  live --workers $w: prometheus, aiosmtpd or smtpscope did not start"
+    # Ours not answering is a failure; the servers not starting, a skip.
+    local why=""
+    [ -z "$ours_ok" ] && why="smtpscope's endpoint did not answer"
+    [ -z "$why" ] && [ -z "$prom_ok" ] && why="skip"
+    [ -z "$why" ] && [ -z "$smtpd_ok" ] && why="skip"
+    if [ -n "$why" ]; then
+        if [ "$why" = skip ]; then
+            echo "skip  live --workers $w: prometheus or aiosmtpd did not start here"
+        else
+            bad "live --workers $w: $why"
+        fi
         tail -n 3 "$tmp/prometheus$w.log" "$tmp/live$w.err" "$tmp/aiosmtpd$w.log"
         kill $prom $spid $smtpd 2>/dev/null
         wait $prom $spid $smtpd 2>/dev/null
