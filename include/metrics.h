@@ -99,6 +99,7 @@ struct metrics_tally {
     /* Servers in the order first seen, at most METRICS_SERVERS_MAX; the
      * sessions of any server after that are counted in other_server. */
     uint32_t n_servers;
+    uint32_t last_server;        /* the one found last: looked at first */
     struct metrics_server servers[METRICS_SERVERS_MAX];
     struct metrics_server other_server;
 };

@@ -40,6 +40,8 @@ static void hist_add(struct metrics_hist *h, int64_t us)
     if (us < 0) {
         return; /* unknown, as in the summary's histograms */
     }
+    /* A scan from the smallest bound: most SMTP latencies fall in the
+     * first few buckets (measured: fewer instructions than halving). */
     size_t i = 0;
     while (i < METRICS_BUCKETS && us > bucket_us[i]) {
         i++;
@@ -72,16 +74,27 @@ static void count_reply(struct metrics_tally *t, uint16_t code)
     }
 }
 
+static bool same_endpoint(const struct record_endpoint *a, const struct record_endpoint *b)
+{
+    return a->port == b->port && a->family == b->family &&
+           memcmp(a->addr, b->addr, sizeof(a->addr)) == 0;
+}
+
+/* The server's entry: the last one found first (a site's sessions mostly
+ * go to a few servers), then the others in order. */
 static struct metrics_server *server_of(struct metrics_tally *t, const struct record_endpoint *ep)
 {
+    if (t->last_server < t->n_servers && same_endpoint(&t->servers[t->last_server].ep, ep)) {
+        return &t->servers[t->last_server];
+    }
     for (uint32_t i = 0; i < t->n_servers; i++) {
-        const struct record_endpoint *s = &t->servers[i].ep;
-        if (s->port == ep->port && s->family == ep->family &&
-            memcmp(s->addr, ep->addr, sizeof(s->addr)) == 0) {
+        if (same_endpoint(&t->servers[i].ep, ep)) {
+            t->last_server = i;
             return &t->servers[i];
         }
     }
     if (t->n_servers < METRICS_SERVERS_MAX) {
+        t->last_server = t->n_servers;
         struct metrics_server *s = &t->servers[t->n_servers++];
         s->ep = *ep;
         return s;
@@ -95,8 +108,9 @@ void metrics_tally_add(struct metrics_tally *t, const struct session_record *r)
     if (r->label < VERDICT_LABEL_COUNT) {
         t->sessions[r->label]++;
     }
-    for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
-        if (r->flags & VERDICT_FLAG_BIT(f)) {
+    for (uint64_t bits = r->flags; bits != 0; bits &= bits - 1) {
+        unsigned f = (unsigned)__builtin_ctzll(bits);
+        if (f < VERDICT_FLAG_COUNT) {
             t->flags[f]++;
         }
     }
