@@ -552,8 +552,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static int start_daemon(struct metrics *m, char *err, size_t errlen)
 {
+    m->fd = socket(m->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (m->fd < 0 && m->is_wildcard && errno == EAFNOSUPPORT) {
+        /* Every address on a system without IPv6: every IPv4 one. */
+        uint16_t port = ((struct sockaddr_in6 *)&m->addr)->sin6_port;
+        struct sockaddr_in *a = (struct sockaddr_in *)&m->addr;
+        memset(&m->addr, 0, sizeof(m->addr));
+        a->sin_family = AF_INET;
+        a->sin_addr.s_addr = htonl(INADDR_ANY);
+        a->sin_port = port;
+        m->addr_len = sizeof(*a);
+        m->is_wildcard = false;
+        m->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    }
     int family = m->addr.ss_family;
-    m->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (m->fd < 0) {
         snprintf(err, errlen, "--metrics: socket: %s", strerror(errno));
         return SMTPSCOPE_ERR_OUTPUT;
