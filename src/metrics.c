@@ -199,17 +199,32 @@ static bool out_label(struct capbuf *out, bool first, const char *name, const ch
            metrics_escape_label(out, span_make(value, strlen(value))) && OUT_LIT(out, "\"");
 }
 
-static bool out_sample(struct capbuf *out, const char *name, const char *label, const char *value,
-                       uint64_t v)
+/* "name{label="value"," (or "name{" without a label), before le. */
+static bool out_series_open(struct capbuf *out, const char *name, const char *suffix,
+                            const char *label, const char *value)
 {
-    bool ok = out_str(out, name);
+    return out_str(out, name) && out_str(out, suffix) && OUT_LIT(out, "{") &&
+           (label == NULL || (out_label(out, true, label, value) && OUT_LIT(out, ",")));
+}
+
+/* "name_suffix{label="value"} " or "name_suffix " without a label. */
+static bool out_series(struct capbuf *out, const char *name, const char *suffix,
+                       const char *label, const char *value)
+{
+    bool ok = out_str(out, name) && out_str(out, suffix);
     if (label != NULL) {
         ok = ok && OUT_LIT(out, "{") && out_label(out, true, label, value) && OUT_LIT(out, "}");
     }
-    return ok && OUT_LIT(out, " ") && out_u64(out, v) && OUT_LIT(out, "\n");
+    return ok && OUT_LIT(out, " ");
 }
 
-/* The samples of one histogram; label (may be NULL) = value before le. */
+static bool out_sample(struct capbuf *out, const char *name, const char *label, const char *value,
+                       uint64_t v)
+{
+    return out_series(out, name, "", label, value) && out_u64(out, v) && OUT_LIT(out, "\n");
+}
+
+/* The samples of one histogram: cumulative buckets, sum, count. */
 static bool out_hist(struct capbuf *out, const char *name, const char *label, const char *value,
                      const struct metrics_hist *h)
 {
@@ -217,24 +232,14 @@ static bool out_hist(struct capbuf *out, const char *name, const char *label, co
     bool ok = true;
     for (size_t i = 0; ok && i <= METRICS_BUCKETS; i++) {
         cum += h->n[i];
-        ok = out_fmt(out, "%s_bucket{", name) &&
-             (label == NULL || (out_label(out, true, label, value) && OUT_LIT(out, ","))) &&
-             OUT_LIT(out, "le=\"") &&
+        ok = out_series_open(out, name, "_bucket", label, value) && OUT_LIT(out, "le=\"") &&
              (i < METRICS_BUCKETS ? out_seconds(out, (uint64_t)bucket_us[i])
                                   : OUT_LIT(out, "+Inf")) &&
              OUT_LIT(out, "\"} ") && out_u64(out, cum) && OUT_LIT(out, "\n");
     }
-    const char *open = label != NULL ? "{" : "";
-    const char *close = label != NULL ? "\"}" : "";
-    ok = ok && out_fmt(out, "%s_sum%s", name, open) &&
-         (label == NULL || (out_str(out, label) && OUT_LIT(out, "=\"") &&
-                            metrics_escape_label(out, span_make(value, strlen(value))))) &&
-         out_fmt(out, "%s ", close) && out_seconds(out, h->sum_us) && OUT_LIT(out, "\n");
-    ok = ok && out_fmt(out, "%s_count%s", name, open) &&
-         (label == NULL || (out_str(out, label) && OUT_LIT(out, "=\"") &&
-                            metrics_escape_label(out, span_make(value, strlen(value))))) &&
-         out_fmt(out, "%s ", close) && out_u64(out, cum) && OUT_LIT(out, "\n");
-    return ok;
+    return ok && out_series(out, name, "_sum", label, value) && out_seconds(out, h->sum_us) &&
+           OUT_LIT(out, "\n") && out_series(out, name, "_count", label, value) &&
+           out_u64(out, cum) && OUT_LIT(out, "\n");
 }
 
 static uint64_t hist_count(const struct metrics_hist *h)
