@@ -115,7 +115,7 @@
  * (each costs about 20 series and 200 bytes of every publication);
  * sessions of servers past them are counted under server="other".
  * Label values are cut at METRICS_LABEL_MAX bytes; a scrape's text never
- * passes METRICS_SCRAPE_MAX (the largest tally formats to about 150 KB);
+ * passes METRICS_SCRAPE_MAX (the largest tally formats to about 240 KB);
  * at most METRICS_CONNECTIONS_MAX clients at once, each dropped after
  * METRICS_TIMEOUT_S idle seconds. */
 #define METRICS_SERVERS_MAX 64

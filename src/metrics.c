@@ -6,7 +6,7 @@
  * copies it under a mutex it does not wait for; the HTTP thread copies
  * it back under the same mutex and formats outside it.  So the cost on
  * the packet path is a few additions per finished record and a copy of
- * about 20 KB per publication, and a slow or stuck client costs the
+ * about 17 KB per publication, and a slow or stuck client costs the
  * packets nothing.  The exposition follows the Prometheus text format
  * 0.0.4 (counters end in _total, times are seconds, histograms have
  * cumulative le buckets, _sum and _count).
