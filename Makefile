@@ -3,8 +3,11 @@
 #   make            build ./smtpscope
 #   make run        install missing packages, analyse a bundled capture
 #   make check      install missing packages, run every test level
+#                   (LEVELS="unit golden": only those)
+#   make check-fresh  make run and make check in a fresh Debian 12 root
 #   make bench      benchmark against libpcap, libnids and tshark
 #   make valgrind   leak check over every capture in pcaps/
+#   make install    binary and man page under PREFIX (/usr/local), DESTDIR too
 #   make fuzz       libFuzzer harnesses (clang)
 #   make clean
 
@@ -21,7 +24,7 @@ MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null | sed 's/-I/
 MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE $(GMIME_CFLAGS) $(MHD_CFLAGS)
 STD     := -std=gnu11
-LDLIBS  := -lnids -lpcap -lnettle $(GMIME_LIBS) $(MHD_LIBS) -pthread
+LDLIBS  := -lnids -lpcap -lnettle -lz -llzma -lzstd $(GMIME_LIBS) $(MHD_LIBS) -pthread
 ifdef WERROR
 WARN += -Werror
 endif
@@ -37,7 +40,7 @@ ASAN_LIB_OBJ := $(LIB_SRC:src/%.c=build/asan/%.o)
 TEST_SRC := $(wildcard tests/unit/*.c)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update
+.PHONY: all run check unit golden corpus live bench valgrind lint clean deps golden-update install uninstall check-fresh
 
 all: smtpscope
 
@@ -74,6 +77,10 @@ run: deps
 check: deps
 	@$(MAKE) --no-print-directory smtpscope build/asan/smtpscope build/asan/unit
 	@tests/run-all.sh
+
+# The first run on a fresh Debian 12 root (debootstrap + chroot).
+check-fresh:
+	tests/fresh/run.sh
 
 unit: build/asan/unit
 	build/asan/unit
@@ -121,6 +128,19 @@ lint:
 	@! grep -n 'OUT_LIT([^,]*, *[^" ]' src/*.c || \
 	  { echo "lint: OUT_LIT takes a string literal (it uses sizeof)"; exit 1; }
 	@echo "lint: include direction and OUT_LIT use ok"
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging root]
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+
+install: smtpscope
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 smtpscope $(DESTDIR)$(BINDIR)/smtpscope
+	install -m 0644 docs/smtpscope.1 $(DESTDIR)$(MANDIR)/man1/smtpscope.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/smtpscope $(DESTDIR)$(MANDIR)/man1/smtpscope.1
 
 clean:
 	rm -rf build smtpscope

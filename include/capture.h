@@ -23,11 +23,14 @@
 
 #define CAPTURE_FILTERS_MAX 8
 
+struct source; /* source.h */
+
 struct capture {
     pcap_t *pcap;        /* libpcap handle, or NULL when ng_active */
     bool ng_active;      /* reading pcapng with our own reader */
     FILE *ng_file;
     uint8_t *read_buffer; /* stdio buffer of an offline file, freed after it */
+    struct source *src;   /* a piped or compressed file's bytes (source.h), or NULL */
     struct pcapng_reader ng;
     bool pf_active;      /* pcap records read by our own reader (libpcap read the header) */
     struct pcapfile_reader pf;

@@ -58,4 +58,8 @@ struct options {
  */
 int options_parse(int argc, char **argv, struct options *o);
 
+/* The pipeline's configuration the options ask for; records go to sink. */
+void options_pipeline_config(const struct options *o, struct pipeline_config *cfg,
+                             struct session_sink sink);
+
 #endif

@@ -58,6 +58,11 @@ int outputs_reopen_json(struct outputs *o, char *err, size_t errlen);
 /* Empties the statistics (the input is read again from the start). */
 void outputs_restart(struct outputs *o);
 
+/* The one-line statistics of --stats and SIGUSR1: the counters given,
+ * the sessions closed and abnormal so far, resident memory. */
+void outputs_stats_line(const struct outputs *o, FILE *f, uint64_t packets, uint64_t dropped,
+                        uint64_t if_dropped, uint64_t sessions_open);
+
 void outputs_close(struct outputs *o);
 
 #endif

@@ -16,16 +16,10 @@
 #include <unistd.h>
 
 #include "smtp_limits.h"
+#include "source.h"
 #include "smtpscope.h"
 
 #define CAPTURE_READ_BUFFER (1u << 20)
-
-/* Reads the first four bytes without touching the stream's buffer, so
- * the buffering can still be chosen. */
-static bool peek_magic(FILE *f, uint8_t head[4])
-{
-    return pread(fileno(f), head, 4, 0) == 4;
-}
 
 int capture_open_offline(struct capture *c, const char *path, char *err, size_t errlen)
 {
@@ -33,59 +27,66 @@ int capture_open_offline(struct capture *c, const char *path, char *err, size_t 
     memset(c, 0, sizeof(*c));
     c->source = path;
     c->linktype = -1;
-    if (strcmp(path, "-") == 0) {
-        c->pcap = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO,
-                                                          pcap_err);
+    FILE *f;
+    uint8_t head[4];
+    enum source_kind kind;
+    int rc = source_open(path, &f, head, &c->src, &kind, err, errlen);
+    if (rc != SMTPSCOPE_OK) {
+        return rc;
+    }
+    bool swapped = false;
+    bool nano = false;
+    bool own_records = pcapfile_magic(head, &swapped, &nano);
+    bool pcapng = pcapng_is_pcapng(head);
+    if (own_records || pcapng) {
+        /* Our readers ask for 1 MiB at a time: straight into their buffers. */
+        setvbuf(f, NULL, _IONBF, 0);
     } else {
-        FILE *f = fopen(path, "rb");
-        uint8_t head[4] = {0, 0, 0, 0};
-        bool swapped = false;
-        bool nano = false;
-        if (f == NULL) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            return SMTPSCOPE_ERR_INPUT_OPEN;
-        }
-        bool peeked = peek_magic(f, head);
-        bool own_records = peeked && pcapfile_magic(head, &swapped, &nano);
-        bool pcapng = peeked && pcapng_is_pcapng(head);
-        if (own_records || pcapng) {
-            /* Our readers ask for 1 MiB at a time: straight into their buffers. */
-            setvbuf(f, NULL, _IONBF, 0);
-        } else {
-            /* libpcap reads each record with fread: a large stdio buffer
-             * turns ~250k 4 KiB read() calls per GB into ~1k. */
-            c->read_buffer = malloc(CAPTURE_READ_BUFFER); /* glibc ignores the size without one */
-            if (c->read_buffer != NULL) {
-                setvbuf(f, (char *)c->read_buffer, _IOFBF, CAPTURE_READ_BUFFER);
-            }
-        }
-        if (pcapng) {
-            /* pcapng: our reader, so interfaces may differ in link type. */
-            c->ng_active = true;
-            c->ng_file = f;
-            return pcapng_open(&c->ng, f, err, errlen);
-        }
-        c->pcap = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO,
-                                                           pcap_err);
-        if (c->pcap == NULL) {
-            fclose(f);
-            free(c->read_buffer);
-            c->read_buffer = NULL;
-        } else if (own_records) {
-            /* libpcap checked the header; the records are ours from here. */
-            int rc = pcapfile_open(&c->pf, f, swapped, nano, (uint32_t)pcap_snapshot(c->pcap),
-                                   CAPTURE_SNAPLEN, err, errlen);
-            if (rc != SMTPSCOPE_OK) {
-                pcap_close(c->pcap);
-                c->pcap = NULL;
-                return rc;
-            }
-            c->pf_active = true;
+        /* libpcap reads each record with fread: a large stdio buffer
+         * turns ~250k 4 KiB read() calls per GB into ~1k. */
+        c->read_buffer = malloc(CAPTURE_READ_BUFFER); /* glibc ignores the size without one */
+        if (c->read_buffer != NULL) {
+            setvbuf(f, (char *)c->read_buffer, _IOFBF, CAPTURE_READ_BUFFER);
         }
     }
+    if (pcapng) {
+        /* pcapng: our reader, so interfaces may differ in link type. */
+        c->ng_active = true;
+        c->ng_file = f;
+        return pcapng_open(&c->ng, f, err, errlen);
+    }
+    c->pcap = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, pcap_err);
     if (c->pcap == NULL) {
-        snprintf(err, errlen, "%s: %s", path, pcap_err);
+        char why[200];
+        bool failed = source_failure(c->src, why, sizeof(why));
+        fclose(f); /* frees c->src */
+        c->src = NULL;
+        free(c->read_buffer);
+        c->read_buffer = NULL;
+        if (failed) {
+            snprintf(err, errlen, "%s: %s", path, why);
+        } else if (kind != SOURCE_FILE && kind != SOURCE_PIPE) {
+            snprintf(err, errlen, "%s: %s (after %s decompression)", path, pcap_err,
+                     source_kind_name(kind));
+        } else if (head[0] == 'B' && head[1] == 'Z' && head[2] == 'h') {
+            snprintf(err, errlen, "%s: bzip2 data: decompress it first (gzip, xz and zstd "
+                     "are read directly)", path);
+        } else {
+            snprintf(err, errlen, "%s: %s", path, pcap_err);
+        }
         return SMTPSCOPE_ERR_INPUT_OPEN;
+    }
+    if (own_records) {
+        /* libpcap checked the header; the records are ours from here. */
+        rc = pcapfile_open(&c->pf, f, swapped, nano, (uint32_t)pcap_snapshot(c->pcap),
+                           CAPTURE_SNAPLEN, err, errlen);
+        if (rc != SMTPSCOPE_OK) {
+            pcap_close(c->pcap);
+            c->pcap = NULL;
+            c->src = NULL;
+            return rc;
+        }
+        c->pf_active = true;
     }
     c->linktype = pcap_datalink(c->pcap);
     return SMTPSCOPE_OK;
@@ -185,6 +186,9 @@ static int own_next(struct capture *c, struct capture_packet *pkt, char *err, si
                                errlen);
             pkt->linktype = c->linktype;
         }
+        if (rc != 1 && source_failure(c->src, err, errlen)) {
+            return SMTPSCOPE_ERR_INPUT_DAMAGED; /* not the end: the bytes stopped */
+        }
         if (rc != 1 || c->filter_expr == NULL || filter_passes(c, pkt)) {
             return rc;
         }
@@ -215,12 +219,17 @@ int capture_next(struct capture *c, struct capture_packet *pkt, char *err, size_
         return 1;
     }
     if (rc == PCAP_ERROR_BREAK) {
+        if (source_failure(c->src, err, errlen)) {
+            return SMTPSCOPE_ERR_INPUT_DAMAGED;
+        }
         return 0;
     }
     if (rc == 0) {
         return 2; /* live, non-blocking: no packet just now */
     }
-    snprintf(err, errlen, "%s", pcap_geterr(c->pcap));
+    if (!source_failure(c->src, err, errlen)) {
+        snprintf(err, errlen, "%s", pcap_geterr(c->pcap));
+    }
     return SMTPSCOPE_ERR_INPUT_DAMAGED;
 }
 
@@ -239,6 +248,7 @@ void capture_close(struct capture *c)
         fclose(c->ng_file);
         c->ng_active = false;
     }
+    c->src = NULL; /* freed with its stream */
     free(c->read_buffer); /* only after the FILE that used it is closed */
     c->read_buffer = NULL;
     for (int i = 0; i < c->n_filters; i++) {

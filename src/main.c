@@ -1,23 +1,17 @@
 /*
  * main.c - the command line's run: inputs, outputs, signals, exit statuses.
  *
- * Packets go through the pipeline (pipeline.h) in this process, or through
- * N worker processes (workers.h) that run the same pipeline on their share
- * of the connections; either way every finished record comes back to
- * emit_record(), which hands it to the statistics and the writers.  This
- * is the only file that maps SMTPSCOPE_ERR_* codes to exit statuses
- * (docs/smtpscope.1, EXIT STATUS) and the only one that prints errors.
+ * The input (input.h) is opened first, then the outputs, both before -Z
+ * gives root up; packets then go to the engine (engine.h): this process's
+ * pipeline, or N worker processes running the same pipeline on their
+ * share of the connections.  Either way every finished record comes back
+ * to the outputs (outputs.h).  This is the only file that maps
+ * SMTPSCOPE_ERR_* codes to exit statuses (docs/smtpscope.1, EXIT STATUS)
+ * and the only one that prints errors.
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
-#endif
-#include <errno.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "capture.h"
-#include "decode.h"
 #include "explain.h"
 #include "extract.h"
+#include "engine.h"
+#include "input.h"
 #include "metrics.h"
 #include "options.h"
 #include "pipeline.h"
@@ -41,12 +35,8 @@
 
 struct run {
     struct options opt;
-    struct capture cap;          /* live capture */
-    struct capture *caps;        /* live with workers: one per process, caps[0] is cap */
-    unsigned n_caps;
-    struct capture_set *files;   /* offline: every -r file, merged by time */
-    struct pipeline pipe;        /* one process */
-    struct workers *workers;     /* or N worker processes (NULL: one process) */
+    struct input in;
+    struct engine eng;           /* one process or many */
     struct outputs out;
     struct run_input input;      /* the run's identity, then every counter */
     struct report_meta meta;
@@ -54,20 +44,22 @@ struct run {
     struct metrics *metrics;     /* --metrics, or NULL */
     int64_t next_metrics_us;     /* wall clock of the next publication */
     char err[512];
-    char source_text[320]; /* "a.pcap and N more files" */
 };
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_interrupted; /* SIGINT or SIGTERM, not --duration or -c */
 static volatile sig_atomic_t g_stats_now;
 static volatile sig_atomic_t g_reopen;
+static volatile sig_atomic_t g_asked; /* either of the two above: one test per packet */
 
 static void on_signal(int sig)
 {
     if (sig == SIGUSR1) {
         g_stats_now = 1;
+        g_asked = 1;
     } else if (sig == SIGHUP) {
         g_reopen = 1;
+        g_asked = 1;
     } else {
         g_stop = 1;
         g_interrupted = 1;
@@ -89,33 +81,15 @@ static int exit_status(int err)
     }
 }
 
-/* ---- one process or many: the same calls -------------------------------- */
-
-static const struct pipeline *reader_pipeline(const struct run *run)
-{
-    return run->workers != NULL ? workers_reader(run->workers) : &run->pipe;
-}
-
-static uint64_t sessions_open(const struct run *run)
-{
-    return run->workers != NULL ? workers_sessions_open(run->workers)
-                                : pipeline_sessions_open(&run->pipe);
-}
-
 /* Packets read and their captured bytes, and the drops of every capture
  * socket. */
 static uint64_t packets_read(struct run *run, uint64_t *bytes, uint64_t *dropped,
                              uint64_t *if_dropped)
 {
-    uint64_t packets = reader_pipeline(run)->input.n_packets;
-    *bytes = reader_pipeline(run)->input.n_bytes;
-    *dropped = *if_dropped = 0;
-    if (run->workers != NULL) {
-        workers_counts(run->workers, &packets, bytes, dropped, if_dropped);
-    }
+    uint64_t packets = engine_packets(&run->eng, bytes, dropped, if_dropped);
     uint64_t d = 0;
     uint64_t ifd = 0;
-    capture_drops(&run->cap, &d, &ifd);
+    input_drops(&run->in, &d, &ifd);
     *dropped += d;
     *if_dropped += ifd;
     return packets;
@@ -130,41 +104,36 @@ static int64_t wall_clock_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static long resident_kib(void)
-{
-    long pages = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f != NULL) {
-        if (fscanf(f, "%*s %ld", &pages) != 1) {
-            pages = 0;
-        }
-        fclose(f);
-    }
-    return pages * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static void print_stats_line(struct run *run)
 {
     uint64_t bytes = 0;
     uint64_t drop = 0;
     uint64_t ifdrop = 0;
     uint64_t packets = packets_read(run, &bytes, &drop, &ifdrop);
-    unsigned long long abnormal = 0;
-    for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
-        if (verdict_label_is_abnormal(l)) {
-            abnormal += run->out.stats->labels[l];
+    outputs_stats_line(&run->out, stderr, packets, drop, ifdrop, engine_sessions_open(&run->eng));
+}
+
+/* SIGHUP reopens the JSON file (log rotation), SIGUSR1 prints the stats
+ * line: live or reading files alike. */
+static void answer_signals(struct run *run)
+{
+    g_asked = 0;
+    if (g_reopen) {
+        g_reopen = 0;
+        char err[512];
+        if (outputs_reopen_json(&run->out, err, sizeof(err)) != SMTPSCOPE_OK) {
+            fprintf(stderr, "smtpscope: %s\n", err);
         }
     }
-    fprintf(stderr,
-            "smtpscope: packets %llu, drops %llu kernel %llu interface, sessions open %llu "
-            "closed %llu, abnormal closes %llu, resident %ld KiB\n",
-            (unsigned long long)packets, (unsigned long long)drop,
-            (unsigned long long)ifdrop, (unsigned long long)sessions_open(run),
-            (unsigned long long)run->out.stats->n_sessions, abnormal, resident_kib());
+    if (g_stats_now) {
+        g_stats_now = 0;
+        print_stats_line(run);
+    }
 }
 
 /* --metrics: the tally with the input's counts, at most ten times a
- * second, for the HTTP thread; never waits for it. */
+ * second (reading files, the clock is looked at every 64 packets; live,
+ * at each housekeeping pass), for the HTTP thread; never waits for it. */
 #define METRICS_PUBLISH_EVERY_US 100000
 static void publish_metrics(struct run *run, int64_t now)
 {
@@ -175,7 +144,8 @@ static void publish_metrics(struct run *run, int64_t now)
     uint64_t drop = 0;
     uint64_t ifdrop = 0;
     uint64_t packets = packets_read(run, &bytes, &drop, &ifdrop);
-    metrics_set_input(run->metrics, packets, bytes, drop, ifdrop, sessions_open(run));
+    metrics_set_input(run->metrics, packets, bytes, drop, ifdrop,
+                      engine_sessions_open(&run->eng));
     if (metrics_publish(run->metrics, false)) {
         run->next_metrics_us = now + METRICS_PUBLISH_EVERY_US;
     }
@@ -185,20 +155,9 @@ static void publish_metrics(struct run *run, int64_t now)
 static void live_housekeeping(struct run *run, int64_t *next_stats_us, int64_t stop_at_us)
 {
     int64_t now = wall_clock_us();
-    if (run->workers != NULL) {
-        workers_tick(run->workers, now);
-    } else {
-        pipeline_tick(&run->pipe, now);
-    }
-    if (g_reopen) {
-        g_reopen = 0;
-        char err[512];
-        if (outputs_reopen_json(&run->out, err, sizeof(err)) != SMTPSCOPE_OK) {
-            fprintf(stderr, "smtpscope: %s\n", err);
-        }
-    }
-    if (g_stats_now || (run->opt.stats_every_s > 0 && now >= *next_stats_us)) {
-        g_stats_now = 0;
+    engine_tick(&run->eng, now);
+    answer_signals(run);
+    if (run->opt.stats_every_s > 0 && now >= *next_stats_us) {
         *next_stats_us = now + run->opt.stats_every_s * 1000000;
         print_stats_line(run);
     }
@@ -213,46 +172,22 @@ static bool session_limit_reached(const struct run *run)
     return run->opt.max_sessions > 0 && (long long)run->out.stats->n_sessions >= run->opt.max_sessions;
 }
 
-/* With many sessions open, each packet's stream state is cold: the
- * packets that come next have theirs loading while this one is processed
- * (the stream layer takes it in two steps, one packet apart). */
-static void look_ahead(struct run *run)
-{
-    const uint8_t *data;
-    size_t caplen;
-    int linktype;
-    if (capture_set_peek(run->files, 2, &data, &caplen, &linktype)) {
-        pipeline_hint(&run->pipe, linktype, data, caplen);
-    } else {
-        pipeline_hint(&run->pipe, 0, NULL, 0);
-    }
-}
-
-/* Capture files: one process or the workers, nothing live to look after. */
+/* Capture files: nothing live to look after. */
 static int read_files(struct run *run, struct capture_packet *pkt)
 {
     int rc = 0;
     uint64_t n = 0;
-    if (run->workers != NULL) {
-        while (!g_stop && !session_limit_reached(run) &&
-               (rc = capture_set_next(run->files, pkt, run->err, sizeof(run->err))) == 1) {
-            workers_packet(run->workers, pkt);
-            if (run->metrics != NULL && (++n & 63) == 0) {
-                publish_metrics(run, wall_clock_us());
-            }
-        }
-        return g_stop || session_limit_reached(run) ? 0 : rc;
-    }
     /* One file (the common case) is read without the merge by time. */
-    struct capture *one = run->files->n == 1 ? &run->files->files[0] : NULL;
+    struct capture_set *set = run->in.files;
+    struct capture *one = set->n == 1 && !engine_many(&run->eng) ? &set->files[0] : NULL;
     bool limited = run->opt.max_sessions > 0;
     while (!g_stop && !(limited && session_limit_reached(run)) &&
            (rc = one != NULL ? capture_next(one, pkt, run->err, sizeof(run->err))
-                             : capture_set_next(run->files, pkt, run->err, sizeof(run->err))) == 1) {
-        if (pipeline_wants_hints(&run->pipe)) {
-            look_ahead(run);
+                             : capture_set_next(set, pkt, run->err, sizeof(run->err))) == 1) {
+        engine_packet(&run->eng, pkt, set);
+        if (g_asked) {
+            answer_signals(run);
         }
-        pipeline_packet(&run->pipe, pkt);
         if (run->metrics != NULL && (++n & 63) == 0) {
             publish_metrics(run, wall_clock_us());
         }
@@ -272,13 +207,9 @@ static int read_live(struct run *run, struct capture_packet *pkt)
     int64_t stop_at = run->opt.duration_s > 0 ? start + run->opt.duration_s * 1000000 : 0;
     uint64_t since_housekeeping = 0;
     while (!g_stop && !session_limit_reached(run)) {
-        rc = capture_next(&run->cap, pkt, run->err, sizeof(run->err));
+        rc = capture_next(&run->in.cap, pkt, run->err, sizeof(run->err));
         if (rc == 1) {
-            if (run->workers != NULL) {
-                workers_live_packet(run->workers, pkt);
-            } else {
-                pipeline_packet(&run->pipe, pkt);
-            }
+            engine_live_packet(&run->eng, pkt);
             if (++since_housekeeping == 256) {
                 since_housekeeping = 0;
                 live_housekeeping(run, &next_stats, stop_at);
@@ -288,7 +219,7 @@ static int read_live(struct run *run, struct capture_packet *pkt)
         if (rc != 2) {
             break;
         }
-        struct pollfd pfd = {capture_fd(&run->cap), POLLIN, 0};
+        struct pollfd pfd = {capture_fd(&run->in.cap), POLLIN, 0};
         poll(&pfd, 1, 200);
         live_housekeeping(run, &next_stats, stop_at);
     }
@@ -298,7 +229,7 @@ static int read_live(struct run *run, struct capture_packet *pkt)
 static int read_packets(struct run *run)
 {
     struct capture_packet pkt;
-    int rc = run->files != NULL ? read_files(run, &pkt) : read_live(run, &pkt);
+    int rc = run->in.files != NULL ? read_files(run, &pkt) : read_live(run, &pkt);
     if (session_limit_reached(run)) {
         g_stop = 1; /* -c: the open sessions end as stopped, like on SIGINT */
     }
@@ -311,211 +242,58 @@ static int read_packets(struct run *run)
 
 /* ---- set-up and tear-down ------------------------------------------------ */
 
-/* pcap files say their link type up front; pcapng per interface. */
-static int check_linktypes(struct run *run)
+/* Extracted files are named by the session's public id, which is known
+ * only once the workers' records are merged: --extract reads in one. */
+static unsigned processes_wanted(const struct options *o)
 {
-    run->input.linktype_name = "per interface (pcapng)";
-    for (size_t i = 0; i < run->files->n; i++) {
-        const struct capture *c = &run->files->files[i];
-        if (c->linktype < 0) {
-            continue;
-        }
-        if (!decode_linktype_supported(c->linktype)) {
-            snprintf(run->err, sizeof(run->err), "%.300s: link type %s (%d) is not supported",
-                     c->source, capture_linktype_name(c->linktype), c->linktype);
-            return SMTPSCOPE_ERR_LINKTYPE;
-        }
-        run->input.linktype_name = capture_linktype_name(c->linktype);
-    }
-    return SMTPSCOPE_OK;
+    unsigned n = o->workers == 0 ? workers_auto_count() : (unsigned)o->workers;
+    return o->extract_dir != NULL ? 1 : n;
 }
 
-/* -Z: give up root once the interface is open (tcpdump's habit). */
-static int drop_privileges(struct run *run)
-{
-    struct passwd *pw = getpwnam(run->opt.run_as);
-    if (pw == NULL) {
-        snprintf(run->err, sizeof(run->err), "-Z: no user %s", run->opt.run_as);
-        return SMTPSCOPE_ERR_USAGE;
-    }
-    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-        setuid(pw->pw_uid) != 0) {
-        snprintf(run->err, sizeof(run->err), "-Z %s: %s", run->opt.run_as, strerror(errno));
-        return SMTPSCOPE_ERR_USAGE;
-    }
-    return SMTPSCOPE_OK;
-}
-
-/* Reading ahead on one CPU only adds switches between the threads
- * (measured: 8-10% slower under taskset -c 0), so by default it needs a
- * second CPU this process may run on. */
-static int read_threads(const struct options *o)
-{
-    if (o->read_threads >= 0) {
-        return (int)o->read_threads;
-    }
-    cpu_set_t cpus;
-    if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0 || CPU_COUNT(&cpus) < 2) {
-        return 0;
-    }
-    return READ_THREADS_DEFAULT;
-}
-
-/* One live capture of the interface, filtered: the user's filter, or the
- * default one (without its vlan part where the link type has none). */
-static int open_live_one(struct run *run, struct capture *c)
-{
-    struct capture_live_options lo = {CAPTURE_SNAPLEN, run->opt.buffer_mib << 20,
-                                      !run->opt.no_promisc};
-    int rc = capture_open_live(c, run->opt.device, &lo, run->err, sizeof(run->err));
-    if (rc == SMTPSCOPE_OK && run->opt.filter == NULL) {
-        run->opt.filter = capture_default_filter(run->opt.ports, run->opt.n_ports);
-        char spare[512];
-        if (run->opt.filter != NULL &&
-            capture_set_filter_one(c, run->opt.filter, spare, sizeof(spare)) == 0) {
-            return SMTPSCOPE_OK;
-        }
-        char *cut = run->opt.filter != NULL ? strstr(run->opt.filter, " or (ip[6:2]") : NULL;
-        if (cut != NULL) {
-            *cut = '\0';
-        }
-    }
-    if (rc == SMTPSCOPE_OK && run->opt.filter != NULL) {
-        rc = capture_set_filter_one(c, run->opt.filter, run->err, sizeof(run->err));
-    }
-    return rc;
-}
-
-static unsigned workers_wanted(const struct options *o)
-{
-    return o->workers == 0 ? workers_auto_count() : (unsigned)o->workers;
-}
-
-/* Live with workers: one capture per process, all in one fanout group. */
-static int open_live_fanout(struct run *run, unsigned n)
-{
-    run->caps = calloc(n, sizeof(*run->caps));
-    if (run->caps == NULL) {
-        snprintf(run->err, sizeof(run->err), "out of memory");
-        return SMTPSCOPE_ERR_INTERNAL;
-    }
-    run->n_caps = n;
-    uint16_t group = (uint16_t)(getpid() & 0xFFFF);
-    int rc = SMTPSCOPE_OK;
-    for (unsigned i = 0; i < n && rc == SMTPSCOPE_OK; i++) {
-        rc = open_live_one(run, &run->caps[i]);
-        if (rc == SMTPSCOPE_OK) {
-            rc = capture_join_fanout(&run->caps[i], group, run->err, sizeof(run->err));
-        }
-    }
-    run->cap = run->caps[0]; /* closed by release() with the others if need be */
-    return rc;
-}
-
+/* The input, then (still with root, for -Z) the outputs. */
 static int open_input(struct run *run)
 {
-    int rc;
-    if (run->opt.device != NULL) {
-        run->input.is_live = true;
-        run->input.source = run->opt.device;
-        unsigned n = workers_wanted(&run->opt);
-        rc = n > 1 ? open_live_fanout(run, n) : open_live_one(run, &run->cap);
-        if (rc == SMTPSCOPE_OK && run->opt.run_as != NULL) {
-            rc = drop_privileges(run);
+    int rc = input_open(&run->in, &run->opt, processes_wanted(&run->opt), run->err,
+                        sizeof(run->err));
+    run->input.source = run->in.source;
+    run->input.linktype_name = run->in.linktype_name;
+    run->input.is_live = run->in.is_live;
+    return rc;
+}
+
+/* The writers and the extraction directory: opened before -Z, like the
+ * capture, so that root-only log directories work. */
+static int open_outputs(struct run *run)
+{
+    int rc = outputs_open(&run->out, run->opt.json_path, run->opt.report_path, run->opt.quiet,
+                          run->opt.device != NULL, &run->meta, run->err, sizeof(run->err));
+    run->out.json.community_id_seed = (uint16_t)run->opt.community_id_seed;
+    if (rc == SMTPSCOPE_OK && run->opt.extract_dir != NULL) {
+        run->extractor = extract_open(run->opt.extract_dir, run->err, sizeof(run->err));
+        if (run->extractor == NULL) {
+            rc = SMTPSCOPE_ERR_OUTPUT;
         }
-    } else {
-        if (run->files == NULL && (run->files = calloc(1, sizeof(*run->files))) == NULL) {
-            snprintf(run->err, sizeof(run->err), "out of memory");
-            return SMTPSCOPE_ERR_INTERNAL;
-        }
-        rc = capture_set_open(run->files, run->opt.read_paths, run->opt.n_read, run->err,
-                              sizeof(run->err));
-        if (run->opt.n_read > 1) {
-            snprintf(run->source_text, sizeof(run->source_text), "%.256s and %zu more files",
-                     run->opt.read_paths[0], run->opt.n_read - 1);
-            run->input.source = run->source_text;
-        }
-        if (rc == SMTPSCOPE_OK) {
-            rc = check_linktypes(run);
-        }
-        if (rc == SMTPSCOPE_OK && run->opt.filter != NULL) {
-            rc = capture_set_filter(run->files, run->opt.filter, run->err, sizeof(run->err));
-        }
-        return rc;
     }
-    if (rc != SMTPSCOPE_OK) {
-        return rc;
-    }
-    if (!decode_linktype_supported(run->cap.linktype)) {
-        snprintf(run->err, sizeof(run->err), "%s: link type %s (%d) is not supported",
-                 run->cap.source, capture_linktype_name(run->cap.linktype), run->cap.linktype);
-        return SMTPSCOPE_ERR_LINKTYPE;
-    }
-    run->input.linktype_name = capture_linktype_name(run->cap.linktype);
-    return SMTPSCOPE_OK;
+    return rc;
 }
 
 /* One process, or the workers with the reader's pipeline here. */
 static int start_pipeline(struct run *run)
 {
     const struct options *o = &run->opt;
-    struct pipeline_config cfg = {
-        .ports = o->ports,
-        .n_ports = o->n_ports,
-        .discover_ports = !o->ports_given,
-        .tls_ports = o->tls_ports,
-        .n_tls_ports = o->n_tls_ports,
-        .idle_timeout_us = o->idle_timeout_s < 0 ? SESSION_IDLE_TIMEOUT_US
-                                                 : o->idle_timeout_s * 1000000,
-        .idle_timeout_data_us = o->idle_timeout_s < 0 ? SESSION_IDLE_TIMEOUT_DATA_US
-                                                      : o->idle_timeout_s * 1000000,
-        .order_window = (size_t)o->order_window,
-        .max_streams = o->max_streams,
-        .free_buffers_above = (uint64_t)o->free_buffers_above,
-        .prefetch_above = (uint64_t)o->prefetch_above,
-        .verify_checksums = o->verify_checksums,
-        .reorder_window_us = o->reorder_window_ms * 1000,
-        .reorder_packets = (uint32_t)o->reorder_packets,
-        .sink = {outputs_record, &run->out},
-    };
-    if (o->extract_dir != NULL && run->extractor == NULL) {
-        run->extractor = extract_open(o->extract_dir, run->err, sizeof(run->err));
-        if (run->extractor == NULL) {
-            return SMTPSCOPE_ERR_OUTPUT;
-        }
-    }
+    struct pipeline_config cfg;
+    options_pipeline_config(o, &cfg, (struct session_sink){outputs_record, &run->out});
     if (run->extractor != NULL) {
         cfg.content = extract_content_sink(run->extractor);
     }
-    unsigned n_workers = workers_wanted(o);
-    if (n_workers > 1 && run->extractor != NULL) {
-        /* Extracted files are named by the session's public id, which is
-         * known only once the workers' records are merged. */
-        fprintf(stderr, "smtpscope: --extract: reading with one process (--workers ignored)\n");
-        n_workers = 1;
-    }
-    int rc;
-    if (run->caps != NULL) {
-        /* The workers take their captures; this process keeps caps[0]. */
-        rc = workers_open_live(&run->workers, run->n_caps, &cfg, run->caps, run->err,
-                               sizeof(run->err));
-        free(run->caps);
-        run->caps = NULL;
-    } else if (n_workers > 1 && run->files != NULL) {
-        rc = workers_open(&run->workers, n_workers, &cfg, run->err, sizeof(run->err));
-    } else {
-        rc = pipeline_open(&run->pipe, &cfg, run->err, sizeof(run->err));
-    }
-    if (rc == SMTPSCOPE_OK && run->files != NULL) {
-        /* With a core free, a thread reading ahead is fastest; with every
-         * core analysing, mapping the files costs least.  After the
-         * workers are forked: they must not inherit the thread. */
-        int threads = run->workers != NULL ? 0 : read_threads(o);
-        if (threads > 0) {
-            capture_set_read_ahead(run->files, threads);
-        } else {
-            capture_set_map(run->files);
-        }
+    unsigned n_caps = 0;
+    struct capture *caps = input_take_sockets(&run->in, &n_caps);
+    /* The workers take their captures; this process keeps caps[0]. */
+    int rc = engine_open(&run->eng, &cfg, processes_wanted(o), caps, n_caps, run->err,
+                         sizeof(run->err));
+    free(caps);
+    if (rc == SMTPSCOPE_OK) {
+        input_start_reading(&run->in, o, engine_many(&run->eng));
     }
     return rc;
 }
@@ -523,15 +301,8 @@ static int start_pipeline(struct run *run)
 /* Ends every open session, writes what waits, gathers the counters. */
 static int end_pipeline(struct run *run, enum record_end reason)
 {
-    int rc = SMTPSCOPE_OK;
     const struct run_input *in;
-    if (run->workers != NULL) {
-        rc = workers_finish(run->workers, reason, run->err, sizeof(run->err));
-        in = workers_input(run->workers);
-    } else {
-        pipeline_finish(&run->pipe, reason);
-        in = &run->pipe.input;
-    }
+    int rc = engine_finish(&run->eng, reason, &in, run->err, sizeof(run->err));
     struct run_input id = run->input;
     run->input = *in;
     run->input.source = id.source;
@@ -541,20 +312,10 @@ static int end_pipeline(struct run *run, enum record_end reason)
     /* The workers' sockets' drops are in their counters; this one's: */
     uint64_t d = 0;
     uint64_t ifd = 0;
-    capture_drops(&run->cap, &d, &ifd);
+    input_drops(&run->in, &d, &ifd);
     run->input.n_dropped += d;
     run->input.n_if_dropped += ifd;
     return rc;
-}
-
-static void close_pipeline(struct run *run)
-{
-    if (run->workers != NULL) {
-        workers_close(run->workers);
-        run->workers = NULL;
-    } else {
-        pipeline_close(&run->pipe);
-    }
 }
 
 /* --metrics: the HTTP thread starts once any workers are forked (a fork
@@ -579,9 +340,9 @@ static int resume_metrics(struct run *run)
     } else {
         rc = metrics_resume(run->metrics, run->err, sizeof(run->err));
     }
-    if (rc == SMTPSCOPE_OK && run->workers != NULL) {
+    if (rc == SMTPSCOPE_OK && run->eng.workers != NULL) {
         int32_t pids[WORKERS_MAX];
-        metrics_set_pids(run->metrics, pids, workers_pids(run->workers, pids, WORKERS_MAX));
+        metrics_set_pids(run->metrics, pids, workers_pids(run->eng.workers, pids, WORKERS_MAX));
     }
     run->next_metrics_us = 0;
     return rc;
@@ -620,25 +381,17 @@ static void linger_metrics(struct run *run)
  */
 static bool should_read_again(const struct run *run, int rc)
 {
-    const struct pipeline *p = reader_pipeline(run);
-    if (rc != SMTPSCOPE_OK || g_stop || run->opt.ports_given || run->files == NULL ||
-        p->n_greeting_ports == 0 || run->out.stats->n_sessions > 0 ||
-        run->input.n_unattached_packets > 0) {
-        return false;
-    }
-    for (size_t i = 0; i < run->opt.n_read; i++) {
-        if (strcmp(run->opt.read_paths[i], "-") == 0) {
-            return false;
-        }
-    }
-    return true;
+    const struct pipeline *p = engine_reader(&run->eng);
+    return rc == SMTPSCOPE_OK && !g_stop && !run->opt.ports_given &&
+           input_can_read_again(&run->in, &run->opt) && p->n_greeting_ports > 0 &&
+           run->out.stats->n_sessions == 0 && run->input.n_unattached_packets == 0;
 }
 
 static int read_again_with_greeting_ports(struct run *run)
 {
     char list[256] = "";
     size_t used = 0;
-    const struct pipeline *p = reader_pipeline(run);
+    const struct pipeline *p = engine_reader(&run->eng);
     for (size_t i = 0; i < p->n_greeting_ports && run->opt.n_ports < PIPELINE_PORTS_MAX; i++) {
         run->opt.ports[run->opt.n_ports++] = p->greeting_ports[i];
         used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%u", i ? "," : "",
@@ -648,8 +401,8 @@ static int read_again_with_greeting_ports(struct run *run)
             "smtpscope: no SMTP on the default ports, but SMTP greetings from port %s: "
             "reading again with those ports (--ports chooses them yourself)\n",
             list);
-    close_pipeline(run);
-    capture_set_close(run->files);
+    engine_close(&run->eng);
+    input_close(&run->in);
     struct run_input id = run->input;
     memset(&run->input, 0, sizeof(run->input));
     run->input.source = id.source;
@@ -670,16 +423,8 @@ static int read_again_with_greeting_ports(struct run *run)
 
 static void release(struct run *run)
 {
-    close_pipeline(run);
-    capture_close(&run->cap);
-    for (unsigned i = 1; run->caps != NULL && i < run->n_caps; i++) {
-        capture_close(&run->caps[i]); /* opened, never handed to workers */
-    }
-    free(run->caps);
-    if (run->files != NULL) {
-        capture_set_close(run->files);
-        free(run->files);
-    }
+    engine_close(&run->eng);
+    input_close(&run->in);
     outputs_close(&run->out);
     metrics_close(run->metrics);
     extract_close(run->extractor);
@@ -722,22 +467,29 @@ int main(int argc, char **argv)
         return exit_status(rc);
     }
     run.input.linktype_name = "?";
+    if (run.opt.extract_dir != NULL && run.opt.workers != 1) {
+        fprintf(stderr, "smtpscope: --extract: reading with one process (--workers ignored)\n");
+    }
     if (run.opt.report_path != NULL) {
         /* Hash the input before libpcap reads it (a live capture has none). */
         report_meta_init(&run.meta, argc, argv, run.opt.read_paths, run.opt.n_read);
     }
+    /* INT and TERM may cut a blocked read short (the run ends there);
+     * USR1 and HUP must not: their system calls restart. */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     int rc = open_input(&run);
     if (rc == SMTPSCOPE_OK) {
-        rc = outputs_open(&run.out, run.opt.json_path, run.opt.report_path, run.opt.quiet,
-                          run.opt.device != NULL, &run.meta, run.err, sizeof(run.err));
-        run.out.json.community_id_seed = (uint16_t)run.opt.community_id_seed;
+        rc = open_outputs(&run);
+    }
+    if (rc == SMTPSCOPE_OK && run.opt.run_as != NULL) {
+        rc = input_drop_privileges(run.opt.run_as, run.err, sizeof(run.err));
     }
     if (rc == SMTPSCOPE_OK) {
         rc = start_pipeline(&run);

@@ -409,3 +409,27 @@ int options_parse(int argc, char **argv, struct options *o)
     }
     return -1;
 }
+
+void options_pipeline_config(const struct options *o, struct pipeline_config *cfg,
+                             struct session_sink sink)
+{
+    *cfg = (struct pipeline_config){
+        .ports = o->ports,
+        .n_ports = o->n_ports,
+        .discover_ports = !o->ports_given,
+        .tls_ports = o->tls_ports,
+        .n_tls_ports = o->n_tls_ports,
+        .idle_timeout_us = o->idle_timeout_s < 0 ? SESSION_IDLE_TIMEOUT_US
+                                                 : o->idle_timeout_s * 1000000,
+        .idle_timeout_data_us = o->idle_timeout_s < 0 ? SESSION_IDLE_TIMEOUT_DATA_US
+                                                      : o->idle_timeout_s * 1000000,
+        .order_window = (size_t)o->order_window,
+        .max_streams = o->max_streams,
+        .free_buffers_above = (uint64_t)o->free_buffers_above,
+        .prefetch_above = (uint64_t)o->prefetch_above,
+        .verify_checksums = o->verify_checksums,
+        .reorder_window_us = o->reorder_window_ms * 1000,
+        .reorder_packets = (uint32_t)o->reorder_packets,
+        .sink = sink,
+    };
+}

@@ -6,8 +6,10 @@
 #include "outputs.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "metrics.h"
 #include "smtpscope.h"
@@ -132,4 +134,34 @@ void outputs_close(struct outputs *o)
     }
     free(o->stats);
     memset(o, 0, sizeof(*o));
+}
+
+static long resident_kib(void)
+{
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%*s %ld", &pages) != 1) {
+            pages = 0;
+        }
+        fclose(f);
+    }
+    return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+void outputs_stats_line(const struct outputs *o, FILE *f, uint64_t packets, uint64_t dropped,
+                        uint64_t if_dropped, uint64_t sessions_open)
+{
+    unsigned long long abnormal = 0;
+    for (int l = 0; l < VERDICT_LABEL_COUNT; l++) {
+        if (verdict_label_is_abnormal(l)) {
+            abnormal += o->stats->labels[l];
+        }
+    }
+    fprintf(f,
+            "smtpscope: packets %llu, drops %llu kernel %llu interface, sessions open %llu "
+            "closed %llu, abnormal closes %llu, resident %ld KiB\n",
+            (unsigned long long)packets, (unsigned long long)dropped,
+            (unsigned long long)if_dropped, (unsigned long long)sessions_open,
+            (unsigned long long)o->stats->n_sessions, abnormal, resident_kib());
 }

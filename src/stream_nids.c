@@ -82,9 +82,6 @@ struct flow_hint {
 };
 #define HINT_SLOTS ((size_t)1 << PREFETCH_HINT_BITS)
 
-/* The most TCP payload one IPv4 packet made here carries (a 20-byte IP
- * header and the longest TCP header leave this much of 65535). */
-#define PIECE_PAYLOAD_MAX (65535 - 20 - 60)
 
 /*
  * The window libnids takes a side to have advertised is scaled by this at
@@ -187,7 +184,6 @@ static struct {
     size_t n_deferred;
     int64_t idle_check_us;       /* no session can be idle before this packet time */
     bool feeding_deferred;       /* an RST kept aside goes in now, whatever */
-    uint8_t scratch[128];        /* made-up handshake packets */
     uint8_t translated[65536];   /* IPv6 segments as IPv4 for libnids */
 } g_stream;
 
@@ -1183,27 +1179,6 @@ static void feed_raw(const uint8_t *ip, size_t len)
     nids_pcap_handler(NULL, &hdr, (u_char *)ip);
 }
 
-/* Feeds a made-up bare TCP segment (with window scaling on SYNs). */
-static void feed_made_up(uint32_t src, uint32_t dst, uint16_t sport, uint16_t dport,
-                         uint32_t seq, uint32_t ack, uint8_t flags)
-{
-    uint8_t *p = g_stream.scratch;
-    size_t tcp_len = (flags & TCP_FLAG_SYN) ? 24 : 20;
-    uint8_t *t = p + put_ipv4_header(p, src, dst, tcp_len);
-    put_tcp_header(t, tcp_len, sport, dport, seq, ack, flags);
-    if (tcp_len == 24) {
-        /* Window scale 14: the real segments' windows are unscaled guesses,
-         * so the largest scale keeps libnids' window check from dropping
-         * data of a connection whose real scale we never saw. */
-        t[20] = 1;
-        t[21] = 3;
-        t[22] = 3;
-        t[23] = 14;
-    }
-    set_tcp_checksum(p, 20 + tcp_len);
-    feed_raw(p, 20 + tcp_len);
-}
-
 /*
  * A segment with data on an SMTP port and no session: the capture missed
  * the handshake (it started late, or lost the SYN or SYN/ACK).  Any
@@ -1231,11 +1206,13 @@ static bool pick_up_midstream(const struct tcp_view *v)
     }
     uint32_t client_isn = (from_client ? v->seq : v->ack) - 1;
     uint32_t server_isn = (from_client ? v->ack : v->seq) - 1;
+    uint8_t made_up[3][PACKET_BARE_MAX];
+    size_t len[3];
+    packet_made_up_handshake(made_up, len, caddr, saddr, cport, sport, client_isn, server_isn);
     g_stream.synthesizing = true;
-    feed_made_up(caddr, saddr, cport, sport, client_isn, 0, TCP_FLAG_SYN);
-    feed_made_up(saddr, caddr, sport, cport, server_isn, client_isn + 1,
-                 TCP_FLAG_SYN | TCP_FLAG_ACK);
-    feed_made_up(caddr, saddr, cport, sport, client_isn + 1, server_isn + 1, TCP_FLAG_ACK);
+    for (int i = 0; i < 3; i++) {
+        feed_raw(made_up[i], len[i]);
+    }
     g_stream.synthesizing = false;
     g_stream.stats.n_midstream++;
     return true;
@@ -1563,20 +1540,16 @@ static void feed_filler(struct tcp_stream *a, struct stream_glue *glue, enum smt
     uint8_t *p = g_stream.translated;
     struct session *owner = a->user;
     while (n > 0 && a->user == owner && owner != NULL) {
-        uint32_t piece = n > PIECE_PAYLOAD_MAX ? PIECE_PAYLOAD_MAX : n;
+        uint32_t piece = n > PACKET_PIECE_PAYLOAD_MAX ? PACKET_PIECE_PAYLOAD_MAX : n;
         uint32_t seq = expected_seq(a, dir);
         struct half_stream *rcv = receiving_half(a, dir);
         uint32_t acked = rcv->ack_seq;
         open_window(rcv, seq);
-        size_t hl = put_ipv4_header(p, src, dst, 20 + piece);
-        uint8_t *t = p + hl;
-        put_tcp_header(t, 20, sport, dport, seq, 0, 0);
-        memset(t + 20, 0, piece);
-        set_tcp_checksum(p, hl + 20 + piece);
+        size_t len = packet_filler(p, src, dst, sport, dport, seq, piece);
         glue->filler[dir] += piece;
         struct session *was = g_stream.filling;
         g_stream.filling = a->user;
-        feed_raw(p, hl + 20 + piece);
+        feed_raw(p, len);
         g_stream.filling = was;
         restore_ack(a, owner, rcv, acked);
         glue->filler[dir] = 0; /* all of it was handed over, or none will be */
@@ -2029,57 +2002,20 @@ void stream_feed_ipv4(const uint8_t *ip, size_t len, int64_t now_us)
     }
 }
 
-static uint32_t v6_token(const uint8_t *addr)
-{
-    uint64_t h = g_stream.token_seed;
-    for (int i = 0; i < 16; i++) {
-        h = (h ^ addr[i]) * 0x100000001B3ULL;
-    }
-    h ^= h >> 29;
-    uint32_t token = 0xF0000000u | (uint32_t)(h & 0x0FFFFFFFu);
-    if (token == 0xFFFFFFFFu) {
-        token = 0xFFFFFFFEu; /* the broadcast address is special in libnids */
-    }
-    return htonl(token);
-}
-
-/*
- * Feeds the TCP segment tcp[0..tcp_len) from src to dst (IPv4 addresses
- * or tokens) as IPv4 packets of our own: one when it fits, else pieces of
- * PIECE_PAYLOAD_MAX bytes with consecutive sequence numbers, as the NIC
- * would have cut it (FIN and PSH on the last piece only).  Returns false
- * when the TCP header is not whole.
- */
+/* Feeds the TCP segment tcp[0..tcp_len) from src to dst (IPv4 addresses
+ * or tokens) as IPv4 packets built here: one when it fits, else pieces
+ * (packet_build.h).  False when the TCP header is not whole. */
 static bool feed_segment(uint32_t src, uint32_t dst, const uint8_t *tcp, size_t tcp_len,
                          int64_t now_us)
 {
-    size_t thl = tcp_len >= 20 ? (size_t)(tcp[12] >> 4) * 4 : 0;
-    if (thl < 20 || tcp_len < thl) {
+    struct packet_cut cut;
+    if (!packet_cut_start(&cut, src, dst, tcp, tcp_len, g_stream.cfg.verify_checksums)) {
         return false;
     }
-    uint8_t *p = g_stream.translated;
-    size_t payload = tcp_len - thl;
-    uint32_t seq = be32_at(tcp + 4);
-    size_t off = 0;
-    do {
-        size_t n = payload - off > PIECE_PAYLOAD_MAX ? PIECE_PAYLOAD_MAX : payload - off;
-        bool last = off + n == payload;
-        size_t hl = put_ipv4_header(p, src, dst, thl + n);
-        memcpy(p + hl, tcp, thl);
-        memcpy(p + hl + thl, tcp + thl + off, n);
-        uint32_t piece_seq = seq + (uint32_t)off;
-        for (int i = 0; i < 4; i++) {
-            p[hl + 4 + i] = (uint8_t)(piece_seq >> (24 - 8 * i));
-        }
-        if (!last) {
-            p[hl + 13] &= (uint8_t)~(TCP_FLAG_FIN | TCP_FLAG_PSH);
-        }
-        if (g_stream.cfg.verify_checksums) {
-            set_tcp_checksum(p, hl + thl + n);
-        }
-        stream_feed_ipv4(p, hl + thl + n, now_us);
-        off += n;
-    } while (off < payload);
+    size_t len;
+    while ((len = packet_cut_next(&cut, g_stream.translated)) > 0) {
+        stream_feed_ipv4(g_stream.translated, len, now_us);
+    }
     return true;
 }
 
@@ -2125,8 +2061,8 @@ void stream_feed_ipv6(const uint8_t *ip6, const uint8_t *tcp, size_t tcp_len, in
     }
     g_stream.cur_v6[0] = src;
     g_stream.cur_v6[1] = dst;
-    g_stream.cur_token[0] = v6_token(src);
-    g_stream.cur_token[1] = v6_token(dst);
+    g_stream.cur_token[0] = packet_v6_token(g_stream.token_seed, src);
+    g_stream.cur_token[1] = packet_v6_token(g_stream.token_seed, dst);
     if (is_offload) {
         g_stream.stats.n_offload_segments++;
     }

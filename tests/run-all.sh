@@ -15,6 +15,10 @@ failed_levels=""
 run_level() {
     local name=$1
     shift
+    # LEVELS="unit golden ...": only those levels (a quick check).
+    if [ -n "${LEVELS:-}" ] && [[ " $LEVELS " != *" $name "* ]]; then
+        return
+    fi
     local log
     log=$(mktemp)
     echo "=== $name"
@@ -48,6 +52,9 @@ run_level corpus tests/corpus/run.sh build/asan/smtpscope
 # first, stale windows, a lost body segment) must read as the original.
 run_level wild tests/wild/run.sh
 # The same records, summary and report with 1, 2 and 3 worker processes.
+run_level install tests/install/run.sh
+# Pipes, gzip/xz/zstd, signals during a read, -Z with root-only outputs.
+run_level input tests/input/run.sh --binary build/asan/smtpscope
 run_level workers tests/workers/run.sh
 run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quick
 [ -x tests/fuzz/replay.sh ] && run_level fuzz-replay tests/fuzz/replay.sh
@@ -60,6 +67,8 @@ run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quic
 # --metrics against promtool and a real prometheus server (offline, while
 # reading, live in a namespace), with the sanitizer build.
 [ -x tests/metrics/run.sh ] && run_level metrics tests/metrics/run.sh --binary build/asan/smtpscope
+# The first run on a fresh Debian 12 root: make run and make check there.
+[ -x tests/fresh/run.sh ] && run_level fresh tests/fresh/run.sh
 
 echo
 if [ -n "$failed_levels" ]; then

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# tests/input/run.sh - every way a capture reaches smtpscope gives the
+# same records.
+#
+#   tests/input/run.sh [--binary PATH]
+#
+#  1. Every capture in pcaps/ read from a pipe, and compressed with gzip,
+#     xz and zstd (as a file and from a pipe), gives byte for byte the JSON
+#     of the plain file, and the same exit status.
+#  2. A compressed capture cut short is damaged input (exit 3) and the
+#     error names the decompressor; the records before the cut are kept.
+#  3. A piped read that receives SIGUSR1 and SIGHUP several times finishes
+#     with exit 0 and the JSON of a read without signals; SIGUSR1 prints
+#     the stats line.
+#  4. -Z: the JSON file may be in a directory only root can write (the
+#     outputs are opened before privileges are dropped).  Needs root.
+# Prints one line per check and "N passed, N failed".
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+binary=./smtpscope
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --binary) binary=$2; shift 2 ;;
+        *) echo "usage: $0 [--binary PATH]" >&2; exit 2 ;;
+    esac
+done
+export TZ=UTC LC_ALL=C
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+pass() { echo "pass  $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL  $1"; failed=$((failed + 1)); }
+
+tools=1
+for t in gzip xz zstd python3; do
+    command -v "$t" >/dev/null || { echo "skip  compressed reads: $t is not installed"; tools=0; }
+done
+
+# --- 1. pipes and compression --------------------------------------------
+for f in pcaps/*.pcap pcaps/*.pcapng; do
+    name=$(basename "$f")
+    "$binary" -q -r "$f" --json "$tmp/plain.jsonl" 2>/dev/null
+    want=$?
+    bad=""
+    "$binary" -q -r - --json "$tmp/pipe.jsonl" <"$f" 2>/dev/null; got=$?
+    cat "$f" | "$binary" -q -r - --json "$tmp/pipe2.jsonl" 2>/dev/null; got2=$?
+    { [ $got -eq $want ] && [ $got2 -eq $want ] && cmp -s "$tmp/plain.jsonl" "$tmp/pipe.jsonl" &&
+        cmp -s "$tmp/plain.jsonl" "$tmp/pipe2.jsonl"; } || bad="$bad pipe"
+    if [ $tools -eq 1 ]; then
+        gzip -c "$f" >"$tmp/c.gz"; xz -c "$f" >"$tmp/c.xz"; zstd -q -c "$f" >"$tmp/c.zst"
+        for c in gz xz zst; do
+            "$binary" -q -r "$tmp/c.$c" --json "$tmp/$c.jsonl" 2>/dev/null; got=$?
+            cat "$tmp/c.$c" | "$binary" -q -r - --json "$tmp/$c-pipe.jsonl" 2>/dev/null; got2=$?
+            { [ $got -eq $want ] && [ $got2 -eq $want ] &&
+                cmp -s "$tmp/plain.jsonl" "$tmp/$c.jsonl" &&
+                cmp -s "$tmp/plain.jsonl" "$tmp/$c-pipe.jsonl"; } || bad="$bad $c"
+        done
+    fi
+    if [ -z "$bad" ]; then
+        if [ $tools -eq 1 ]; then
+            pass "$name: the same JSON from a pipe and compressed (gzip, xz, zstd)"
+        else
+            pass "$name: the same JSON from a pipe"
+        fi
+    else
+        fail "$name: differs:$bad"
+    fi
+done
+
+# --- 2. compressed and cut short -----------------------------------------
+if [ $tools -eq 1 ]; then
+    # Larger than zstd's 128 KiB block, so that some of it decodes.
+    src=pcaps/real-wild-bigtcp.pcap
+    size=$(stat -c %s "$src")
+    for c in gzip xz zstd; do
+        case $c in gzip) z="gzip -c" ;; xz) z="xz -c" ;; zstd) z="zstd -q -c" ;; esac
+        $z "$src" >"$tmp/full"
+        head -c $(( $(stat -c %s "$tmp/full") * 3 / 4 )) "$tmp/full" >"$tmp/cut"
+        "$binary" -r "$tmp/cut" --json "$tmp/cut.jsonl" >/dev/null 2>"$tmp/cut.err"
+        st=$?
+        if [ $st -eq 3 ] && grep -q "$c data ends early" "$tmp/cut.err" &&
+            grep -q '"type":"summary"' "$tmp/cut.jsonl"; then
+            pass "$c cut short at 3/4 of $(basename $src) ($size octets): exit 3, '$c data ends early', summary written"
+        else
+            fail "$c cut short: exit $st, $(head -c 300 "$tmp/cut.err")"
+        fi
+    done
+    # The capture split in two, each half compressed on its own, the two
+    # concatenated (gzip members, xz streams, zstd frames): one capture.
+    "$binary" -q -r "$src" --json "$tmp/whole.jsonl" 2>/dev/null
+    half=$((size / 2))
+    head -c $half "$src" >"$tmp/h1"; tail -c +$((half + 1)) "$src" >"$tmp/h2"
+    for c in gzip xz zstd; do
+        case $c in gzip) z="gzip -c" ;; xz) z="xz -c" ;; zstd) z="zstd -q -c" ;; esac
+        { $z "$tmp/h1"; $z "$tmp/h2"; } >"$tmp/cat"
+        "$binary" -q -r "$tmp/cat" --json "$tmp/cat.jsonl" 2>"$tmp/cat.err"
+        st=$?
+        if [ $st -eq 0 ] && cmp -s "$tmp/whole.jsonl" "$tmp/cat.jsonl"; then
+            pass "$c: two concatenated members read as one capture"
+        else
+            fail "$c concatenated: exit $st, $(head -c 300 "$tmp/cat.err")"
+        fi
+    done
+    printf 'BZh91AY&SY' >"$tmp/x.bz2"
+    "$binary" -r "$tmp/x.bz2" >/dev/null 2>"$tmp/bz.err"
+    if [ $? -eq 2 ] && grep -q 'bzip2 data: decompress it first' "$tmp/bz.err"; then
+        pass "bzip2: refused with a reason"
+    else
+        fail "bzip2: $(cat "$tmp/bz.err")"
+    fi
+fi
+
+# --- 3. signals during a piped read --------------------------------------
+# A writer that feeds the capture in small pieces with pauses, so that the
+# read lasts about two seconds and the signals land in the middle of it.
+if command -v python3 >/dev/null; then
+    src=pcaps/real-ring-0.pcap
+    "$binary" -q -r "$src" --json "$tmp/quiet.jsonl" 2>/dev/null
+    python3 -c '
+import sys, time
+data = open(sys.argv[1], "rb").read()
+step = max(1, len(data) // 40)
+for i in range(0, len(data), step):
+    sys.stdout.buffer.write(data[i:i + step]); sys.stdout.buffer.flush(); time.sleep(0.05)
+' "$src" | "$binary" -q -r - --json "$tmp/signalled.jsonl" 2>"$tmp/signalled.err" &
+    reader=$!
+    sleep 0.3
+    pid=$(pgrep -n -f -- "-r - --json $tmp/signalled.jsonl")
+    sent=0
+    for i in 1 2 3 4 5 6; do
+        [ -n "$pid" ] && kill -USR1 "$pid" 2>/dev/null && sent=$((sent + 1))
+        sleep 0.1
+        [ -n "$pid" ] && kill -HUP "$pid" 2>/dev/null && sent=$((sent + 1))
+        sleep 0.1
+    done
+    wait $reader
+    st=$?
+    if [ "$sent" -ge 10 ] && [ $st -eq 0 ] && cmp -s "$tmp/quiet.jsonl" "$tmp/signalled.jsonl" &&
+        grep -q '^smtpscope: packets ' "$tmp/signalled.err"; then
+        pass "piped read with $sent SIGUSR1/SIGHUP: exit 0, the same JSON, stats lines printed"
+    else
+        fail "piped read with $sent signals: exit $st; $(head -c 300 "$tmp/signalled.err")"
+    fi
+fi
+
+# --- 4. -Z with a root-only output directory -----------------------------
+if [ "$(id -u)" -ne 0 ]; then
+    echo "skip  -Z with a root-only directory: needs root"
+elif ! id nobody >/dev/null 2>&1; then
+    echo "skip  -Z with a root-only directory: no user nobody"
+else
+    mkdir -m 0700 "$tmp/rootonly"
+    cp pcaps/real-normal-quit.pcap "$tmp/in.pcap"
+    chmod 0644 "$tmp/in.pcap"
+    "$binary" -q -r pcaps/real-normal-quit.pcap --json "$tmp/want.jsonl" 2>/dev/null
+    "$binary" -q -r "$tmp/in.pcap" -Z nobody --json "$tmp/rootonly/x.jsonl" 2>"$tmp/z.err"
+    st=$?
+    if [ $st -eq 0 ] && cmp -s "$tmp/want.jsonl" "$tmp/rootonly/x.jsonl"; then
+        pass "-Z nobody --json in a root-only directory: written"
+    else
+        fail "-Z nobody: exit $st, $(cat "$tmp/z.err")"
+    fi
+fi
+
+echo "input: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
