@@ -51,6 +51,7 @@ struct capture_packet {
     size_t caplen;
     size_t wirelen;
     int64_t ts_us;
+    uint8_t input; /* which file of a capture set it came from (0: one file, or live) */
 };
 
 /* Opens a file; 0 on success, else SMTPSCOPE_ERR_* with err filled. */
@@ -91,7 +92,7 @@ void capture_close(struct capture *c);
  * its own link type.  A damaged file stops only itself: the others are
  * read on, and the first error is kept.
  */
-#define CAPTURE_FILES_MAX 256
+#define CAPTURE_FILES_MAX 256 /* a file's index fits a byte (record.input) */
 
 struct capture_set {
     struct capture files[CAPTURE_FILES_MAX];

@@ -45,6 +45,8 @@ struct options {
     size_t n_tls_ports;
     bool ports_given;         /* --ports: no looking at other ports */
     long long community_id_seed; /* --community-id-seed */
+    bool json_flat;           /* --json-format flat */
+    const char *sensor;       /* --sensor (borrowed from argv), or NULL: the host name */
     long long workers;        /* --workers: processes analysing packets (0: one per CPU) */
     const char *metrics_listen;  /* --metrics [ADDR:]PORT, checked */
     long long metrics_linger_s;  /* --metrics-linger: serve this long after the input ends */

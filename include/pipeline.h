@@ -70,6 +70,7 @@ struct pipeline_item {
     enum pipeline_feed feed;
     struct decoded d;
     int64_t now_us;         /* packet time, never before an earlier packet's */
+    uint8_t input;          /* the capture file it came from (capture_packet.input) */
 };
 
 struct pipeline {

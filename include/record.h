@@ -113,7 +113,8 @@ struct record_endpoint {
     uint16_t port;
 };
 
-/* A message extracted with --extract: its files and MIME summary. */
+/* A message seen in clear: its headers, and with --extract its files and
+ * MIME summary (without, file and sha256 are empty, no attachments). */
 struct record_message {
     uint32_t exchange;               /* its <message> or BDAT exchange; UINT32_MAX if none */
     struct record_text file;         /* NAME.eml inside the extract directory */
@@ -168,6 +169,8 @@ struct session_record {
     uint8_t closer;        /* enum record_side: first FIN or RST */
     uint8_t label;         /* enum verdict_label */
     uint8_t missing_side;  /* enum record_side whose packets the capture lacks */
+    uint8_t input;         /* index of the capture file (-r, in order) of its first packet */
+    bool messages_extracted; /* messages[] are --extract's (files written), not headers only */
 };
 
 /*
@@ -193,6 +196,98 @@ int64_t record_offset_us(int64_t start_us, const struct record_exchange *x);
 /* The session's last packet, never before its start, and how long it lasted. */
 int64_t record_end_us(const struct session_record *r);
 int64_t record_duration_us(const struct session_record *r);
+
+/*
+ * The session's uid: "S" and 20 characters of base32 (RFC 4648 alphabet,
+ * lower case), the first 100 bits of SHA-256 over, in this order: a
+ * version byte (1); the sensor name's length (2 bytes, big-endian) and
+ * bytes; record_start_us() (8 bytes, big-endian two's complement); the
+ * address family (4 or 6); the client's address (16 bytes, an IPv4
+ * address in the first 4, zeros after) and port (2 bytes, big-endian);
+ * the server's the same; the protocol (6).  The same session seen by the
+ * same sensor always gets the same uid (a capture read twice, or by the
+ * workers); another sensor, or another connection, another one.  sensor
+ * need not be NUL-terminated; out gets RECORD_UID_LEN bytes, NUL included.
+ */
+#define RECORD_UID_LEN 22
+void record_uid(const struct session_record *r, const char *sensor, size_t sensor_len,
+                char out[RECORD_UID_LEN]);
+
+/*
+ * A packet time as ISO 8601 in UTC with microseconds,
+ * "2026-11-21T10:11:47.933016Z", into out (RECORD_TS_LEN bytes, NUL
+ * included).  false (out empty) for a time before the epoch (-1: not
+ * seen) or after year 9999, which ISO 8601's basic form cannot write.
+ */
+#define RECORD_TS_LEN 28
+bool record_ts_format(int64_t us, char out[RECORD_TS_LEN]);
+
+/* ---- mail transactions, derived from the exchanges ---------------------- */
+
+#define RECORD_NONE UINT32_MAX
+
+/* How a transaction ended: its message's end (DATA content, or BDAT ...
+ * LAST), RSET, a new MAIL, a new HELO/EHLO/LHLO, QUIT or STARTTLS (RFC
+ * 5321 4.1.4, RFC 3207 4.2), or the session's end. */
+#define RECORD_TXN_END_MAP(XX)                                                 \
+    XX(DATA, "data")                                                           \
+    XX(BDAT, "bdat")                                                           \
+    XX(RSET, "rset")                                                           \
+    XX(MAIL, "mail")                                                           \
+    XX(HELO, "helo")                                                           \
+    XX(QUIT, "quit")                                                           \
+    XX(STARTTLS, "starttls")                                                   \
+    XX(SESSION, "session_end")
+
+enum record_txn_end {
+#define XX(id, str) RECORD_TXN_END_##id,
+    RECORD_TXN_END_MAP(XX)
+#undef XX
+};
+
+/*
+ * One mail transaction (RFC 5321 3.3): from a MAIL command (or, when the
+ * capture lacks it, the first RCPT, DATA, BDAT or message content) to
+ * how it ended.  Every member is an index into r->exchanges, or
+ * RECORD_NONE.  The recipients are the RCPT exchanges in [first, end).
+ * final is the exchange whose reply settled the message: its <message>
+ * or BDAT ... LAST exchange, else a DATA refused outright; message the
+ * index into r->messages of its headers (content seen in clear).
+ */
+struct record_txn {
+    uint32_t helo;    /* the last HELO, EHLO or LHLO before it */
+    uint32_t mail;
+    uint32_t first;
+    uint32_t end;     /* one past its last exchange */
+    uint32_t final;
+    uint32_t message;
+    uint64_t size;    /* message octets: the <message>'s, or the BDAT chunks' sum */
+    bool has_size;
+    uint8_t ended_by; /* enum record_txn_end */
+};
+
+struct record_txn_cursor {
+    uint32_t next;
+    uint32_t helo;
+};
+
+/* Starts a walk over r's transactions. */
+static inline struct record_txn_cursor record_txn_start(void)
+{
+    return (struct record_txn_cursor){0, RECORD_NONE};
+}
+
+/* The next transaction into *t; false when there are no more.  Derived
+ * from the exchanges kept (exchanges_dropped are not seen). */
+bool record_next_txn(const struct session_record *r, struct record_txn_cursor *c,
+                     struct record_txn *t);
+
+/* The path in a MAIL FROM:<...> or RCPT TO:<...> argument: the text
+ * between "<" and ">" (empty for the null path "<>"), or without brackets
+ * the first word after the colon.  A span into arg (borrowed). */
+struct span record_path_of(struct span arg);
+
+const char *record_txn_end_name(enum record_txn_end e);
 
 /* The text t as a span into r's arena. */
 static inline struct span record_span(const struct session_record *r, struct record_text t)

@@ -129,6 +129,7 @@ struct session_table {
     struct session_pools pools;
     size_t n_finished;
     struct session_table_stats stats;
+    uint8_t input;                /* capture file of the packet being fed: a session opened now came from it */
 };
 
 /* Prepares t; returns false when memory for the order window is lacking. */

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "msghdr.h"
 #include "session.h"
 
 /* A reply being assembled from its lines. */
@@ -33,6 +34,7 @@ struct session {
     uint64_t content_bytes;       /* of the message being received */
     int64_t reply_done_us;        /* when the reply being handled completed */
     void *content_msg;            /* the content sink's handle for the open message */
+    struct msghdr_capture *headers_capture; /* the open message's header block (no content sink) */
     struct session *age_prev, *age_next;
     struct session *idle_prev, *idle_next;
     struct session_table *table;  /* for its pools and its content sink */

@@ -39,6 +39,15 @@
 #define SESSION_EXCHANGES_KEEP 2048
 /* Bytes of copied wire text one session may hold in its record. */
 #define SESSION_TEXT_ARENA_MAX (256 * 1024)
+/* Names given on the command line as written into records (--sensor, an
+ * input file's name): bytes kept, the rest cut. */
+#define SMTP_NAME_KEEP 255
+
+/* A message's header block copied for its transaction's From, To,
+ * Subject, Message-ID and Date: blocks are a few KiB; past this the rest
+ * is not read (and the session's memory stays bounded while it sends). */
+#define MSGHDR_CAPTURE_MAX (16 * 1024)
+
 /* Extracted messages and attachments summarised per session record. */
 #define SESSION_MESSAGES_KEEP 64
 #define SESSION_ATTACHMENTS_KEEP 256

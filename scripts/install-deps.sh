@@ -3,7 +3,7 @@
 # are missing.  Needs root (or sudo) only when something must be installed.
 set -eu
 build="gcc make pkg-config libpcap-dev libnids-dev nettle-dev libgmime-3.0-dev check libsubunit-dev zlib1g-dev liblzma-dev libzstd-dev libmicrohttpd-dev"
-tests="python3 tcpdump tcpreplay iproute2 valgrind time swaks python3-aiosmtpd procps gzip xz-utils zstd debootstrap prometheus"
+tests="python3 tcpdump tcpreplay iproute2 valgrind time swaks python3-aiosmtpd python3-jsonschema clickhouse-server clickhouse-client procps gzip xz-utils zstd debootstrap prometheus"
 missing=""
 for p in $build $tests; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

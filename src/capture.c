@@ -392,6 +392,7 @@ int capture_set_next(struct capture_set *set, struct capture_packet *pkt, char *
         return 0;
     }
     *pkt = set->pending[best];
+    pkt->input = (uint8_t)best;
     set->has_pending[best] = false;
     set->last = best;
     return 1;

@@ -44,6 +44,8 @@ struct run {
     struct metrics *metrics;     /* --metrics, or NULL */
     int64_t next_metrics_us;     /* wall clock of the next publication */
     char err[512];
+    char host_name[SMTP_NAME_KEEP + 1]; /* the default --sensor */
+    const char *input_names[CAPTURE_FILES_MAX]; /* each input's name in records */
 };
 
 static volatile sig_atomic_t g_stop;
@@ -228,7 +230,7 @@ static int read_live(struct run *run, struct capture_packet *pkt)
 
 static int read_packets(struct run *run)
 {
-    struct capture_packet pkt;
+    struct capture_packet pkt = {0};
     int rc = run->in.files != NULL ? read_files(run, &pkt) : read_live(run, &pkt);
     if (session_limit_reached(run)) {
         g_stop = 1; /* -c: the open sessions end as stopped, like on SIGINT */
@@ -261,6 +263,37 @@ static int open_input(struct run *run)
     return rc;
 }
 
+/*
+ * What records say about where they come from: the sensor (--sensor, or
+ * the host name) and each input's name, a file's name without its
+ * directory (records stay the same wherever the file is read from; "-"
+ * for standard input), or the interface's.
+ */
+static void name_inputs(struct run *run)
+{
+    const char *sensor = run->opt.sensor;
+    if (sensor == NULL) {
+        if (gethostname(run->host_name, sizeof(run->host_name) - 1) != 0 ||
+            run->host_name[0] == '\0') {
+            snprintf(run->host_name, sizeof(run->host_name), "unknown");
+        }
+        sensor = run->host_name;
+    }
+    size_t n = 0;
+    if (run->opt.device != NULL) {
+        run->input_names[n++] = run->opt.device;
+    }
+    for (size_t i = 0; i < run->opt.n_read && n < CAPTURE_FILES_MAX; i++) {
+        const char *path = run->opt.read_paths[i];
+        const char *slash = strrchr(path, '/');
+        run->input_names[n++] = slash != NULL && slash[1] != '\0' ? slash + 1 : path;
+    }
+    run->out.json.sensor = sensor;
+    run->out.json.input_names = run->input_names;
+    run->out.json.n_inputs = n;
+    run->out.json.flat = run->opt.json_flat;
+}
+
 /* The writers and the extraction directory: opened before -Z, like the
  * capture, so that root-only log directories work. */
 static int open_outputs(struct run *run)
@@ -268,6 +301,7 @@ static int open_outputs(struct run *run)
     int rc = outputs_open(&run->out, run->opt.json_path, run->opt.report_path, run->opt.quiet,
                           run->opt.device != NULL, &run->meta, run->err, sizeof(run->err));
     run->out.json.community_id_seed = (uint16_t)run->opt.community_id_seed;
+    name_inputs(run);
     if (rc == SMTPSCOPE_OK && run->opt.extract_dir != NULL) {
         run->extractor = extract_open(run->opt.extract_dir, run->err, sizeof(run->err));
         if (run->extractor == NULL) {

@@ -44,6 +44,11 @@ static void usage(FILE *f)
             "                       (and on SIGUSR1); SIGHUP reopens the --json file\n"
             "  --json PATH          write JSON Lines to PATH (- = standard output)\n"
             "  --community-id-seed N  seed of each session's Community ID (default 0)\n"
+            "  --json-format FORM   nested (default) or flat: one level of keys, arrays\n"
+            "                       of objects as arrays per member, no summary line\n"
+            "                       (for ClickHouse's JSONEachRow, docs/clickhouse.sql)\n"
+            "  --sensor NAME        this sensor's name in every record and in each\n"
+            "                       session's uid (default: the host name)\n"
             "  --report FILE.html   write a self-contained HTML report to FILE.html\n"
             "  --extract DIR        write every message sent in clear as DIR/*.eml with\n"
             "                       a JSON sidecar (envelope, replies, MIME summary)\n"
@@ -154,6 +159,8 @@ enum {
     OPT_STATS,
     OPT_WORKERS,
     OPT_CID_SEED,
+    OPT_SENSOR,
+    OPT_JSON_FORMAT,
     OPT_METRICS,
     OPT_METRICS_LINGER
 };
@@ -178,6 +185,8 @@ int options_parse(int argc, char **argv, struct options *o)
         {"stats", required_argument, NULL, OPT_STATS},
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"community-id-seed", required_argument, NULL, OPT_CID_SEED},
+        {"sensor", required_argument, NULL, OPT_SENSOR},
+        {"json-format", required_argument, NULL, OPT_JSON_FORMAT},
         {"metrics", required_argument, NULL, OPT_METRICS},
         {"metrics-linger", required_argument, NULL, OPT_METRICS_LINGER},
         {"quiet", no_argument, NULL, 'q'},
@@ -347,6 +356,21 @@ int options_parse(int argc, char **argv, struct options *o)
                 return 1;
             }
             o->community_id_seed = v;
+            break;
+        case OPT_JSON_FORMAT:
+            if (strcmp(optarg, "nested") != 0 && strcmp(optarg, "flat") != 0) {
+                fprintf(stderr, "smtpscope: --json-format wants nested or flat\n");
+                return 1;
+            }
+            o->json_flat = strcmp(optarg, "flat") == 0;
+            break;
+        case OPT_SENSOR:
+            if (optarg[0] == '\0' || strlen(optarg) > SMTP_NAME_KEEP) {
+                fprintf(stderr, "smtpscope: --sensor wants a name of 1..%d bytes\n",
+                        SMTP_NAME_KEEP);
+                return 1;
+            }
+            o->sensor = optarg;
             break;
         case OPT_METRICS: {
             struct sockaddr_storage ss;

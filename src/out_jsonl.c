@@ -420,7 +420,7 @@ static void put_attachment(struct capbuf *o, const struct session_record *r,
 /* Only with --extract: each message's files and MIME summary. */
 static void put_messages(struct capbuf *o, const struct session_record *r)
 {
-    if (r->n_messages == 0) {
+    if (r->n_messages == 0 || !r->messages_extracted) {
         return;
     }
     OUT_LIT(o, ",\"messages\":[");
@@ -456,6 +456,111 @@ static void put_messages(struct capbuf *o, const struct session_record *r)
             }
         }
         OUT_LIT(o, "]}");
+    }
+    OUT_LIT(o, "]");
+}
+
+/* {"code", "enhanced", "text"} of x's reply, or null when none came. */
+static void put_reply_object(struct capbuf *o, const struct session_record *r,
+                             const struct record_exchange *x)
+{
+    if (x->code == 0) {
+        OUT_LIT(o, "null");
+        return;
+    }
+    char *d = out_room(o, 8 + OUT_U64_MAX + 12 + ENHANCED_MAX);
+    if (d == NULL) {
+        return;
+    }
+    d = PUT_LIT(d, "{\"code\":");
+    d = put_u64(d, x->code);
+    d = PUT_LIT(d, ",\"enhanced\":");
+    d = put_enhanced(d, &x->enhanced);
+    out_done(o, PUT_LIT(d, ",\"text\":"));
+    put_text(o, r, x->text);
+    OUT_LIT(o, "}");
+}
+
+/* {"addr", "code"}: the path of a MAIL or RCPT argument and its reply code. */
+static void put_path(struct capbuf *o, const struct session_record *r,
+                     const struct record_exchange *x)
+{
+    OUT_LIT(o, "{\"addr\":");
+    escape_json(o, record_path_of(record_span(r, x->arg)), SMTP_ARG_KEEP);
+    OUT_LIT(o, ",\"code\":");
+    if (x->code != 0) {
+        out_u64(o, x->code);
+    } else {
+        OUT_LIT(o, "null");
+    }
+    OUT_LIT(o, "}");
+}
+
+/* The headers of a transaction's message, as read from its content. */
+static void put_txn_headers(struct capbuf *o, const struct session_record *r,
+                            const struct record_txn *t)
+{
+    if (t->message == RECORD_NONE) {
+        OUT_LIT(o, "null");
+        return;
+    }
+    const struct record_message *m = &r->messages[t->message];
+    put_key_text(o, "{\"from\":", r, m->from);
+    put_key_text(o, ",\"to\":", r, m->to);
+    put_key_text(o, ",\"subject\":", r, m->subject);
+    put_key_text(o, ",\"message_id\":", r, m->message_id);
+    put_key_text(o, ",\"date\":", r, m->date);
+    OUT_LIT(o, "}");
+}
+
+/* One object per mail transaction (record_next_txn()). */
+static void put_transactions(struct capbuf *o, const struct session_record *r)
+{
+    OUT_LIT(o, ",\"transactions\":[");
+    struct record_txn_cursor c = record_txn_start();
+    struct record_txn t;
+    for (bool first = true; record_next_txn(r, &c, &t); first = false) {
+        out_str(o, first ? "{\"helo\":" : ",{\"helo\":");
+        if (t.helo != RECORD_NONE && r->exchanges[t.helo].arg.len > 0) {
+            escape_json(o, record_span(r, r->exchanges[t.helo].arg), SMTP_ARG_KEEP);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        OUT_LIT(o, ",\"mail_from\":");
+        if (t.mail != RECORD_NONE) {
+            put_path(o, r, &r->exchanges[t.mail]);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        OUT_LIT(o, ",\"rcpt_to\":[");
+        bool first_rcpt = true;
+        for (uint32_t i = t.first; i < t.end; i++) {
+            const struct record_exchange *x = &r->exchanges[i];
+            if (x->kind == RECORD_KIND_COMMAND && x->verb == SMTP_VERB_RCPT) {
+                if (!first_rcpt) {
+                    OUT_LIT(o, ",");
+                }
+                put_path(o, r, x);
+                first_rcpt = false;
+            }
+        }
+        OUT_LIT(o, "],\"size\":");
+        if (t.has_size) {
+            out_u64(o, t.size);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        OUT_LIT(o, ",\"reply\":");
+        if (t.final != RECORD_NONE) {
+            put_reply_object(o, r, &r->exchanges[t.final]);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        OUT_LIT(o, ",\"ended_by\":\"");
+        out_str(o, record_txn_end_name((enum record_txn_end)t.ended_by));
+        OUT_LIT(o, "\",\"headers\":");
+        put_txn_headers(o, r, &t);
+        OUT_LIT(o, "}");
     }
     OUT_LIT(o, "]");
 }
@@ -567,11 +672,366 @@ static void put_session_end(struct capbuf *o, const struct session_record *r)
     out_done(o, PUT_LIT(d, "}\n"));
 }
 
-static void jsonl_session(struct writer *w, const struct session_record *r)
+/* The strings that name the session outside this run: uid, sensor, input. */
+static void put_identity(struct writer *w, const struct session_record *r)
+{
+    struct capbuf *o = &w->line;
+    const char *sensor = w->sensor != NULL ? w->sensor : "";
+    size_t sensor_len = strlen(sensor);
+    char uid[RECORD_UID_LEN];
+    record_uid(r, sensor, sensor_len, uid);
+    OUT_LIT(o, ",\"uid\":\"");
+    out_str(o, uid); /* base32: nothing to escape */
+    OUT_LIT(o, "\",\"sensor\":");
+    escape_json(o, span_make(sensor, sensor_len), SMTP_NAME_KEEP);
+    OUT_LIT(o, ",\"input\":");
+    if (r->input < w->n_inputs) {
+        const char *name = w->input_names[r->input];
+        escape_json(o, span_make(name, strlen(name)), SMTP_NAME_KEEP);
+    } else {
+        OUT_LIT(o, "null");
+    }
+}
+
+
+/* ---- --json-format flat: the same record with one level of keys --------- */
+
+/*
+ * For stores that take one level of keys (ClickHouse 18's JSONEachRow
+ * reads neither nested objects nor arrays of objects): an object's
+ * members become KEY_MEMBER ("client_ip"), and an array of objects
+ * becomes one array per member under ARRAY.MEMBER ("exchanges.code"),
+ * the form of a ClickHouse Nested column.  The values are those of the
+ * nested form, from the same record (docs/clickhouse.sql).
+ */
+
+static void put_u64_or_null(struct capbuf *o, bool has, unsigned long long v)
+{
+    if (has) {
+        out_u64(o, v);
+    } else {
+        OUT_LIT(o, "null");
+    }
+}
+
+static void put_ms_value(struct capbuf *o, int64_t us)
+{
+    char *d = out_room(o, MS_OR_NULL_MAX);
+    if (d != NULL) {
+        out_done(o, put_ms_or_null(d, us));
+    }
+}
+
+static void put_enhanced_value(struct capbuf *o, const struct smtp_enhanced *e)
+{
+    char *d = out_room(o, ENHANCED_MAX);
+    if (d != NULL) {
+        out_done(o, put_enhanced(d, e));
+    }
+}
+
+static void put_text_or_null(struct capbuf *o, const struct session_record *r,
+                             struct record_text t, bool has)
+{
+    if (has) {
+        put_text(o, r, t);
+    } else {
+        OUT_LIT(o, "null");
+    }
+}
+
+static void put_endpoint_flat(struct capbuf *o, const char *side, const struct record_endpoint *e)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    inet_ntop(e->family == 6 ? AF_INET6 : AF_INET, e->addr, ip, sizeof(ip));
+    out_fmt(o, ",\"%s_ip\":\"%s\",\"%s_port\":%u", side, ip, side, (unsigned)e->port);
+}
+
+/* One member of every exchange, as an array: "exchanges.KEY":[...]. */
+enum flat_exchange_member {
+    FX_CMD, FX_ARG, FX_CODE, FX_ENHANCED, FX_TEXT, FX_LINES, FX_LATENCY, FX_COMPLETE, FX_T,
+    FX_UNSOLICITED, FX_SIZE, FX_ANOMALIES, FX_COUNT
+};
+
+static const char *const flat_exchange_keys[FX_COUNT] = {
+    "cmd", "arg", "code", "enhanced", "text", "lines", "latency_ms", "complete_ms", "t_ms",
+    "unsolicited", "size", "anomalies",
+};
+
+static void put_exchange_member(struct capbuf *o, const struct session_record *r,
+                                const struct record_exchange *x, int64_t start_us,
+                                enum flat_exchange_member m)
+{
+    switch (m) {
+    case FX_CMD:
+        if (is_unknown_verb(x)) {
+            put_unknown_verb(o, r, x);
+        } else {
+            char *d = out_room(o, CMD_MAX);
+            if (d != NULL) {
+                out_done(o, put_cmd_name(d, x));
+            }
+        }
+        break;
+    case FX_ARG:
+        put_text_or_null(o, r, x->arg, x->kind == RECORD_KIND_COMMAND && x->arg.len > 0);
+        break;
+    case FX_CODE:
+        put_u64_or_null(o, x->code != 0, x->code);
+        break;
+    case FX_ENHANCED:
+        put_enhanced_value(o, &x->enhanced);
+        break;
+    case FX_TEXT:
+        put_text_or_null(o, r, x->text, x->code != 0);
+        break;
+    case FX_LINES:
+        out_u64(o, x->code == 0 ? 0 : x->n_lines);
+        break;
+    case FX_LATENCY:
+        put_ms_value(o, record_latency_us(x));
+        break;
+    case FX_COMPLETE:
+        put_ms_value(o, record_complete_us(x));
+        break;
+    case FX_T:
+        put_ms_value(o, record_offset_us(start_us, x));
+        break;
+    case FX_UNSOLICITED:
+        out_str(o, x->kind == RECORD_KIND_UNSOLICITED ? "true" : "false");
+        break;
+    case FX_SIZE:
+        put_u64_or_null(o, record_has_size(x), record_has_size(x) ? x->size : 0);
+        break;
+    case FX_ANOMALIES:
+        put_anomalies(o, x->anomalies);
+        break;
+    case FX_COUNT:
+        break;
+    }
+}
+
+/* One member of every transaction, as an array: "transactions.KEY":[...]. */
+enum flat_txn_member {
+    FT_HELO, FT_MAIL_FROM, FT_MAIL_CODE, FT_RCPT_TO, FT_RCPT_CODE, FT_SIZE, FT_CODE,
+    FT_ENHANCED, FT_TEXT, FT_ENDED_BY, FT_FROM, FT_TO, FT_SUBJECT, FT_MESSAGE_ID, FT_DATE,
+    FT_COUNT
+};
+
+static const char *const flat_txn_keys[FT_COUNT] = {
+    "helo", "mail_from", "mail_code", "rcpt_to", "rcpt_code", "size", "code", "enhanced",
+    "text", "ended_by", "from", "to", "subject", "message_id", "date",
+};
+
+static void put_rcpt_list(struct capbuf *o, const struct session_record *r,
+                          const struct record_txn *t, bool codes)
+{
+    OUT_LIT(o, "[");
+    bool first = true;
+    for (uint32_t i = t->first; i < t->end; i++) {
+        const struct record_exchange *x = &r->exchanges[i];
+        if (x->kind != RECORD_KIND_COMMAND || x->verb != SMTP_VERB_RCPT) {
+            continue;
+        }
+        if (!first) {
+            OUT_LIT(o, ",");
+        }
+        first = false;
+        if (codes) {
+            put_u64_or_null(o, x->code != 0, x->code);
+        } else {
+            escape_json(o, record_path_of(record_span(r, x->arg)), SMTP_ARG_KEEP);
+        }
+    }
+    OUT_LIT(o, "]");
+}
+
+static void put_txn_member(struct capbuf *o, const struct session_record *r,
+                           const struct record_txn *t, enum flat_txn_member m)
+{
+    const struct record_exchange *mail = t->mail != RECORD_NONE ? &r->exchanges[t->mail] : NULL;
+    const struct record_exchange *fin = t->final != RECORD_NONE ? &r->exchanges[t->final] : NULL;
+    const struct record_message *msg = t->message != RECORD_NONE ? &r->messages[t->message]
+                                                                  : NULL;
+    switch (m) {
+    case FT_HELO: {
+        bool has = t->helo != RECORD_NONE && r->exchanges[t->helo].arg.len > 0;
+        put_text_or_null(o, r, has ? r->exchanges[t->helo].arg : (struct record_text){0, 0},
+                         has);
+        break;
+    }
+    case FT_MAIL_FROM:
+        if (mail != NULL) {
+            escape_json(o, record_path_of(record_span(r, mail->arg)), SMTP_ARG_KEEP);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        break;
+    case FT_MAIL_CODE:
+        put_u64_or_null(o, mail != NULL && mail->code != 0, mail != NULL ? mail->code : 0);
+        break;
+    case FT_RCPT_TO:
+        put_rcpt_list(o, r, t, false);
+        break;
+    case FT_RCPT_CODE:
+        put_rcpt_list(o, r, t, true);
+        break;
+    case FT_SIZE:
+        put_u64_or_null(o, t->has_size, t->size);
+        break;
+    case FT_CODE:
+        put_u64_or_null(o, fin != NULL && fin->code != 0, fin != NULL ? fin->code : 0);
+        break;
+    case FT_ENHANCED:
+        if (fin != NULL && fin->code != 0) {
+            put_enhanced_value(o, &fin->enhanced);
+        } else {
+            OUT_LIT(o, "null");
+        }
+        break;
+    case FT_TEXT:
+        put_text_or_null(o, r, fin != NULL ? fin->text : (struct record_text){0, 0},
+                         fin != NULL && fin->code != 0);
+        break;
+    case FT_ENDED_BY:
+        OUT_LIT(o, "\"");
+        out_str(o, record_txn_end_name((enum record_txn_end)t->ended_by));
+        OUT_LIT(o, "\"");
+        break;
+    case FT_FROM:
+        put_text_or_null(o, r, msg != NULL ? msg->from : (struct record_text){0, 0},
+                         msg != NULL && msg->from.len > 0);
+        break;
+    case FT_TO:
+        put_text_or_null(o, r, msg != NULL ? msg->to : (struct record_text){0, 0},
+                         msg != NULL && msg->to.len > 0);
+        break;
+    case FT_SUBJECT:
+        put_text_or_null(o, r, msg != NULL ? msg->subject : (struct record_text){0, 0},
+                         msg != NULL && msg->subject.len > 0);
+        break;
+    case FT_MESSAGE_ID:
+        put_text_or_null(o, r, msg != NULL ? msg->message_id : (struct record_text){0, 0},
+                         msg != NULL && msg->message_id.len > 0);
+        break;
+    case FT_DATE:
+        put_text_or_null(o, r, msg != NULL ? msg->date : (struct record_text){0, 0},
+                         msg != NULL && msg->date.len > 0);
+        break;
+    case FT_COUNT:
+        break;
+    }
+}
+
+static void jsonl_session_flat(struct writer *w, const struct session_record *r)
 {
     struct capbuf *o = &w->line;
     int64_t start_us = record_start_us(r);
     put_key_u64(o, "{\"type\":\"session\",\"id\":", r->id);
+    put_identity(w, r);
+    put_endpoint_flat(o, "client", &r->client);
+    put_endpoint_flat(o, "server", &r->server);
+    char cid[COMMUNITY_ID_LEN];
+    community_id_tcp(&r->client, &r->server, w->community_id_seed, cid);
+    out_fmt(o, ",\"community_id\":\"%s\"", cid);
+    char ts[RECORD_TS_LEN];
+    if (record_ts_format(start_us, ts)) {
+        out_fmt(o, ",\"ts\":\"%s\"", ts);
+    } else {
+        OUT_LIT(o, ",\"ts\":null");
+    }
+    char *d = out_room(o, OUT_ROOM_MAX);
+    if (d != NULL) {
+        d = PUT_LIT(d, ",\"start\":");
+        d = put_time(d, start_us);
+        d = PUT_LIT(d, ",\"end\":");
+        d = put_time(d, r->last_us);
+        d = PUT_LIT(d, ",\"connect_ms\":");
+        d = put_ms_or_null(d, record_connect_us(r));
+        d = PUT_LIT(d, ",\"banner_ms\":");
+        out_done(o, put_ms_or_null(d, record_banner_us(r)));
+    }
+    const struct record_exchange *g = &r->greeting;
+    OUT_LIT(o, ",\"greeting_code\":");
+    put_u64_or_null(o, r->has_greeting && g->code != 0, g->code);
+    OUT_LIT(o, ",\"greeting_enhanced\":");
+    if (r->has_greeting) {
+        put_enhanced_value(o, &g->enhanced);
+    } else {
+        OUT_LIT(o, "null");
+    }
+    OUT_LIT(o, ",\"greeting_text\":");
+    put_text_or_null(o, r, g->text, r->has_greeting && g->code != 0);
+    OUT_LIT(o, ",\"greeting_lines\":");
+    out_u64(o, r->has_greeting && g->code != 0 ? g->n_lines : 0);
+    for (int m = 0; m < FX_COUNT; m++) {
+        out_fmt(o, ",\"exchanges.%s\":[", flat_exchange_keys[m]);
+        for (uint32_t i = 0; i < r->n_exchanges; i++) {
+            if (i > 0) {
+                OUT_LIT(o, ",");
+            }
+            put_exchange_member(o, r, &r->exchanges[i], start_us, (enum flat_exchange_member)m);
+        }
+        OUT_LIT(o, "]");
+    }
+    out_fmt(o, ",\"exchanges_dropped\":%u,\"messages_attempted\":%u,\"messages_accepted\":%u"
+               ",\"message_bytes\":%llu",
+            r->n_exchanges_dropped, r->messages_attempted, r->messages_accepted,
+            (unsigned long long)r->message_bytes);
+    for (int m = 0; m < FT_COUNT; m++) {
+        out_fmt(o, ",\"transactions.%s\":[", flat_txn_keys[m]);
+        struct record_txn_cursor c = record_txn_start();
+        struct record_txn t;
+        for (bool first = true; record_next_txn(r, &c, &t); first = false) {
+            if (!first) {
+                OUT_LIT(o, ",");
+            }
+            put_txn_member(o, r, &t, (enum flat_txn_member)m);
+        }
+        OUT_LIT(o, "]");
+    }
+    OUT_LIT(o, ",\"tls\":");
+    if (r->tls == RECORD_TLS_NONE) {
+        OUT_LIT(o, "null");
+    } else {
+        out_fmt(o, "\"%s\"", record_tls_name((enum record_tls)r->tls));
+    }
+    bool has_auth = r->auth_mechanism.len > 0;
+    OUT_LIT(o, ",\"auth_mechanism\":");
+    put_text_or_null(o, r, r->auth_mechanism, has_auth);
+    OUT_LIT(o, ",\"auth_user\":");
+    put_text_or_null(o, r, r->auth_user, has_auth && r->auth_user.len > 0);
+    OUT_LIT(o, ",\"auth_code\":");
+    put_u64_or_null(o, has_auth && r->auth_code != 0, r->auth_code);
+    OUT_LIT(o, ",\"extensions\":");
+    put_extensions(o, r);
+    out_fmt(o, ",\"close\":\"%s\",\"flags\":",
+            verdict_label_info((enum verdict_label)r->label)->name);
+    put_flags(o, r->flags);
+    out_fmt(o, ",\"closer\":%s,\"end_reason\":\"%s\"", closer_name(r->closer),
+            record_end_name((enum record_end)r->end));
+    out_fmt(o, ",\"bytes_client\":%llu,\"bytes_server\":%llu,\"gap_bytes_client\":%llu"
+               ",\"gap_bytes_server\":%llu,\"missing_side\":%s}\n",
+            (unsigned long long)r->bytes[SMTP_DIR_CLIENT],
+            (unsigned long long)r->bytes[SMTP_DIR_SERVER],
+            (unsigned long long)r->gap_bytes[SMTP_DIR_CLIENT],
+            (unsigned long long)r->gap_bytes[SMTP_DIR_SERVER], closer_name(r->missing_side));
+    writer_flush_line(w);
+    if (w->flush_each && fflush(w->out) != 0) {
+        w->failed = true;
+    }
+}
+
+static void jsonl_session(struct writer *w, const struct session_record *r)
+{
+    if (w->flat) {
+        jsonl_session_flat(w, r);
+        return;
+    }
+    struct capbuf *o = &w->line;
+    int64_t start_us = record_start_us(r);
+    put_key_u64(o, "{\"type\":\"session\",\"id\":", r->id);
+    put_identity(w, r);
     OUT_LIT(o, ",\"client\":");
     put_endpoint(o, &r->client);
     OUT_LIT(o, ",\"server\":");
@@ -580,7 +1040,14 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
     community_id_tcp(&r->client, &r->server, w->community_id_seed, cid);
     OUT_LIT(o, ",\"community_id\":\"");
     out_str(o, cid); /* base64: nothing to escape */
-    OUT_LIT(o, "\"");
+    char ts[RECORD_TS_LEN];
+    if (record_ts_format(start_us, ts)) {
+        OUT_LIT(o, "\",\"ts\":\"");
+        out_str(o, ts); /* digits and punctuation */
+        OUT_LIT(o, "\"");
+    } else {
+        OUT_LIT(o, "\",\"ts\":null");
+    }
     put_session_times(o, r, start_us);
     put_greeting(o, r);
     OUT_LIT(o, ",\"exchanges\":[");
@@ -591,6 +1058,7 @@ static void jsonl_session(struct writer *w, const struct session_record *r)
         put_exchange(o, r, &r->exchanges[i], start_us);
     }
     put_session_counts(o, r);
+    put_transactions(o, r);
     OUT_LIT(o, ",\"tls\":");
     if (r->tls == RECORD_TLS_NONE) {
         OUT_LIT(o, "null");
@@ -651,7 +1119,7 @@ static void put_counts(struct capbuf *o, const struct run_stats *st)
         put_member_u64(o, l == 0, verdict_label_info((enum verdict_label)l)->name,
                        st->labels[l]);
     }
-    out_str(o, "},\"flags\":{");
+    out_str(o, "},\"flag_counts\":{");
     bool first = true;
     for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
         if (st->flags[f] > 0) {
@@ -727,10 +1195,13 @@ static void put_coverage(struct capbuf *o, const struct run_input *in)
 
 static void jsonl_summary(struct writer *w, const struct run_report *rep)
 {
+    if (w->flat) {
+        return; /* a table of sessions: the summary stays in the nested form */
+    }
     struct capbuf *o = &w->line;
     const struct run_stats *st = rep->stats;
     const struct run_input *in = rep->input;
-    out_fmt(o, "{\"type\":\"summary\",\"packets\":%llu,\"bytes\":%llu,\"first\":",
+    out_fmt(o, "{\"type\":\"summary\",\"packets\":%llu,\"captured_bytes\":%llu,\"first\":",
             (unsigned long long)in->n_packets, (unsigned long long)in->n_bytes);
     char *d = out_room(o, TIME_MAX + 8 + TIME_MAX);
     if (d != NULL) {

@@ -111,6 +111,7 @@ static __attribute__((noinline)) void classify(struct pipeline *p,
     struct run_input *in = &p->input;
     struct decoded *d = &out->d;
     out->feed = PIPELINE_SKIP;
+    out->input = pkt->input;
     in->n_packets++;
     in->n_bytes += pkt->caplen;
     if (in->first_us < 0) {
@@ -178,7 +179,7 @@ void pipeline_classify(struct pipeline *p, const struct capture_packet *pkt,
 
 void pipeline_feed(struct pipeline *p, const struct pipeline_item *it)
 {
-    (void)p;
+    p->table.input = it->input; /* for a session this packet opens */
     feed(it);
 }
 
@@ -186,6 +187,7 @@ void pipeline_packet(struct pipeline *p, const struct capture_packet *pkt)
 {
     struct pipeline_item it;
     classify(p, pkt, &it);
+    p->table.input = it.input;
     feed(&it);
 }
 

@@ -331,13 +331,29 @@ static void keep_attachments(struct session *s, struct record_message *m,
     }
 }
 
+/* Room for one more message: the list grows 4, 8, ... SESSION_MESSAGES_KEEP. */
+static bool message_room(struct session *s)
+{
+    uint32_t n = s->rec.n_messages;
+    if (n == SESSION_MESSAGES_KEEP) {
+        return false;
+    }
+    if (n != 0 && (n < 4 || (n & (n - 1)) != 0)) {
+        return true;
+    }
+    size_t cap = n == 0 ? 4 : (size_t)n * 2;
+    struct record_message *grown = realloc(s->rec.messages, cap * sizeof(*grown));
+    if (grown == NULL) {
+        return false; /* the list as it was stays */
+    }
+    s->rec.messages = grown;
+    return true;
+}
+
 static void keep_message(struct session *s, uint32_t exchange,
                          const struct session_message_info *info)
 {
-    if (s->rec.messages == NULL) {
-        s->rec.messages = calloc(SESSION_MESSAGES_KEEP, sizeof(*s->rec.messages));
-    }
-    if (s->rec.messages == NULL || s->rec.n_messages == SESSION_MESSAGES_KEEP) {
+    if (!message_room(s)) {
         set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
         return;
     }
@@ -370,13 +386,49 @@ static void content_end(struct session *s, uint32_t exchange, int64_t end_us)
     const struct session_content_sink *sink = &s->table->cfg.content;
     s->content_msg = NULL;
     sink->end(sink->ctx, msg, record_now(s), reply, end_us, &info);
+    s->rec.messages_extracted = true;
     keep_message(s, reply != NULL ? exchange : UINT32_MAX, &info);
+}
+
+/*
+ * Without a content sink, each message's header block is copied as its
+ * content passes and read once the content has ended, for the
+ * transaction's From, To, Subject, Message-ID and Date (with one,
+ * --extract reads the whole message and gives the same fields).
+ * exchange: its <message> or BDAT ... LAST exchange; UINT32_MAX when
+ * there is none (the capture is dropped unread).
+ */
+static void headers_finish(struct session *s, uint32_t exchange)
+{
+    struct msghdr_capture *c = s->headers_capture;
+    if (c == NULL) {
+        return;
+    }
+    s->headers_capture = NULL;
+    if (exchange != UINT32_MAX) {
+        struct msghdr_fields f;
+        msghdr_parse(c, &f);
+        struct session_message_info info;
+        memset(&info, 0, sizeof(info));
+        struct span *to_span[MSGHDR_COUNT] = {&info.from, &info.to, &info.subject,
+                                              &info.message_id, &info.date};
+        for (int i = 0; i < MSGHDR_COUNT; i++) {
+            if (f.text[i] != NULL) {
+                *to_span[i] = span_make(f.text[i], strlen(f.text[i]));
+            }
+        }
+        keep_message(s, exchange, &info);
+        msghdr_fields_free(&f);
+    }
+    msghdr_capture_free(c);
 }
 
 static void content_begin(struct session *s, int64_t start_us)
 {
     const struct session_content_sink *sink = &s->table->cfg.content;
     if (sink->begin == NULL) {
+        headers_finish(s, UINT32_MAX); /* a previous one that never ended */
+        s->headers_capture = msghdr_capture_new();
         return;
     }
     content_end(s, UINT32_MAX, start_us); /* a previous one never got its reply */
@@ -385,6 +437,9 @@ static void content_begin(struct session *s, int64_t start_us)
 
 static void content_data(struct session *s, const uint8_t *p, uint64_t n, bool is_bdat)
 {
+    if (s->headers_capture != NULL && !msghdr_capture_done(s->headers_capture)) {
+        msghdr_capture_feed(s->headers_capture, p, (size_t)n, !is_bdat);
+    }
     if (s->content_msg != NULL && n > 0) {
         s->table->cfg.content.data(s->content_msg, p, (size_t)n, is_bdat);
     }
@@ -406,6 +461,7 @@ static void finish_content(struct session *s, int64_t now_us)
         x->cmd_us = now_us;
         x->size = s->content_bytes;
     }
+    headers_finish(s, x != NULL ? s->rec.n_exchanges - 1 : UINT32_MAX);
     s->rec.message_bytes += s->content_bytes;
     s->content_bytes = 0;
     session_set_state(s, SESSION_TRANSACTION);
@@ -456,6 +512,8 @@ static void on_client_event(struct session *s, const struct smtp_event *ev, cons
         }
         if (ev->u.data.bdat_last) {
             s->bdat_in_message = false;
+            headers_finish(s, s->bdat_index_valid && s->bdat_index < s->rec.n_exchanges
+                                  ? s->bdat_index : UINT32_MAX);
         }
         break;
     case SMTP_EV_NONE:
@@ -1202,6 +1260,7 @@ void session_end(struct session_table *t, struct session *s, const struct sessio
     finish_tail(t, s, SMTP_DIR_SERVER, end);
     finish_tail(t, s, SMTP_DIR_CLIENT, end);
     content_end(s, UINT32_MAX, s->rec.last_us);
+    headers_finish(s, UINT32_MAX);
     if (end->now_us > s->rec.last_us && end->reason != RECORD_END_END_OF_INPUT &&
         end->reason != RECORD_END_STOPPED && end->reason != RECORD_END_IDLE) {
         s->rec.last_us = end->now_us;
@@ -1230,6 +1289,7 @@ struct session *session_open(struct session_table *t, const struct record_endpoi
     }
     s->rec.client = *client;
     s->rec.server = *server;
+    s->rec.input = t->input;
     s->rec.syn_us = syn_us;
     s->rec.synack_us = synack_us;
     s->rec.est_us = est_us;

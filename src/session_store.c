@@ -150,6 +150,7 @@ static void session_free(struct session_table *t, struct session *s)
     text_release(&t->pools, store_text(s), s->text_cap);
     free(s->rec.messages);
     free(s->rec.attachments);
+    msghdr_capture_free(s->headers_capture);
     exchanges_release(&t->pools, s->rec.exchanges, s->exchanges_cap);
     pool_put(&t->pools.sessions, s);
 }

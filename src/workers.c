@@ -98,7 +98,10 @@ struct entry {
     uint8_t type;        /* enum entry_type */
     uint8_t feed;        /* enum pipeline_feed */
     uint8_t is_offload;
-    uint8_t end_reason;  /* ENTRY_END: enum record_end */
+    union {
+        uint8_t end_reason; /* ENTRY_END: enum record_end */
+        uint8_t input;      /* ENTRY_PACKET: the capture file it came from */
+    };
     uint32_t len;        /* IP bytes that follow */
     uint32_t l4_off;     /* IPv6: where the TCP segment starts in them */
     uint64_t seq;        /* the packet's place among all packets analysed */
@@ -182,6 +185,7 @@ struct frag_held {
     uint32_t len;
     int64_t now_us;
     uint8_t *ip;
+    uint8_t input;
 };
 
 struct workers {
@@ -454,6 +458,7 @@ static __attribute__((noreturn)) void worker_main(struct ring *ring, int fd,
         it.d.l4 = ip + e->l4_off;
         it.d.l4_len = e->len - e->l4_off;
         it.d.is_offload = e->is_offload;
+        it.input = e->input;
         if (ws.pipe.input.first_us < 0) {
             ws.pipe.input.first_us = e->now_us;
         }
@@ -519,7 +524,7 @@ static __attribute__((noreturn)) void worker_live_main(struct capture *cap, stru
     int64_t next_progress = 0;
     unsigned since = 0;
     while (!atomic_load(&ctl->stop)) {
-        struct capture_packet pkt;
+        struct capture_packet pkt = {0};
         int rc = capture_next(cap, &pkt, err, sizeof(err));
         if (rc == 1) {
             pipeline_packet(&ws.pipe, &pkt);
@@ -958,6 +963,7 @@ static void dispatch(struct workers *ws, unsigned k, const struct pipeline_item 
             e->type = ENTRY_PACKET;
             e->feed = (uint8_t)it->feed;
             e->is_offload = it->d.is_offload;
+            e->input = it->input;
             e->len = (uint32_t)len;
             e->l4_off = (uint32_t)l4_off;
             e->seq = ws->seq++;
@@ -1020,6 +1026,7 @@ static void release_held(struct workers *ws, const uint8_t *key, int k)
         it.d.ip = h->ip;
         it.d.ip_len = h->len;
         it.now_us = h->now_us > ws->clock_us ? h->now_us : ws->clock_us;
+        it.input = h->input;
         dispatch(ws, k >= 0 ? (unsigned)k : process_of_addresses(ws, h->ip), &it);
         ws->held_bytes -= h->len;
         free(h->ip);
@@ -1067,6 +1074,7 @@ static void dispatch_fragment(struct workers *ws, const struct pipeline_item *it
     h->len = (uint32_t)it->d.ip_len;
     h->now_us = it->now_us;
     h->ip = copy;
+    h->input = it->input;
     ws->held_bytes += it->d.ip_len;
 }
 

@@ -46,6 +46,12 @@ run_level golden-asan tests/golden/run.sh --binary build/asan/smtpscope
 # again with both always on.
 run_level golden-asan-free-buffers-prefetch tests/golden/run.sh --binary build/asan/smtpscope \
     --also "--free-buffers-above 0 --prefetch-above 0"
+# Every golden record valid against docs/smtpscope.schema.json, one type
+# per key path, and uid/input as promised.
+run_level schema tests/schema/run.sh
+# Two ClickHouse shards on loopback: the documented tables, ingestion
+# and queries give smtpscope's own figures (skips without ClickHouse).
+run_level clickhouse tests/clickhouse/run.sh
 run_level truth tests/golden/truth.sh
 run_level corpus tests/corpus/run.sh build/asan/smtpscope
 # Every real capture distorted as sensors distort captures (offload, ACKs

@@ -99,7 +99,8 @@ st=$?
 if [ $st -eq 0 ] && grep -q '^smtpscope summary' "$log" && grep -qi 'sessions' "$log"; then
     pass "make run at the first try: packages installed, built, summary printed"
 else
-    fail "make run (status $st): $(grep -iE 'error|fatal' "$log" | head -3) $(tail -3 "$log")"
+    fail "make run (status $st)"
+    { grep -iE 'error|fatal' "$log" | head -5; tail -5 "$log"; } | sed 's/^/    /' 
 fi
 
 in_root "cd /root/smtpscope && make check LEVELS='unit golden input install'" >"$log" 2>&1
@@ -108,6 +109,7 @@ line=$(grep -E '^check: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 if [ $st -eq 0 ] && [ -n "$line" ] && ! grep -q '^check: 0 passed' "$log"; then
     pass "make check (quick levels) at the first try: $line"
 else
-    fail "make check (status $st): ${line:-no count line} $(tail -3 "$log")"
+    fail "make check (status $st): ${line:-no count line}"
+    grep -E '^(FAIL|failed levels)' "$log" | head -20 | sed 's/^/    /' 
 fi
 finish

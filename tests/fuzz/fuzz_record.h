@@ -86,6 +86,36 @@ static inline void fuzz_check_record(const struct session_record *r)
     }
     fuzz_check_text(r, r->auth_mechanism);
     fuzz_check_text(r, r->auth_user);
+    FUZZ_CHECK(r->n_messages <= SESSION_MESSAGES_KEEP);
+    FUZZ_CHECK(r->n_messages == 0 || r->messages != NULL);
+    for (uint32_t i = 0; i < r->n_messages; i++) {
+        const struct record_message *m = &r->messages[i];
+        FUZZ_CHECK(m->exchange == UINT32_MAX || m->exchange < r->n_exchanges);
+        const struct record_text texts[] = {m->file, m->sha256, m->from, m->to,
+                                            m->cc, m->subject, m->date, m->message_id};
+        for (size_t k = 0; k < sizeof(texts) / sizeof(texts[0]); k++) {
+            fuzz_check_text(r, texts[k]);
+            FUZZ_CHECK(texts[k].len <= SMTP_TEXT_KEEP);
+        }
+    }
+    /* Transactions, as writers walk them: every index in range, and the
+     * walk moves forward. */
+    struct record_txn_cursor c = record_txn_start();
+    struct record_txn t;
+    uint32_t last_end = 0;
+    while (record_next_txn(r, &c, &t)) {
+        FUZZ_CHECK(t.first >= last_end && t.first < t.end && t.end <= r->n_exchanges);
+        FUZZ_CHECK(t.mail == RECORD_NONE || (t.mail >= t.first && t.mail < t.end));
+        FUZZ_CHECK(t.final == RECORD_NONE || (t.final >= t.first && t.final < t.end));
+        FUZZ_CHECK(t.helo == RECORD_NONE || t.helo < t.first);
+        FUZZ_CHECK(t.message == RECORD_NONE || t.message < r->n_messages);
+        FUZZ_CHECK(t.ended_by <= RECORD_TXN_END_SESSION);
+        if (t.mail != RECORD_NONE) {
+            struct span path = record_path_of(record_span(r, r->exchanges[t.mail].arg));
+            FUZZ_CHECK(path.len <= SMTP_ARG_KEEP);
+        }
+        last_end = t.end;
+    }
     (void)record_end_name((enum record_end)r->end);
     (void)record_tls_name((enum record_tls)r->tls);
     (void)record_kind_name(RECORD_KIND_COMMAND);

@@ -5,6 +5,8 @@
 # only, fixed key order, records in session id order.
 #
 #   tests/golden/run.sh [--binary PATH] [--also "OPTIONS"] [--update NAME|all]
+# Every case runs with --sensor golden, so that records (sensor, uid) do
+# not depend on the machine's name.
 # --also adds options to every case that must not change its output (the
 # same expected files are used).  Prints one line per case and a closing
 # "N passed, N failed" line.
@@ -43,7 +45,7 @@ while read -r name capture opts; do
     fi
     expected=tests/golden/expected/$name.jsonl
     # shellcheck disable=SC2086 # options are words by design
-    "$binary" -q -r "$path" --json "$tmp/out.jsonl" $opts $also 2>"$tmp/err"
+    "$binary" -q --sensor golden -r "$path" --json "$tmp/out.jsonl" $opts $also 2>"$tmp/err"
     status=$?
     if [ $status -ne 0 ] && [ $status -ne 3 ]; then
         echo "FAIL  $name: exit status $status: $(head -c 300 "$tmp/err")"

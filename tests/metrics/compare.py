@@ -86,13 +86,15 @@ def compare(scrape, jsonl):
     m = by_label(s, "smtpscope_session_flags_total", "flag")
     for flag in set(m) | set(flags):
         check(f"flag {flag}", m.get(flag), flags.get(flag, 0))
+    for flag, count in summ["flag_counts"].items():
+        check(f"flag {flag}, summary", m.get(flag), count)
     servers = collections.Counter(endpoint(o["server"]) for o in sess)
     m = by_label(s, "smtpscope_server_sessions_total", "server")
     if len(servers) <= 64:
         for srv in set(m) | set(servers):
             check(f"server {srv}", m.get(srv), servers.get(srv, 0))
     check("packets", one(s, "smtpscope_packets_total"), summ["packets"])
-    check("bytes", one(s, "smtpscope_captured_bytes_total"), summ["bytes"])
+    check("bytes", one(s, "smtpscope_captured_bytes_total"), summ["captured_bytes"])
     classes = collections.Counter()
     for code, count in summ["reply_codes"].items():
         classes[reply_class(int(code))] += count

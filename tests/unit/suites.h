@@ -29,6 +29,7 @@ Suite *auth_suite(void);
 Suite *flow_suite(void);
 Suite *record_suite(void);
 Suite *community_id_suite(void);
+Suite *msghdr_suite(void);
 Suite *packet_build_suite(void);
 Suite *metrics_suite(void);
 

@@ -34,6 +34,7 @@ int main(void)
     srunner_add_suite(sr, flow_suite());
     srunner_add_suite(sr, record_suite());
     srunner_add_suite(sr, community_id_suite());
+    srunner_add_suite(sr, msghdr_suite());
     srunner_add_suite(sr, packet_build_suite());
     srunner_add_suite(sr, metrics_suite());
     /* CK_ENV: verbosity comes from CK_VERBOSITY, default normal. */
