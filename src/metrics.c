@@ -598,7 +598,10 @@ static int start_daemon(struct metrics *m, char *err, size_t errlen)
     sigset_t old;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &old);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+    /* ITC: a stop wakes the thread at once, even while every connection
+     * slot is taken by idle clients and the listening socket is not
+     * polled (without it, the stop waited for those clients). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC;
     if (family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
@@ -662,11 +665,8 @@ int metrics_open(struct metrics **out, const char *listen_at, char *bound, size_
 static void stop_daemon(struct metrics *m)
 {
     if (m->daemon != NULL) {
-        MHD_stop_daemon(m->daemon);
+        MHD_stop_daemon(m->daemon); /* closes the listening socket too */
         m->daemon = NULL;
-    }
-    if (m->fd >= 0) {
-        close(m->fd); /* MHD does not close a socket it was given */
         m->fd = -1;
     }
 }

@@ -5,7 +5,9 @@
 #  1. Offline: every capture in pcaps/ read as one input, served after the
 #     end (--metrics-linger): `promtool check metrics` accepts the scrape,
 #     and every series equals the JSON records and summary (compare.py);
-#     the same input with --workers 2 scrapes the same, memory aside.
+#     the same input with --workers 2 scrapes the same, memory aside;
+#     the linger ends by itself, and idle clients holding every connection
+#     slot do not hold up the end.
 #  2. While reading: a capture fed through a pipe held open is served
 #     before its end (input_ended 0, packets counted).
 #  3. Live (root): in a network namespace made here, aiosmtpd on its
@@ -147,6 +149,30 @@ if [ -n "$url" ] && scrape_when_ended "$tmp/short.txt" && wait "$spid" &&
 else
     bad "offline: --metrics-linger 1"
 fi
+
+# Clients that connect and send nothing take every connection slot; the
+# end of the linger must not wait for them.
+start_offline -q -r pcaps/real-normal-quit.pcap --metrics-linger 2
+started=$(date +%s)
+python3 - "${url#http://}" <<'PY' &
+import socket, sys, time
+host, port = sys.argv[1].split("/")[0].rsplit(":", 1)
+held = []
+for _ in range(24):
+    try:
+        held.append(socket.create_connection((host, int(port)), timeout=1))
+    except OSError:
+        pass
+time.sleep(15)
+PY
+idle=$!
+if [ -n "$url" ] && wait "$spid" && [ $(($(date +%s) - started)) -le 6 ]; then
+    ok "offline: 24 idle clients do not hold up the end"
+else
+    bad "offline: the end waited for idle clients ($(($(date +%s) - started)) s)"
+fi
+kill $idle 2>/dev/null
+wait $idle 2>/dev/null
 
 # --- 2. while reading ----------------------------------------------------------
 # A 2.3 MB capture (a real one 160 times over) through a pipe held open
