@@ -19,10 +19,31 @@
 
 #include "span.h"
 
-/* Appends s as a quoted JSON string.  Returns false if out is full. */
-bool escape_json(struct capbuf *out, struct span s, size_t max);
 /* Length of the run at p[0..n) that goes into a JSON string unescaped. */
 size_t json_plain_len(const uint8_t *p, size_t n);
+/* escape_json() when s needs escaping or out must grow. */
+bool escape_json_slow(struct capbuf *out, struct span s, size_t n, size_t plain);
+
+/* Appends s (at most max bytes of it) as a quoted JSON string.  Returns
+ * false if out is full.  The usual case, nothing to escape and room, is
+ * inline: a quote, a copy, a quote. */
+static inline bool escape_json(struct capbuf *out, struct span s, size_t max)
+{
+    size_t n = s.len < max ? s.len : max;
+    size_t plain = json_plain_len(s.ptr, n);
+    size_t room = out->cap - out->len;
+    if (plain < n || room < 2 || room - 2 < n) {
+        return escape_json_slow(out, s, n, plain);
+    }
+    uint8_t *d = out->data + out->len;
+    d[0] = '"';
+    if (n > 0) {
+        memcpy(d + 1, s.ptr, n); /* an empty span may have no pointer */
+    }
+    d[n + 1] = '"';
+    out->len += n + 2;
+    return true;
+}
 /* Appends s for a terminal: printable ASCII as is, the rest as \xNN. */
 bool escape_terminal(struct capbuf *out, struct span s, size_t max);
 /*

@@ -115,6 +115,7 @@ struct session_pools {
     struct pool exchanges_mid;
     struct pool text_small;
     struct pool text_mid;
+    struct pool captures; /* msghdr captures, one per session in message content */
 };
 
 struct session_table {

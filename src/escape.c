@@ -268,8 +268,9 @@ static bool append_some(struct capbuf *out, const uint8_t *p, size_t len)
     return len == 0 || capbuf_append(out, p, len);
 }
 
-/* The general case: s[plain..n) holds something to escape. */
-static bool escape_json_rest(struct capbuf *out, struct span s, size_t n, size_t plain)
+/* The general case (escape.h): s[plain..n) holds something to escape, or
+ * out must grow. */
+bool escape_json_slow(struct capbuf *out, struct span s, size_t n, size_t plain)
 {
     bool ok = capbuf_append(out, "\"", 1) && append_some(out, s.ptr, plain);
     size_t i = plain;
@@ -299,25 +300,6 @@ static bool escape_json_rest(struct capbuf *out, struct span s, size_t n, size_t
         i += run;
     }
     return ok && capbuf_append(out, "\"", 1);
-}
-
-bool escape_json(struct capbuf *out, struct span s, size_t max)
-{
-    size_t n = s.len < max ? s.len : max;
-    size_t plain = json_plain_len(s.ptr, n);
-    size_t room = out->cap - out->len;
-    if (plain < n || room < 2 || room - 2 < n) {
-        return escape_json_rest(out, s, n, plain);
-    }
-    /* Nothing to escape (most wire text) and room: quote, copy, quote. */
-    uint8_t *d = out->data + out->len;
-    d[0] = '"';
-    if (n > 0) {
-        memcpy(d + 1, s.ptr, n); /* an empty span may have no pointer */
-    }
-    d[n + 1] = '"';
-    out->len += n + 2;
-    return true;
 }
 
 bool escape_terminal(struct capbuf *out, struct span s, size_t max)

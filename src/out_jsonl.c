@@ -481,19 +481,65 @@ static void put_reply_object(struct capbuf *o, const struct session_record *r,
     OUT_LIT(o, "}");
 }
 
-/* {"addr", "code"}: the path of a MAIL or RCPT argument and its reply code. */
-static void put_path(struct capbuf *o, const struct session_record *r,
-                     const struct record_exchange *x)
+#define NAME_MAX_LEN 48
+
+/*
+ * key_len bytes of key, then s (at most max bytes) as a JSON string, or
+ * null when s is empty and null_if_empty: one room test and no call for
+ * the usual plain text, escape_json() for the rest.  The transactions
+ * are written through this (about ten strings each); inlined so that each
+ * key's length is a constant and its copy a few moves.
+ */
+static inline __attribute__((always_inline)) void
+put_key_span(struct capbuf *o, const char *key, size_t key_len, struct span s, size_t max,
+             bool null_if_empty)
 {
-    OUT_LIT(o, "{\"addr\":");
-    escape_json(o, record_path_of(record_span(r, x->arg)), SMTP_ARG_KEEP);
-    OUT_LIT(o, ",\"code\":");
-    if (x->code != 0) {
-        out_u64(o, x->code);
-    } else {
-        OUT_LIT(o, "null");
+    size_t n = s.len < max ? s.len : max;
+    char *d = out_room(o, key_len + 4 + n);
+    if (d == NULL) {
+        return;
     }
-    OUT_LIT(o, "}");
+    memcpy(d, key, key_len);
+    d += key_len;
+    if (n == 0 && null_if_empty) {
+        out_done(o, PUT_LIT(d, "null"));
+        return;
+    }
+    if (json_plain_len(s.ptr, n) != n) {
+        out_done(o, d);
+        escape_json(o, s, max);
+        return;
+    }
+    *d++ = '"';
+    if (n > 0) {
+        memcpy(d, s.ptr, n); /* an empty span may have no pointer */
+    }
+    d += n;
+    *d++ = '"';
+    out_done(o, d);
+}
+
+#define PUT_KEY_SPAN(o, lit, s, max, null_if_empty)                            \
+    put_key_span((o), (lit), sizeof(lit) - 1, (s), (max), (null_if_empty))
+
+/* {"addr", "code"}: the path of a MAIL or RCPT argument and its reply
+ * code; lead is the text before it ("," or a key). */
+static void put_path(struct capbuf *o, const char *lead, size_t lead_len,
+                     const struct session_record *r, const struct record_exchange *x)
+{
+    char key[32];
+    assert(lead_len + 9 <= sizeof(key));
+    memcpy(key, lead, lead_len);
+    memcpy(key + lead_len, "{\"addr\":", 8);
+    put_key_span(o, key, lead_len + 8, record_path_of(record_span(r, x->arg)), SMTP_ARG_KEEP,
+                 false);
+    char *d = out_room(o, 8 + OUT_U64_MAX + 1);
+    if (d == NULL) {
+        return;
+    }
+    d = PUT_LIT(d, ",\"code\":");
+    d = x->code != 0 ? put_u64(d, x->code) : PUT_LIT(d, "null");
+    out_done(o, PUT_LIT(d, "}"));
 }
 
 /* The headers of a transaction's message, as read from its content. */
@@ -505,11 +551,11 @@ static void put_txn_headers(struct capbuf *o, const struct session_record *r,
         return;
     }
     const struct record_message *m = &r->messages[t->message];
-    put_key_text(o, "{\"from\":", r, m->from);
-    put_key_text(o, ",\"to\":", r, m->to);
-    put_key_text(o, ",\"subject\":", r, m->subject);
-    put_key_text(o, ",\"message_id\":", r, m->message_id);
-    put_key_text(o, ",\"date\":", r, m->date);
+    PUT_KEY_SPAN(o, "{\"from\":", record_span(r, m->from), SMTP_TEXT_KEEP, true);
+    PUT_KEY_SPAN(o, ",\"to\":", record_span(r, m->to), SMTP_TEXT_KEEP, true);
+    PUT_KEY_SPAN(o, ",\"subject\":", record_span(r, m->subject), SMTP_TEXT_KEEP, true);
+    PUT_KEY_SPAN(o, ",\"message_id\":", record_span(r, m->message_id), SMTP_TEXT_KEEP, true);
+    PUT_KEY_SPAN(o, ",\"date\":", record_span(r, m->date), SMTP_TEXT_KEEP, true);
     OUT_LIT(o, "}");
 }
 
@@ -520,45 +566,48 @@ static void put_transactions(struct capbuf *o, const struct session_record *r)
     struct record_txn_cursor c = record_txn_start();
     struct record_txn t;
     for (bool first = true; record_next_txn(r, &c, &t); first = false) {
-        out_str(o, first ? "{\"helo\":" : ",{\"helo\":");
-        if (t.helo != RECORD_NONE && r->exchanges[t.helo].arg.len > 0) {
-            escape_json(o, record_span(r, r->exchanges[t.helo].arg), SMTP_ARG_KEEP);
+        struct span helo = t.helo != RECORD_NONE ? record_span(r, r->exchanges[t.helo].arg)
+                                                 : span_make("", 0);
+        if (first) {
+            PUT_KEY_SPAN(o, "{\"helo\":", helo, SMTP_ARG_KEEP, true);
         } else {
-            OUT_LIT(o, "null");
+            PUT_KEY_SPAN(o, ",{\"helo\":", helo, SMTP_ARG_KEEP, true);
         }
-        OUT_LIT(o, ",\"mail_from\":");
         if (t.mail != RECORD_NONE) {
-            put_path(o, r, &r->exchanges[t.mail]);
+            put_path(o, ",\"mail_from\":", 13, r, &r->exchanges[t.mail]);
+            OUT_LIT(o, ",\"rcpt_to\":[");
         } else {
-            OUT_LIT(o, "null");
+            OUT_LIT(o, ",\"mail_from\":null,\"rcpt_to\":[");
         }
-        OUT_LIT(o, ",\"rcpt_to\":[");
         bool first_rcpt = true;
         for (uint32_t i = t.first; i < t.end; i++) {
             const struct record_exchange *x = &r->exchanges[i];
             if (x->kind == RECORD_KIND_COMMAND && x->verb == SMTP_VERB_RCPT) {
-                if (!first_rcpt) {
-                    OUT_LIT(o, ",");
-                }
-                put_path(o, r, x);
+                put_path(o, ",", first_rcpt ? 0 : 1, r, x);
                 first_rcpt = false;
             }
         }
-        OUT_LIT(o, "],\"size\":");
-        if (t.has_size) {
-            out_u64(o, t.size);
-        } else {
-            OUT_LIT(o, "null");
+        char *d = out_room(o, 10 + OUT_U64_MAX + 9);
+        if (d == NULL) {
+            return;
         }
-        OUT_LIT(o, ",\"reply\":");
+        d = PUT_LIT(d, "],\"size\":");
+        d = t.has_size ? put_u64(d, t.size) : PUT_LIT(d, "null");
+        out_done(o, PUT_LIT(d, ",\"reply\":"));
         if (t.final != RECORD_NONE) {
             put_reply_object(o, r, &r->exchanges[t.final]);
         } else {
             OUT_LIT(o, "null");
         }
-        OUT_LIT(o, ",\"ended_by\":\"");
-        out_str(o, record_txn_end_name((enum record_txn_end)t.ended_by));
-        OUT_LIT(o, "\",\"headers\":");
+        const char *end = record_txn_end_name((enum record_txn_end)t.ended_by);
+        size_t end_len = strlen(end);
+        if ((d = out_room(o, 13 + NAME_MAX_LEN + 12)) == NULL) {
+            return;
+        }
+        assert(end_len <= NAME_MAX_LEN);
+        d = PUT_LIT(d, ",\"ended_by\":\"");
+        memcpy(d, end, end_len);
+        out_done(o, PUT_LIT(d + end_len, "\",\"headers\":"));
         put_txn_headers(o, r, &t);
         OUT_LIT(o, "}");
     }
@@ -614,8 +663,6 @@ static void put_session_counts(struct capbuf *o, const struct session_record *r)
     d = PUT_LIT(d, ",\"message_bytes\":");
     out_done(o, put_u64(d, r->message_bytes));
 }
-
-#define NAME_MAX_LEN 48
 
 /* A name from one of our fixed tables (labels, end reasons) at d. */
 static char *put_name(char *d, const char *name)

@@ -59,15 +59,16 @@ static void set_flag(struct session *s, enum verdict_flag f)
     s->rec.flags |= VERDICT_FLAG_BIT(f);
 }
 
-/* Copies up to keep bytes of sp into the arena. */
-static struct record_text keep_text(struct session *s, struct span sp, size_t keep)
+/* Copies up to keep bytes of sp into the arena; ascii: sp is known to
+ * hold no 8-bit byte, so it need not be checked for valid UTF-8. */
+static struct record_text keep_text_as(struct session *s, struct span sp, size_t keep, bool ascii)
 {
     struct record_text t = {0, 0};
     size_t n = sp.len < keep ? sp.len : keep;
     if (n == 0) {
         return t;
     }
-    if (!utf8_valid(sp.ptr, n)) {
+    if (!ascii && !utf8_valid(sp.ptr, n)) {
         set_flag(s, VERDICT_FLAG_INVALID_UTF8);
     }
     t.off = s->rec.arena_len;
@@ -78,6 +79,11 @@ static struct record_text keep_text(struct session *s, struct span sp, size_t ke
     }
     t.len = (uint32_t)n;
     return t;
+}
+
+static struct record_text keep_text(struct session *s, struct span sp, size_t keep)
+{
+    return keep_text_as(s, sp, keep, false);
 }
 
 /* ---- exchanges ---------------------------------------------------------- */
@@ -408,19 +414,28 @@ static void headers_finish(struct session *s, uint32_t exchange)
     if (exchange != UINT32_MAX) {
         struct msghdr_fields f;
         msghdr_parse(c, &f);
-        struct session_message_info info;
-        memset(&info, 0, sizeof(info));
-        struct span *to_span[MSGHDR_COUNT] = {&info.from, &info.to, &info.subject,
-                                              &info.message_id, &info.date};
-        for (int i = 0; i < MSGHDR_COUNT; i++) {
-            if (f.text[i] != NULL) {
-                *to_span[i] = span_make(f.text[i], strlen(f.text[i]));
-            }
+        /* keep_message() with only the header fields, in its order
+         * (file, sha256 and cc are empty, there are no attachments),
+         * without filling a whole session_message_info. */
+        if (!message_room(s)) {
+            set_flag(s, VERDICT_FLAG_RECORD_TEXT_CAPPED);
+        } else {
+            struct record_message *m = &s->rec.messages[s->rec.n_messages++];
+            memset(m, 0, sizeof(*m));
+            m->exchange = exchange;
+#define KEEP_FIELD(i) keep_text_as(s, f.text[i], SMTP_TEXT_KEEP, f.ascii[i])
+            m->from = KEEP_FIELD(MSGHDR_FROM);
+            m->to = KEEP_FIELD(MSGHDR_TO);
+            m->subject = KEEP_FIELD(MSGHDR_SUBJECT);
+            m->date = KEEP_FIELD(MSGHDR_DATE);
+            m->message_id = KEEP_FIELD(MSGHDR_MESSAGE_ID);
+#undef KEEP_FIELD
+            m->first_attachment = s->rec.n_attachments;
         }
-        keep_message(s, exchange, &info);
         msghdr_fields_free(&f);
     }
-    msghdr_capture_free(c);
+    msghdr_capture_release(c);
+    pool_put(&s->table->pools.captures, c);
 }
 
 static void content_begin(struct session *s, int64_t start_us)
@@ -428,7 +443,10 @@ static void content_begin(struct session *s, int64_t start_us)
     const struct session_content_sink *sink = &s->table->cfg.content;
     if (sink->begin == NULL) {
         headers_finish(s, UINT32_MAX); /* a previous one that never ended */
-        s->headers_capture = msghdr_capture_new();
+        s->headers_capture = pool_get(&s->table->pools.captures);
+        if (s->headers_capture != NULL) {
+            msghdr_capture_init(s->headers_capture);
+        }
         return;
     }
     content_end(s, UINT32_MAX, start_us); /* a previous one never got its reply */

@@ -150,7 +150,10 @@ static void session_free(struct session_table *t, struct session *s)
     text_release(&t->pools, store_text(s), s->text_cap);
     free(s->rec.messages);
     free(s->rec.attachments);
-    msghdr_capture_free(s->headers_capture);
+    if (s->headers_capture != NULL) {
+        msghdr_capture_release(s->headers_capture);
+        pool_put(&t->pools.captures, s->headers_capture);
+    }
     exchanges_release(&t->pools, s->rec.exchanges, s->exchanges_cap);
     pool_put(&t->pools.sessions, s);
 }
@@ -186,6 +189,7 @@ bool session_table_init(struct session_table *t, const struct session_config *cf
     pool_init(&t->pools.exchanges_mid, EXCHANGES_MID * sizeof(struct record_exchange));
     pool_init(&t->pools.text_small, TEXT_SMALL);
     pool_init(&t->pools.text_mid, TEXT_MID);
+    pool_init(&t->pools.captures, msghdr_capture_size());
     if (cfg->order_window > 0) {
         /* One slot more than the window: the record just finished. */
         t->finished = calloc(cfg->order_window + 1, sizeof(*t->finished));
@@ -218,6 +222,7 @@ void session_table_free(struct session_table *t)
     pool_free_all(&t->pools.exchanges_mid);
     pool_free_all(&t->pools.text_small);
     pool_free_all(&t->pools.text_mid);
+    pool_free_all(&t->pools.captures);
 }
 
 /* ---- text storage -------------------------------------------------------- */

@@ -1,7 +1,8 @@
 /*
  * fuzz_pcap.c - libFuzzer harness for the whole pipeline on capture bytes.
  *
- * The input is a capture file (pcap or pcapng).  It is written to a memfd
+ * The input is a capture file (pcap or pcapng, plain or compressed with
+ * gzip, xz or zstd: seeds of each are in the corpus).  It is written to a memfd
  * and opened with capture_set_open("/proc/self/fd/N"), the reading path
  * main.c takes for -r (read-ahead thread included when knob 9.0 says so),
  * and every packet goes through the pipeline (pipeline.h) as in main.c:

@@ -159,7 +159,10 @@ else
     cp pcaps/real-normal-quit.pcap "$tmp/in.pcap"
     chmod 0644 "$tmp/in.pcap"
     "$binary" -q -r pcaps/real-normal-quit.pcap --json "$tmp/want.jsonl" 2>/dev/null
-    "$binary" -q -r "$tmp/in.pcap" -Z nobody --json "$tmp/rootonly/x.jsonl" 2>"$tmp/z.err"
+    # After setuid the process is no longer dumpable and its /proc entries
+    # are root's: a sanitizer build's leak check cannot read them then.
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        "$binary" -q -r "$tmp/in.pcap" -Z nobody --json "$tmp/rootonly/x.jsonl" 2>"$tmp/z.err"
     st=$?
     if [ $st -eq 0 ] && same "$tmp/want.jsonl" "$tmp/rootonly/x.jsonl"; then
         pass "-Z nobody --json in a root-only directory: written"

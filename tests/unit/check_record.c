@@ -6,7 +6,8 @@
  * and a buffer whose sizes disagree with its length is refused; the order
  * heap gives its items back in id order, however they went in.  The uid
  * is checked against values computed apart from this code, from the
- * derivation record.h documents (Python: hashlib.sha256 over the same
+ * derivation record.h documents (Python: SipHash-2-4-128 written from the
+ * paper and checked against its authors' test vectors, over the same
  * bytes, base64.b32encode lower-cased, first 20 characters).
  *
  * SPDX-License-Identifier: MIT
@@ -104,11 +105,14 @@ static const struct {
     int64_t start_us;
     const char *uid;
 } g_uids[] = {
-    {"golden", "127.0.0.1", 50896, "127.0.0.1", 25, 1795344939002183LL, "Siu3d6xxlo342orhysqik"},
+    {"golden", "127.0.0.1", 50896, "127.0.0.1", 25, 1795344939002183LL, "S4hb4en6rc53fzzhug7sn"},
     {"mx-tap-1", "2001:db8::7", 41100, "2001:db8::25", 25, 1700000000123456LL,
-     "Seirjogmkydsvttr5of42"},
+     "Sfldjsfhkpqryzf4bvcvf"},
     {"mx-tap-2", "2001:db8::7", 41100, "2001:db8::25", 25, 1700000000123456LL,
-     "Sop3523ttehphfqab6kse"},
+     "S6gjh6gaclpsc6e6qqcee"},
+    {"sensor-7.dc2.example.net", "198.51.100.9", 65535, "203.0.113.25", 587, 1,
+     "Sd6oz4i2uottsvjegjt26"},
+    {"", "192.0.2.1", 1, "192.0.2.2", 25, 0, "S5oqhp5ch4qwd2uidig6h"},
 };
 
 START_TEST(test_uid_vectors)
