@@ -24,9 +24,13 @@ GMIME_LIBS := $(shell pkg-config --libs gmime-3.0 2>/dev/null || echo -lgmime-3.
 # build/locale instead (src/i18n.c).
 PREFIX  ?= /usr/local
 LOCALEDIR ?= $(PREFIX)/share/locale
-CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE $(GMIME_CFLAGS) -DLOCALEDIR='"$(LOCALEDIR)"'
+# libmicrohttpd serves --metrics; its flags, like GMime's, are read only
+# once deps has installed it (see run and check below).
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null | sed 's/-I/-isystem /g')
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+CPPFLAGS += -Iinclude -D_DEFAULT_SOURCE $(GMIME_CFLAGS) $(MHD_CFLAGS) -DLOCALEDIR='"$(LOCALEDIR)"'
 STD     := -std=gnu11
-LDLIBS  := -lnids -lpcap -lnettle -lz -llzma -lzstd $(GMIME_LIBS) -pthread
+LDLIBS  := -lnids -lpcap -lnettle -lz -llzma -lzstd $(GMIME_LIBS) $(MHD_LIBS) -pthread
 ifdef WERROR
 WARN += -Werror
 endif
@@ -93,7 +97,7 @@ deps:
 RUN_CAPTURES := real-concurrent real-221-mid-transaction real-421-idle-timeout \
 	real-quit-no-221 real-rst-mid-data real-banner-delay-250ms real-ipv6-pipelining
 # The build runs in a make started after deps: this one read its flags
-# (pkg-config) before deps had installed what they name.
+# (pkg-config: GMime, libmicrohttpd) before deps had installed what they name.
 run: deps
 	@$(MAKE) --no-print-directory smtpscope
 	./smtpscope $(RUN_CAPTURES:%=-r pcaps/%.pcap)

@@ -44,8 +44,10 @@ void engine_live_packet(struct engine *e, const struct capture_packet *pkt);
 /* Live: the wall clock, for idle sessions and the workers' records. */
 void engine_tick(struct engine *e, int64_t now_us);
 
-/* Packets read in all, sessions open, and the workers' sockets' drops. */
-uint64_t engine_packets(const struct engine *e, uint64_t *dropped, uint64_t *if_dropped);
+/* Packets read in all and their captured bytes, sessions open, and the
+ * workers' sockets' drops. */
+uint64_t engine_packets(const struct engine *e, uint64_t *bytes, uint64_t *dropped,
+                        uint64_t *if_dropped);
 uint64_t engine_sessions_open(const struct engine *e);
 /* The reading pipeline: greeting ports seen. */
 const struct pipeline *engine_reader(const struct engine *e);

@@ -49,6 +49,8 @@ struct options {
     bool json_flat;           /* --json-format flat */
     const char *sensor;       /* --sensor (borrowed from argv), or NULL: the host name */
     long long workers;        /* --workers: processes analysing packets (0: one per CPU) */
+    const char *metrics_listen;  /* --metrics [ADDR:]PORT, checked */
+    long long metrics_linger_s;  /* --metrics-linger: serve this long after the input ends */
     char *filter; /* BPF expression from the remaining arguments; owned */
 };
 

@@ -19,8 +19,11 @@
 #include "report_meta.h"
 #include "writer.h"
 
+struct metrics;
+
 struct outputs {
     struct run_stats *stats;
+    struct metrics *metrics;  /* --metrics: each record is added to it too; borrowed */
     struct writer json;
     struct writer text;
     struct writer html;

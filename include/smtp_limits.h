@@ -120,4 +120,19 @@
 /* Diagnostics of one kind printed before they are only counted. */
 #define DIAG_SHOW_MAX 5
 
+/* --metrics: servers with series of their own, in the order first seen
+ * (each costs about 20 series and 200 bytes of every publication);
+ * sessions of servers past them are counted under server="other".
+ * Label values are cut at METRICS_LABEL_MAX bytes; a scrape's text never
+ * passes METRICS_SCRAPE_MAX (the largest tally formats to about 240 KB);
+ * at most METRICS_CONNECTIONS_MAX clients at once, each dropped after
+ * METRICS_TIMEOUT_S idle seconds. */
+#define METRICS_SERVERS_MAX 64
+#define METRICS_LABEL_MAX 128
+#define METRICS_SCRAPE_MAX (1u << 20)
+#define METRICS_CONNECTIONS_MAX 16
+#define METRICS_TIMEOUT_S 10
+/* --metrics-linger: the longest wait after the input has ended. */
+#define METRICS_LINGER_MAX_S 3600
+
 #endif

@@ -59,11 +59,11 @@ int workers_open_live(struct workers **out, unsigned n, const struct pipeline_co
 void workers_live_packet(struct workers *w, const struct capture_packet *pkt);
 /* Live: the clock here, and the records the workers have sent. */
 void workers_tick(struct workers *w, int64_t now_us);
-/* Packets read in all (live: as far as the workers have told, every
- * second) and the workers' sockets' drops (this process's are its own
- * capture's). */
-void workers_counts(const struct workers *w, uint64_t *packets, uint64_t *dropped,
-                    uint64_t *if_dropped);
+/* Packets and their captured bytes read in all (live: as far as the
+ * workers have told, every second) and the workers' sockets' drops (this
+ * process's are its own capture's). */
+void workers_counts(const struct workers *w, uint64_t *packets, uint64_t *bytes,
+                    uint64_t *dropped, uint64_t *if_dropped);
 
 /* Classifies pkt here and sends it to its worker; writes what is ready. */
 void workers_packet(struct workers *w, const struct capture_packet *pkt);
@@ -80,6 +80,10 @@ const struct run_input *workers_input(const struct workers *w);
 
 /* This process's pipeline: what was read and classified, greeting ports. */
 const struct pipeline *workers_reader(const struct workers *w);
+
+/* The worker processes' ids (this one's not included) into out[0..cap);
+ * how many. */
+uint32_t workers_pids(const struct workers *w, int32_t *out, uint32_t cap);
 
 /* Sessions open in the workers, as far as records have come back. */
 uint64_t workers_sessions_open(const struct workers *w);

@@ -478,7 +478,8 @@ int capture_join_fanout(struct capture *c, uint16_t group, char *err, size_t err
 {
     /* The kernel's flow hash is the same both ways of a connection; with
      * DEFRAG a fragmented datagram is whole before it is hashed. */
-    int arg = (int)group | (int)((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+    /* Unsigned: the DEFRAG flag (0x8000) shifted by 16 does not fit an int. */
+    uint32_t arg = group | ((uint32_t)(PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
     if (c->pcap == NULL ||
         setsockopt(pcap_fileno(c->pcap), SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0) {
         snprintf(err, errlen, "%s: cannot join a packet fanout group: %s", c->source,

@@ -83,12 +83,14 @@ const struct pipeline *engine_reader(const struct engine *e)
     return e->workers != NULL ? workers_reader(e->workers) : &e->pipe;
 }
 
-uint64_t engine_packets(const struct engine *e, uint64_t *dropped, uint64_t *if_dropped)
+uint64_t engine_packets(const struct engine *e, uint64_t *bytes, uint64_t *dropped,
+                        uint64_t *if_dropped)
 {
     uint64_t packets = engine_reader(e)->input.n_packets;
+    *bytes = engine_reader(e)->input.n_bytes;
     *dropped = *if_dropped = 0;
     if (e->workers != NULL) {
-        workers_counts(e->workers, &packets, dropped, if_dropped);
+        workers_counts(e->workers, &packets, bytes, dropped, if_dropped);
     }
     return packets;
 }

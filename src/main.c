@@ -24,6 +24,7 @@
 #include "extract.h"
 #include "engine.h"
 #include "input.h"
+#include "metrics.h"
 #include "options.h"
 #include "pipeline.h"
 #include "progress.h"
@@ -43,12 +44,15 @@ struct run {
     struct report_meta meta;
     struct extractor *extractor;
     struct progress progress;    /* offline, on a terminal */
+    struct metrics *metrics;     /* --metrics, or NULL */
+    int64_t next_metrics_us;     /* wall clock of the next publication */
     char err[512];
     char host_name[SMTP_NAME_KEEP + 1]; /* the default --sensor */
     const char *input_names[CAPTURE_FILES_MAX]; /* each input's name in records */
 };
 
 static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_interrupted; /* SIGINT or SIGTERM, not --duration or -c */
 static volatile sig_atomic_t g_stats_now;
 static volatile sig_atomic_t g_reopen;
 static volatile sig_atomic_t g_asked; /* either of the two above: one test per packet */
@@ -63,6 +67,7 @@ static void on_signal(int sig)
         g_asked = 1;
     } else {
         g_stop = 1;
+        g_interrupted = 1;
     }
 }
 
@@ -81,10 +86,12 @@ static int exit_status(int err)
     }
 }
 
-/* Packets read, and the drops of every capture socket. */
-static uint64_t packets_read(struct run *run, uint64_t *dropped, uint64_t *if_dropped)
+/* Packets read and their captured bytes, and the drops of every capture
+ * socket. */
+static uint64_t packets_read(struct run *run, uint64_t *bytes, uint64_t *dropped,
+                             uint64_t *if_dropped)
 {
-    uint64_t packets = engine_packets(&run->eng, dropped, if_dropped);
+    uint64_t packets = engine_packets(&run->eng, bytes, dropped, if_dropped);
     uint64_t d = 0;
     uint64_t ifd = 0;
     input_drops(&run->in, &d, &ifd);
@@ -104,9 +111,10 @@ static int64_t wall_clock_us(void)
 
 static void print_stats_line(struct run *run)
 {
+    uint64_t bytes = 0;
     uint64_t drop = 0;
     uint64_t ifdrop = 0;
-    uint64_t packets = packets_read(run, &drop, &ifdrop);
+    uint64_t packets = packets_read(run, &bytes, &drop, &ifdrop);
     outputs_stats_line(&run->out, stderr, packets, drop, ifdrop, engine_sessions_open(&run->eng));
 }
 
@@ -128,6 +136,26 @@ static void answer_signals(struct run *run)
     }
 }
 
+/* --metrics: the tally with the input's counts, at most ten times a
+ * second (reading files, the clock is looked at every 64 packets; live,
+ * at each housekeeping pass), for the HTTP thread; never waits for it. */
+#define METRICS_PUBLISH_EVERY_US 100000
+static void publish_metrics(struct run *run, int64_t now)
+{
+    if (run->metrics == NULL || now < run->next_metrics_us) {
+        return;
+    }
+    uint64_t bytes = 0;
+    uint64_t drop = 0;
+    uint64_t ifdrop = 0;
+    uint64_t packets = packets_read(run, &bytes, &drop, &ifdrop);
+    metrics_set_input(run->metrics, packets, bytes, drop, ifdrop,
+                      engine_sessions_open(&run->eng));
+    if (metrics_publish(run->metrics, false)) {
+        run->next_metrics_us = now + METRICS_PUBLISH_EVERY_US;
+    }
+}
+
 /* Work that runs on a timer in live capture: idle sweep, stats, limits. */
 static void live_housekeeping(struct run *run, int64_t *next_stats_us, int64_t stop_at_us)
 {
@@ -141,6 +169,7 @@ static void live_housekeeping(struct run *run, int64_t *next_stats_us, int64_t s
     if (stop_at_us > 0 && now >= stop_at_us) {
         g_stop = 1;
     }
+    publish_metrics(run, now);
 }
 
 static bool session_limit_reached(const struct run *run)
@@ -159,6 +188,7 @@ static int read_files(struct run *run, struct capture_packet *pkt)
                      (run->opt.report_path != NULL && strcmp(run->opt.report_path, "-") == 0);
     progress_start(pr, run->opt.read_paths, run->opt.n_read,
                    !run->opt.no_progress && !(to_stdout && isatty(STDOUT_FILENO)));
+    uint64_t n = 0;
     /* One file (the common case) is read without the merge by time. */
     struct capture_set *set = run->in.files;
     struct capture *one = set->n == 1 && !engine_many(&run->eng) ? &set->files[0] : NULL;
@@ -172,6 +202,9 @@ static int read_files(struct run *run, struct capture_packet *pkt)
         }
         if (progress_packet(pr, pkt->caplen)) {
             progress_draw(pr, run->out.stats->n_sessions);
+        }
+        if (run->metrics != NULL && (++n & 63) == 0) {
+            publish_metrics(run, wall_clock_us());
         }
     }
     progress_end(pr);
@@ -334,6 +367,61 @@ static int end_pipeline(struct run *run, enum record_end reason)
     return rc;
 }
 
+/* --metrics: the HTTP thread starts once any workers are forked (a fork
+ * copies only the forking thread) and knows their processes. */
+static int resume_metrics(struct run *run)
+{
+    if (run->opt.metrics_listen == NULL) {
+        return SMTPSCOPE_OK;
+    }
+    int rc;
+    if (run->metrics == NULL) {
+        char bound[80];
+        rc = metrics_open(&run->metrics, run->opt.metrics_listen, bound, sizeof(bound), run->err,
+                          sizeof(run->err));
+        const char *port = strrchr(run->opt.metrics_listen, ':');
+        port = port != NULL ? port + 1 : run->opt.metrics_listen;
+        if (rc == SMTPSCOPE_OK && strtol(port, NULL, 10) == 0) {
+            /* The system chose the port: the only way to learn it. */
+            fprintf(stderr, "smtpscope: metrics at http://%s/metrics\n", bound);
+        }
+        run->out.metrics = run->metrics;
+    } else {
+        rc = metrics_resume(run->metrics, run->err, sizeof(run->err));
+    }
+    if (rc == SMTPSCOPE_OK && run->eng.workers != NULL) {
+        int32_t pids[WORKERS_MAX];
+        metrics_set_pids(run->metrics, pids, workers_pids(run->eng.workers, pids, WORKERS_MAX));
+    }
+    run->next_metrics_us = 0;
+    return rc;
+}
+
+/* The counts once the input has ended, exact and final, published at
+ * once (waiting for a scrape in progress, if any). */
+static void publish_final_metrics(struct run *run)
+{
+    if (run->metrics == NULL) {
+        return;
+    }
+    metrics_set_input(run->metrics, run->input.n_packets, run->input.n_bytes,
+                      run->input.n_dropped, run->input.n_if_dropped, 0);
+    metrics_set_ended(run->metrics);
+    metrics_publish(run->metrics, true);
+}
+
+/* --metrics-linger: serve the final counts a while, unless interrupted. */
+static void linger_metrics(struct run *run)
+{
+    if (run->metrics == NULL || run->opt.metrics_linger_s <= 0) {
+        return;
+    }
+    int64_t until = wall_clock_us() + run->opt.metrics_linger_s * 1000000;
+    while (!g_interrupted && wall_clock_us() < until) {
+        poll(NULL, 0, 100);
+    }
+}
+
 /*
  * Files with no SMTP at all on the analysed ports, but SMTP greetings on
  * others: say so, add those ports and read the files again (nothing has
@@ -369,9 +457,15 @@ static int read_again_with_greeting_ports(struct run *run)
     run->input.source = id.source;
     run->input.linktype_name = id.linktype_name;
     outputs_restart(&run->out);
+    metrics_restart(run->metrics);
+    /* Workers are forked again: not with the HTTP thread running. */
+    metrics_pause(run->metrics);
     int rc = open_input(run);
     if (rc == SMTPSCOPE_OK) {
         rc = start_pipeline(run);
+    }
+    if (rc == SMTPSCOPE_OK) {
+        rc = resume_metrics(run);
     }
     return rc != SMTPSCOPE_OK ? rc : read_packets(run);
 }
@@ -381,6 +475,7 @@ static void release(struct run *run)
     engine_close(&run->eng);
     input_close(&run->in);
     outputs_close(&run->out);
+    metrics_close(run->metrics);
     extract_close(run->extractor);
     free(run->opt.filter);
 }
@@ -402,6 +497,7 @@ static int run_analysis(struct run *run)
         extract_counts(run->extractor, &run->input.n_extract_written,
                        &run->input.n_extract_failed);
     }
+    publish_final_metrics(run);
     int out_rc = outputs_summary(&run->out, &run->input, run->err, sizeof(run->err));
     if (out_rc != SMTPSCOPE_OK) {
         return out_rc;
@@ -506,7 +602,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "smtpscope: %s\n", run.err);
             return exit_status(rc); /* libnids cannot be shut down after a failed init */
         }
-        rc = run_analysis(&run);
+        rc = resume_metrics(&run);
+        if (rc == SMTPSCOPE_OK) {
+            rc = run_analysis(&run);
+            linger_metrics(&run);
+        }
     }
     if (rc != SMTPSCOPE_OK) {
         fprintf(stderr, "smtpscope: %s\n", run.err);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
 #include "stream.h"
@@ -84,6 +85,11 @@ static void usage(FILE *f)
             "  --lang LANG          language of the summary, report and explain\n"
             "                       (fr, tr, zh_CN, en; default from LANGUAGE,\n"
             "                       LC_ALL, LC_MESSAGES, LANG); JSON never changes\n"
+            "  --metrics [ADDR:]PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+            "                       while reading (PORT alone: every address; ADDR is\n"
+            "                       numeric, IPv6 in brackets; see docs/metrics.md)\n"
+            "  --metrics-linger SEC keep serving them SEC seconds after the input ends\n"
+            "                       (SIGINT or SIGTERM ends the wait)\n"
             "  -h, --help           this text\n"
             "  -V, --version        version\n\n"
             "Exit status: 0 ok, 1 usage, 2 cannot open input, 3 input damaged (sessions\n"
@@ -205,7 +211,9 @@ enum {
     OPT_CID_SEED,
     OPT_SENSOR,
     OPT_JSON_FORMAT,
-    OPT_NO_PROGRESS
+    OPT_NO_PROGRESS,
+    OPT_METRICS,
+    OPT_METRICS_LINGER
 };
 
 int options_parse(int argc, char **argv, struct options *o)
@@ -231,6 +239,8 @@ int options_parse(int argc, char **argv, struct options *o)
         {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
         {"sensor", required_argument, NULL, OPT_SENSOR},
         {"json-format", required_argument, NULL, OPT_JSON_FORMAT},
+        {"metrics", required_argument, NULL, OPT_METRICS},
+        {"metrics-linger", required_argument, NULL, OPT_METRICS_LINGER},
         {"quiet", no_argument, NULL, 'q'},
         {"lang", required_argument, NULL, OPT_LANG}, /* read by main() */
         {"help", no_argument, NULL, 'h'},
@@ -422,6 +432,25 @@ int options_parse(int argc, char **argv, struct options *o)
             }
             o->sensor = optarg;
             break;
+        case OPT_METRICS: {
+            struct sockaddr_storage ss;
+            socklen_t len;
+            if (!metrics_parse_listen(optarg, &ss, &len)) {
+                fprintf(stderr, "smtpscope: --metrics wants [ADDR:]PORT: a port (0..65535), "
+                                "after a numeric IPv4 address or an IPv6 one in brackets\n");
+                return 1;
+            }
+            o->metrics_listen = optarg;
+            break;
+        }
+        case OPT_METRICS_LINGER:
+            if (!parse_long(optarg, 0, METRICS_LINGER_MAX_S, &v)) {
+                fprintf(stderr, "smtpscope: --metrics-linger wants 0..%d seconds\n",
+                        METRICS_LINGER_MAX_S);
+                return 1;
+            }
+            o->metrics_linger_s = v;
+            break;
         case OPT_WORKERS:
             if (strcmp(optarg, "auto") == 0) {
                 o->workers = 0;
@@ -461,6 +490,10 @@ int options_parse(int argc, char **argv, struct options *o)
         strcmp(o->report_path, "-") == 0) {
         fprintf(stderr, "smtpscope: --json - and --report - cannot both write to standard "
                         "output\n");
+        return 1;
+    }
+    if (o->metrics_linger_s > 0 && o->metrics_listen == NULL) {
+        fprintf(stderr, "smtpscope: --metrics-linger needs --metrics\n");
         return 1;
     }
     if (o->order_window < 0) {

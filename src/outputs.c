@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "smtpscope.h"
 
 /*
@@ -92,6 +93,7 @@ void outputs_record(void *ctx, const struct session_record *r)
         return;
     }
     stats_add(o->stats, r);
+    metrics_record(o->metrics, r);
     if (o->has_json) {
         o->json.session(&o->json, r);
     }

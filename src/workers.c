@@ -123,6 +123,7 @@ struct progress {
     uint64_t packets;
     uint64_t dropped;
     uint64_t if_dropped;
+    uint64_t bytes;
 };
 
 /* Live: how this process tells a worker to end (it ignores SIGINT). */
@@ -501,7 +502,7 @@ static void live_housekeeping(struct worker_side *ws, struct capture *cap, int64
     announce_opened(ws);
     if (now >= *next_progress) {
         *next_progress = now + 1000000;
-        struct progress pr = {ws->pipe.input.n_packets, 0, 0};
+        struct progress pr = {ws->pipe.input.n_packets, 0, 0, ws->pipe.input.n_bytes};
         capture_drops(cap, &pr.dropped, &pr.if_dropped);
         send_event(ws, EVENT_PROGRESS, 0, &pr, sizeof(pr));
     }
@@ -1269,14 +1270,16 @@ void workers_tick(struct workers *ws, int64_t now_us)
     collect(ws);
 }
 
-void workers_counts(const struct workers *ws, uint64_t *packets, uint64_t *dropped,
-                    uint64_t *if_dropped)
+void workers_counts(const struct workers *ws, uint64_t *packets, uint64_t *bytes,
+                    uint64_t *dropped, uint64_t *if_dropped)
 {
     *packets = ws->pipe.input.n_packets;
+    *bytes = ws->pipe.input.n_bytes;
     *dropped = 0;
     *if_dropped = 0;
     for (unsigned i = 1; i < ws->n; i++) {
         *packets += ws->w[i].progress.packets;
+        *bytes += ws->w[i].progress.bytes;
         *dropped += ws->w[i].progress.dropped;
         *if_dropped += ws->w[i].progress.if_dropped;
     }
@@ -1419,6 +1422,17 @@ const struct run_input *workers_input(const struct workers *ws)
 const struct pipeline *workers_reader(const struct workers *ws)
 {
     return &ws->pipe;
+}
+
+uint32_t workers_pids(const struct workers *ws, int32_t *out, uint32_t cap)
+{
+    uint32_t n = 0;
+    for (unsigned i = 1; i < ws->n && n < cap; i++) {
+        if (ws->w[i].pid > 0) {
+            out[n++] = (int32_t)ws->w[i].pid;
+        }
+    }
+    return n;
 }
 
 uint64_t workers_sessions_open(const struct workers *ws)

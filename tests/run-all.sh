@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make check: every test level in turn (unit, golden, corpus, wild, workers,
-# fuzz replay, hostile inputs, report, extract, cli, live), the sanitizer
-# builds included.  Each level prints
+# fuzz replay, hostile inputs, report, extract, cli, live, metrics), the
+# sanitizer builds included.  Each level prints
 # its own "N passed, N failed" line; this script adds them up and prints
 # the final one.  A level that cannot run here says so and counts nothing.
 set -u
@@ -75,6 +75,9 @@ run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quic
 [ -x tests/live/run.sh ] && run_level live tests/live/run.sh
 # The same live checks with two processes in an AF_PACKET fanout group.
 [ -x tests/live/run.sh ] && run_level live-workers tests/live/run.sh --workers 2
+# --metrics against promtool and a real prometheus server (offline, while
+# reading, live in a namespace), with the sanitizer build.
+[ -x tests/metrics/run.sh ] && run_level metrics tests/metrics/run.sh --binary build/asan/smtpscope
 # The first run on a fresh Debian 12 root: make run and make check there.
 [ -x tests/fresh/run.sh ] && run_level fresh tests/fresh/run.sh
 

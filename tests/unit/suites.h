@@ -32,5 +32,6 @@ Suite *community_id_suite(void);
 Suite *msghdr_suite(void);
 Suite *packet_build_suite(void);
 Suite *i18n_suite(void);
+Suite *metrics_suite(void);
 
 #endif

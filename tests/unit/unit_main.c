@@ -37,6 +37,7 @@ int main(void)
     srunner_add_suite(sr, msghdr_suite());
     srunner_add_suite(sr, packet_build_suite());
     srunner_add_suite(sr, i18n_suite());
+    srunner_add_suite(sr, metrics_suite());
     /* CK_ENV: verbosity comes from CK_VERBOSITY, default normal. */
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
