@@ -69,6 +69,23 @@ size_t i18n_char_at(const char *p, unsigned *cols, bool *is_wide);
 unsigned i18n_columns(const char *s);
 
 /*
+ * Wide (CJK) punctuation at p that closes what precedes it ("，", "。",
+ * "）"...) and so never starts a line; and punctuation that opens what
+ * follows it ("（", "「"...) and so never ends one.
+ */
+bool i18n_closes_wide(const char *p);
+bool i18n_opens_wide(const char *p);
+
+/*
+ * Whether a line of our own text may break between the character at prev
+ * and the one right after it at p, with no space there: Chinese has no
+ * spaces between words, so a line may break next to any wide character,
+ * never before closing punctuation or after opening punctuation.  Breaks
+ * at spaces are the caller's.
+ */
+bool i18n_may_break_between(const char *prev, const char *p);
+
+/*
  * Length in bytes of the first sentence of text, its full stop included:
  * ". " in alphabetic scripts, "。" in Chinese; all of it when it has one
  * sentence.

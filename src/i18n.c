@@ -240,6 +240,38 @@ unsigned i18n_columns(const char *s)
     return cols;
 }
 
+bool i18n_closes_wide(const char *p)
+{
+    static const char *const closing[] = {"，", "。", "、", "：", "；", "！", "？", "）", "」", "』", "》"};
+    for (size_t i = 0; i < sizeof(closing) / sizeof(closing[0]); i++) {
+        if (strncmp(p, closing[i], strlen(closing[i])) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool i18n_opens_wide(const char *p)
+{
+    static const char *const opening[] = {"（", "「", "『", "《"};
+    for (size_t i = 0; i < sizeof(opening) / sizeof(opening[0]); i++) {
+        if (strncmp(p, opening[i], strlen(opening[i])) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool i18n_may_break_between(const char *prev, const char *p)
+{
+    unsigned c;
+    bool prev_wide, wide;
+    i18n_char_at(prev, &c, &prev_wide);
+    i18n_char_at(p, &c, &wide);
+    return (prev_wide || wide) && *prev != ' ' && *p != ' ' && *p != '\0' &&
+           !i18n_closes_wide(p) && !i18n_opens_wide(prev);
+}
+
 size_t i18n_first_sentence(const char *text)
 {
     const char *end = strstr(text, ". ");

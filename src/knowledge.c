@@ -273,30 +273,6 @@ bool knowledge_parse_enhanced(const char *s, unsigned *klass, unsigned *subject,
     return read_number(&p, detail) && *p == '\0';
 }
 
-/* Wide punctuation that must not start a line (it closes what precedes). */
-static bool is_closing_wide(const char *p)
-{
-    static const char *const closing[] = {"，", "。", "、", "：", "；", "！", "？", "）", "」", "』", "》"};
-    for (size_t i = 0; i < sizeof(closing) / sizeof(closing[0]); i++) {
-        if (strncmp(p, closing[i], strlen(closing[i])) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Wide punctuation that must not end a line (it opens what follows). */
-static bool is_opening_wide(const char *p)
-{
-    static const char *const opening[] = {"（", "「", "『", "《"};
-    for (size_t i = 0; i < sizeof(opening) / sizeof(opening[0]); i++) {
-        if (strncmp(p, opening[i], strlen(opening[i])) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /*
  * The next unit that may not be broken at p: a run of narrow characters up
  * to a space or a wide character, or one wide character; either takes the
@@ -310,7 +286,7 @@ static size_t next_unit(const char *p, unsigned *cols)
     unsigned c;
     bool wide;
     size_t n = i18n_char_at(p, &c, &wide);
-    if (wide && is_opening_wide(p) && p[n] != '\0' && p[n] != ' ') {
+    if (wide && i18n_opens_wide(p) && p[n] != '\0' && p[n] != ' ') {
         unsigned rest;
         len = n + next_unit(p + n, &rest);
         *cols = c + rest;
@@ -329,7 +305,7 @@ static size_t next_unit(const char *p, unsigned *cols)
             w += c;
         }
     }
-    while (p[len] != '\0' && is_closing_wide(p + len)) {
+    while (p[len] != '\0' && i18n_closes_wide(p + len)) {
         n = i18n_char_at(p + len, &c, &wide);
         len += n;
         w += c;

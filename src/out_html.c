@@ -1404,9 +1404,9 @@ static void put_reply_latency_chart(struct capbuf *o, const struct html_state *s
     struct lat_axis a = {st->lat_edges, 0, 0, 240, 500};
     axis_fit(&a, lo, hi);
     double h = 30 + 26 * (double)n + 24;
-    out_fmt(o, "<svg viewBox=\"0 0 960 %.0f\" width=\"960\" role=\"img\" aria-label=\"reply "
-               "latency by command\">\n",
-            h);
+    out_fmt(o, "<svg viewBox=\"0 0 960 %.0f\" width=\"960\" role=\"img\" aria-label=\"", h);
+    put_l(o, "reply latency by command");
+    out_str(o, "\">\n");
     axis_ticks(o, &a, 14, h - 24);
     for (size_t i = 0; i < n; i++) {
         latency_row(o, &a, 30 + 26 * (double)i, names[i], rows[i]);
@@ -1481,8 +1481,15 @@ static void put_time_axis(struct capbuf *o, int64_t t0, int64_t t1, double x0, d
         }
         out_str(o, "</text>\n");
     }
-    out_fmt(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n", x0 + wd,
-            bottom + 28, absolute ? "UTC" : "after the first session's start");
+    out_fmt(o, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", x0 + wd, bottom + 28);
+    if (absolute) {
+        /* TRANSLATORS: the time axis shows UTC times of day. */
+        put_l(o, "UTC");
+    } else {
+        /* TRANSLATORS: the time axis shows offsets ("+5min") from this. */
+        put_l(o, "after the first session's start");
+    }
+    out_str(o, "</text>\n");
 }
 
 static void put_timeline(struct capbuf *o, struct html_state *st)
@@ -1537,15 +1544,21 @@ static void put_timeline(struct capbuf *o, struct html_state *st)
         put_l(o, "(a regular sample: every n-th session in start order)");
     }
     out_str(o, ".</p>\n");
-    out_fmt(o, "<svg viewBox=\"0 0 960 %.0f\" width=\"960\" role=\"img\" aria-label=\"session "
-               "timeline\">\n",
-            h);
+    out_fmt(o, "<svg viewBox=\"0 0 960 %.0f\" width=\"960\" role=\"img\" aria-label=\"", h);
+    put_l(o, "session timeline");
+    out_str(o, "\">\n");
     double span = (double)(t1 - t0);
     double bottom = 20 + lane_h * (double)n_lanes;
     put_time_axis(o, t0, t1, x0, wd, bottom);
-    out_str(o, "<text x=\"4\" y=\"12\">start: ");
+    out_str(o, "<text x=\"4\" y=\"12\">");
+    /* TRANSLATORS: the timeline's first time follows. */
+    put_l(o, "start:");
+    out_str(o, " ");
     put_utc(o, t0);
-    out_str(o, "</text>\n<text x=\"956\" y=\"12\" text-anchor=\"end\">end: ");
+    out_str(o, "</text>\n<text x=\"956\" y=\"12\" text-anchor=\"end\">");
+    /* TRANSLATORS: the timeline's last time follows. */
+    put_l(o, "end:");
+    out_str(o, " ");
     put_utc(o, t1);
     out_str(o, "</text>\n");
     for (size_t i = 0; i < st->n_points; i++) {
@@ -1614,9 +1627,9 @@ static void put_codes_chart(struct capbuf *o, const struct run_stats *s)
     double w = 60 + bw * (double)shown + 20;
     const double top = 18;
     const double bottom = 170;
-    out_fmt(o, "<svg viewBox=\"0 0 %.0f 200\" width=\"%.0f\" role=\"img\" aria-label=\"reply "
-               "codes\">\n",
-            w, w);
+    out_fmt(o, "<svg viewBox=\"0 0 %.0f 200\" width=\"%.0f\" role=\"img\" aria-label=\"", w, w);
+    put_l(o, "reply codes");
+    out_str(o, "\">\n");
     out_fmt(o, "<line x1=\"56\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#888\"/>\n", bottom,
             w - 10, bottom);
     for (size_t i = 0; i < shown; i++) {

@@ -10,9 +10,9 @@
  * label with their meaning, flags, replies by class and code, connect,
  * banner and reply latency percentiles, the servers with the slowest
  * banners, what was not analysed and the abnormal sessions.  Every line
- * is wrapped at word boundaries to the terminal's width (80 columns when
- * the output is not a terminal), continuation lines indented under the
- * text they continue.  Wire text goes through escape_terminal() only.
+ * is wrapped to the terminal's width (80 columns when the output is not a
+ * terminal) at spaces, or between Chinese characters, continuation lines
+ * indented under the text they continue.  Wire text goes through escape_terminal() only.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -85,7 +85,7 @@ static void put_reply(struct capbuf *o, const struct session_record *r,
                       const struct record_exchange *x)
 {
     if (x->code == 0) {
-        out_str(o, "no reply");
+        out_str(o, _("no reply"));
         return;
     }
     out_fmt(o, "%u", x->code);
@@ -105,16 +105,17 @@ static void put_exchange(struct capbuf *o, const struct session_record *r,
 {
     switch (x->kind) {
     case RECORD_KIND_MESSAGE:
-        out_fmt(o, "<message> %llu bytes", (unsigned long long)x->size);
+        /* TRANSLATORS: the last exchange was a message of this size. */
+        out_fmt(o, _("<message> %llu bytes"), (unsigned long long)x->size);
         break;
     case RECORD_KIND_AUTH_LINE:
-        out_str(o, "<auth line>");
+        out_str(o, _("<auth line>"));
         break;
     case RECORD_KIND_UNSOLICITED:
-        out_str(o, "(no command)");
+        out_str(o, _("(no command)"));
         break;
     case RECORD_KIND_GREETING:
-        out_str(o, "(greeting)");
+        out_str(o, _("(greeting)"));
         break;
     default:
         if (record_has_verb_text(x)) {
@@ -136,7 +137,8 @@ static void put_exchange(struct capbuf *o, const struct session_record *r,
             out_str(o, " ");
             put_wire(o, span_make(a.ptr, keep), ARG_SHOWN);
             if (keep < a.len) {
-                out_str(o, " <initial response not shown>");
+                out_str(o, " ");
+                out_str(o, _("<initial response not shown>"));
             }
         }
         break;
@@ -183,35 +185,46 @@ static void text_session(struct writer *w, const struct session_record *r)
     keep_scratch(st, e->last, sizeof(e->last));
 }
 
-/* ISO 8601 UTC with milliseconds, "2026-11-21T12:15:07.342Z". */
-static void put_iso(struct capbuf *o, int64_t us)
+/* ISO 8601 UTC with milliseconds, "2026-11-21T12:15:07.342Z", into buf. */
+static void iso_text(char *buf, size_t cap, int64_t us)
 {
-    if (us < 0) {
-        out_str(o, "(unknown)");
-        return;
-    }
     time_t secs = (time_t)(us / 1000000);
     struct tm tm;
-    char buf[40];
-    if (gmtime_r(&secs, &tm) == NULL || strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-        out_str(o, "(unknown)");
+    char day[40];
+    if (us < 0 || gmtime_r(&secs, &tm) == NULL ||
+        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        snprintf(buf, cap, "%s", _("(unknown)"));
         return;
     }
-    out_fmt(o, "%s.%03dZ", buf, (int)(us % 1000000 / 1000));
+    snprintf(buf, cap, "%s.%03dZ", day, (int)(us % 1000000 / 1000));
 }
 
-/* A span of time for people: 0.006 s, 42.1 s, 12 min 5 s, 3 h 12 min, 2 d 4 h. */
-static void put_duration(struct capbuf *o, int64_t us)
+static void put_iso(struct capbuf *o, int64_t us)
+{
+    char buf[64];
+    iso_text(buf, sizeof(buf), us);
+    out_str(o, buf);
+}
+
+/* A span of time for people, into buf: 0.006 s, 42.1 s, 12 min 5 s,
+ * 3 h 12 min, 2 d 4 h (the unit symbols are the translators'). */
+static void duration_text(char *buf, size_t cap, int64_t us)
 {
     int64_t s = us / 1000000;
     if (us < 60 * 1000000LL) {
-        out_fmt(o, us < 10 * 1000000LL ? "%.3f s" : "%.1f s", (double)us / 1e6);
+        /* TRANSLATORS: seconds; keep the number's format as it is. */
+        snprintf(buf, cap, us < 10 * 1000000LL ? _("%.3f s") : _("%.1f s"), (double)us / 1e6);
     } else if (s < 3600) {
-        out_fmt(o, "%lld min %lld s", (long long)(s / 60), (long long)(s % 60));
+        /* TRANSLATORS: minutes and seconds. */
+        snprintf(buf, cap, _("%lld min %lld s"), (long long)(s / 60), (long long)(s % 60));
     } else if (s < 86400) {
-        out_fmt(o, "%lld h %lld min", (long long)(s / 3600), (long long)(s % 3600 / 60));
+        /* TRANSLATORS: hours and minutes. */
+        snprintf(buf, cap, _("%lld h %lld min"), (long long)(s / 3600),
+                 (long long)(s % 3600 / 60));
     } else {
-        out_fmt(o, "%lld d %lld h", (long long)(s / 86400), (long long)(s % 86400 / 3600));
+        /* TRANSLATORS: days and hours. */
+        snprintf(buf, cap, _("%lld d %lld h"), (long long)(s / 86400),
+                 (long long)(s % 86400 / 3600));
     }
 }
 
@@ -268,15 +281,21 @@ static void put_header(struct capbuf *o, const struct run_report *rep)
             (unsigned long long)in->n_packets, (unsigned long long)in->n_bytes);
     out_str(o, "\n");
     if (in->first_us >= 0) {
-        out_str(o, "Time: " HANG);
-        put_iso(o, in->first_us);
-        out_str(o, " to ");
-        put_iso(o, in->last_us);
-        out_str(o, " (");
-        put_duration(o, in->last_us - in->first_us);
-        out_str(o, " of traffic)\n");
+        char first[64], last[64], span[64];
+        iso_text(first, sizeof(first), in->first_us);
+        iso_text(last, sizeof(last), in->last_us);
+        duration_text(span, sizeof(span), in->last_us - in->first_us);
+        /* TRANSLATORS: followed by the capture's time range. */
+        out_str(o, _("Time: "));
+        out_str(o, HANG);
+        /* TRANSLATORS: first packet's time, last packet's time, the span
+         * between them ("42.1 s"). */
+        out_fmt(o, _("%s to %s (%s of traffic)"), first, last, span);
+        out_str(o, "\n");
     } else {
-        out_str(o, "Time: no packets\n");
+        out_str(o, _("Time: "));
+        out_str(o, _("no packets"));
+        out_str(o, "\n");
     }
     if (in->is_live) {
         out_str(o, _("Capture drops: "));
@@ -302,11 +321,17 @@ static void put_header(struct capbuf *o, const struct run_report *rep)
             (unsigned long long)st->n_sessions, (unsigned long long)st->n_messages_attempted,
             (unsigned long long)st->n_messages_accepted, (unsigned long long)st->n_abnormal);
     if (in->has_extract) {
-        out_fmt(o, "Extracted: " HANG "%llu messages written, %llu failed%s\n",
+        /* TRANSLATORS: --extract's outcome follows. */
+        out_str(o, _("Extracted: "));
+        out_str(o, HANG);
+        out_fmt(o, _("%llu messages written, %llu failed"),
                 (unsigned long long)in->n_extract_written,
-                (unsigned long long)in->n_extract_failed,
-                in->n_extract_failed > 0 ? " (not written: see the warnings on standard error)"
-                                         : "");
+                (unsigned long long)in->n_extract_failed);
+        if (in->n_extract_failed > 0) {
+            out_str(o, " ");
+            out_str(o, _("(not written: see the warnings on standard error)"));
+        }
+        out_str(o, "\n");
     }
 }
 
@@ -412,20 +437,28 @@ static void put_slowest_banners(struct capbuf *o, const struct run_stats *st)
     if (n_top == 0) {
         return;
     }
-    out_str(o, "\nSlowest banners by server (ms):\n");
+    out_str(o, "\n");
+    out_str(o, _("Slowest banners by server (ms):"));
+    out_str(o, "\n");
     for (size_t i = 0; i < n_top; i++) {
         char name[RECORD_ENDPOINT_TEXT_MAX];
         record_endpoint_format(name, sizeof(name), &top[i]->ep);
-        out_fmt(o, "  %-24s n=%-7llu" HANG " worst ", name,
-                (unsigned long long)top[i]->banner.n);
+        out_fmt(o, "  %-24s n=%-7llu" HANG " ", name, (unsigned long long)top[i]->banner.n);
+        /* TRANSLATORS: the server's slowest banner, in ms. */
+        out_str(o, _("worst"));
+        out_str(o, " ");
         out_ms(o, top[i]->banner.max_us);
-        out_str(o, "  median ");
+        out_str(o, "  ");
+        out_str(o, _("median"));
+        out_str(o, " ");
         out_ms(o, latency_quantile(&top[i]->banner, 0.50));
         out_str(o, "\n");
     }
     if (st->n_sessions_other_servers > 0) {
-        out_fmt(o, "  (%llu sessions with servers past the first %d are not broken down)\n",
+        out_str(o, "  ");
+        out_fmt(o, _("(%llu sessions with servers past the first %d are not broken down)"),
                 (unsigned long long)st->n_sessions_other_servers, STATS_SERVERS_MAX);
+        out_str(o, "\n");
     }
 }
 
@@ -468,6 +501,14 @@ static void put_coverage(struct capbuf *o, const struct run_input *in)
     }
 }
 
+/* "      why: " and the hanging indent after it, for one abnormal session. */
+static void put_field(struct capbuf *o, const char *name)
+{
+    out_str(o, "      ");
+    out_str(o, name);
+    out_str(o, " " HANG);
+}
+
 static void put_abnormal(struct capbuf *o, const struct text_state *st, uint64_t n_abnormal)
 {
     if (st == NULL || n_abnormal == 0) {
@@ -479,10 +520,16 @@ static void put_abnormal(struct capbuf *o, const struct text_state *st, uint64_t
         out_fmt(o, "  #%llu " HANG, (unsigned long long)e->id);
         put_iso(o, e->start_us);
         out_fmt(o, " %s -> %s\n", e->client, e->server);
-        out_fmt(o, "      why: " HANG "%s (%s): ", e->reason->name, e->reason->severity);
+        /* TRANSLATORS: why the session is listed as abnormal. */
+        put_field(o, _("why:"));
+        /* TRANSLATORS: a close label or flag identifier and its severity
+         * (both stay as they are), then its explanation. */
+        out_fmt(o, _("%s (%s): "), e->reason->name, e->reason->severity);
         put_first_sentence(o, e->reason->explanation);
         out_str(o, "\n");
-        out_fmt(o, "      close: " HANG "%s", verdict_label_info((enum verdict_label)e->label)->name);
+        /* TRANSLATORS: the close label and flags of the session follow. */
+        put_field(o, _("close:"));
+        out_str(o, verdict_label_info((enum verdict_label)e->label)->name);
         for (int f = 0; f < VERDICT_FLAG_COUNT; f++) {
             if (e->flags & VERDICT_FLAG_BIT(f)) {
                 out_fmt(o, " +%s", verdict_flag_info((enum verdict_flag)f)->name);
@@ -490,9 +537,15 @@ static void put_abnormal(struct capbuf *o, const struct text_state *st, uint64_t
         }
         out_str(o, "\n");
         if (e->greeting[0] != '\0') {
-            out_fmt(o, "      greeting: " HANG "%s\n", e->greeting);
+            /* TRANSLATORS: the server's greeting (when not 220) follows. */
+            put_field(o, _("greeting:"));
+            out_str(o, e->greeting);
+            out_str(o, "\n");
         }
-        out_fmt(o, "      last: " HANG "%s\n", e->last[0] != '\0' ? e->last : "(no exchange)");
+        /* TRANSLATORS: the session's last command and reply follow. */
+        put_field(o, _("last:"));
+        out_str(o, e->last[0] != '\0' ? e->last : _("(no exchange)"));
+        out_str(o, "\n");
     }
     if (n_abnormal > st->n_listed) {
         out_fmt(o, _("  ... and %llu more (see --json or --report)\n"),
@@ -533,10 +586,33 @@ static size_t byte_at_column(const char *p, size_t n, size_t col)
 }
 
 /*
+ * The last place at or before byte limit of p where a line may break: a
+ * space (dropped from the output), or, in Chinese text, which has none
+ * between words, the boundary between two characters next to a wide one
+ * (i18n_may_break_between()).  0 when there is none.
+ */
+static size_t last_break(const char *p, size_t limit)
+{
+    size_t best = 0;
+    size_t prev = 0;
+    for (size_t i = 0; i <= limit && p[i] != '\0';) {
+        if (p[i] == ' ' || (i > 0 && i18n_may_break_between(p + prev, p + i))) {
+            best = i;
+        }
+        unsigned c;
+        bool wide;
+        prev = i;
+        i += i18n_char_at(p + i, &c, &wide);
+    }
+    return best;
+}
+
+/*
  * One line (without its newline) into out, wrapped at spaces to width
- * columns; continuation lines start at the column of the HANG mark, or
- * two columns right of the line's first non-space when there is none.  A word longer
- * than the room is cut where the room ends.
+ * columns (or between Chinese characters); continuation lines start at
+ * the column of the HANG mark, or two columns right of the line's first
+ * non-space when there is none.  A word longer than the room is cut where
+ * the room ends.
  */
 static void wrap_line(struct capbuf *out, const char *p, size_t n, size_t width)
 {
@@ -572,11 +648,8 @@ static void wrap_line(struct capbuf *out, const char *p, size_t n, size_t width)
     while (indent + columns(rest, left) > width) {
         size_t room = width - indent;
         size_t limit = byte_at_column(rest, left, room); /* first byte past the room */
-        size_t cut = limit;
-        while (cut > 0 && rest[cut] != ' ') {
-            cut--;
-        }
-        /* Break at a space after the hang, else cut the word. */
+        size_t cut = last_break(rest, limit);
+        /* Break after the hang, else cut the word. */
         size_t min_cut = indent == 0 ? byte_at_column(rest, left, hang) : 0;
         if (cut <= min_cut) {
             cut = limit;

@@ -85,6 +85,20 @@ START_TEST(test_wrap_columns)
 }
 END_TEST
 
+/* The text summary's wrapper breaks Chinese where explain does. */
+START_TEST(test_break_between)
+{
+    ck_assert(i18n_may_break_between("服务", "务"));        /* two wide characters */
+    ck_assert(i18n_may_break_between("1（", "（"));         /* before an opening bracket */
+    ck_assert(i18n_may_break_between("的QUIT", "QUIT"));    /* wide, then latin */
+    ck_assert(!i18n_may_break_between("务，", "，"));       /* never before a closing mark */
+    ck_assert(!i18n_may_break_between("（M", "M"));         /* never after an opening one */
+    ck_assert(!i18n_may_break_between("ab", "b"));          /* latin words break at spaces */
+    ck_assert(!i18n_may_break_between("的 ", " "));         /* spaces are the caller's */
+    ck_assert(!i18n_may_break_between("的", ""));
+}
+END_TEST
+
 START_TEST(test_untranslated_is_identity)
 {
     /* No catalogue bound in the unit runner: English, the same pointer. */
@@ -102,6 +116,7 @@ Suite *i18n_suite(void)
     tcase_add_test(tc, test_find_lang);
     tcase_add_loop_test(tc, test_wrap_columns, 0,
                         (int)(sizeof(wrap_cases) / sizeof(wrap_cases[0])));
+    tcase_add_test(tc, test_break_between);
     tcase_add_test(tc, test_untranslated_is_identity);
     suite_add_tcase(s, tc);
     return s;
