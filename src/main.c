@@ -2,12 +2,14 @@
  * main.c - the command line's run: inputs, outputs, signals, exit statuses.
  *
  * The input (input.h) is opened first, then the outputs, both before -Z
- * gives root up; packets then go to the engine (engine.h): this process's
- * pipeline, or N worker processes running the same pipeline on their
- * share of the connections.  Either way every finished record comes back
- * to the outputs (outputs.h).  This is the only file that maps
- * SMTPSCOPE_ERR_* codes to exit statuses (docs/smtpscope.1, EXIT STATUS)
- * and the only one that prints errors.
+ * gives root up; the read loop (run_loop.c) then hands the packets to the
+ * engine (engine.h): this process's pipeline, or N worker processes
+ * running the same pipeline on their share of the connections.  Either
+ * way every finished record comes back to the outputs (outputs.h).  The
+ * signal handlers here only set flags the loop reads.  This is the only
+ * file that maps SMTPSCOPE_ERR_* codes to exit statuses (docs/smtpscope.1,
+ * EXIT STATUS); errors of the run are printed here, the loop's own
+ * warnings (a JSON file that could not be reopened) where they happen.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -33,41 +35,22 @@
 #include "report_meta.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
+#include "run.h"
 #include "workers.h"
 
-struct run {
-    struct options opt;
-    struct input in;
-    struct engine eng;           /* one process or many */
-    struct outputs out;
-    struct run_input input;      /* the run's identity, then every counter */
-    struct report_meta meta;
-    struct extractor *extractor;
-    struct progress progress;    /* offline, on a terminal */
-    struct metrics *metrics;     /* --metrics, or NULL */
-    int64_t next_metrics_us;     /* wall clock of the next publication */
-    char err[512];
-    char host_name[SMTP_NAME_KEEP + 1]; /* the default --sensor */
-    const char *input_names[CAPTURE_FILES_MAX]; /* each input's name in records */
-};
-
-static volatile sig_atomic_t g_stop;
-static volatile sig_atomic_t g_interrupted; /* SIGINT or SIGTERM, not --duration or -c */
-static volatile sig_atomic_t g_stats_now;
-static volatile sig_atomic_t g_reopen;
-static volatile sig_atomic_t g_asked; /* either of the two above: one test per packet */
+static struct run_flags g_flags; /* the only state the handlers touch */
 
 static void on_signal(int sig)
 {
     if (sig == SIGUSR1) {
-        g_stats_now = 1;
-        g_asked = 1;
+        g_flags.stats_now = 1;
+        g_flags.asked = 1;
     } else if (sig == SIGHUP) {
-        g_reopen = 1;
-        g_asked = 1;
+        g_flags.reopen = 1;
+        g_flags.asked = 1;
     } else {
-        g_stop = 1;
-        g_interrupted = 1;
+        g_flags.stop = 1;
+        g_flags.interrupted = 1;
     }
 }
 
@@ -84,176 +67,6 @@ static int exit_status(int err)
     default:
         return 6;
     }
-}
-
-/* Packets read and their captured bytes, and the drops of every capture
- * socket. */
-static uint64_t packets_read(struct run *run, uint64_t *bytes, uint64_t *dropped,
-                             uint64_t *if_dropped)
-{
-    uint64_t packets = engine_packets(&run->eng, bytes, dropped, if_dropped);
-    uint64_t d = 0;
-    uint64_t ifd = 0;
-    input_drops(&run->in, &d, &ifd);
-    *dropped += d;
-    *if_dropped += ifd;
-    return packets;
-}
-
-/* ---- the packet loop ------------------------------------------------------- */
-
-static int64_t wall_clock_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void print_stats_line(struct run *run)
-{
-    uint64_t bytes = 0;
-    uint64_t drop = 0;
-    uint64_t ifdrop = 0;
-    uint64_t packets = packets_read(run, &bytes, &drop, &ifdrop);
-    outputs_stats_line(&run->out, stderr, packets, drop, ifdrop, engine_sessions_open(&run->eng));
-}
-
-/* SIGHUP reopens the JSON file (log rotation), SIGUSR1 prints the stats
- * line: live or reading files alike. */
-static void answer_signals(struct run *run)
-{
-    g_asked = 0;
-    if (g_reopen) {
-        g_reopen = 0;
-        char err[512];
-        if (outputs_reopen_json(&run->out, err, sizeof(err)) != SMTPSCOPE_OK) {
-            fprintf(stderr, "smtpscope: %s\n", err);
-        }
-    }
-    if (g_stats_now) {
-        g_stats_now = 0;
-        print_stats_line(run);
-    }
-}
-
-/* --metrics: the tally with the input's counts, at most ten times a
- * second (reading files, the clock is looked at every 64 packets; live,
- * at each housekeeping pass), for the HTTP thread; never waits for it. */
-#define METRICS_PUBLISH_EVERY_US 100000
-static void publish_metrics(struct run *run, int64_t now)
-{
-    if (run->metrics == NULL || now < run->next_metrics_us) {
-        return;
-    }
-    uint64_t bytes = 0;
-    uint64_t drop = 0;
-    uint64_t ifdrop = 0;
-    uint64_t packets = packets_read(run, &bytes, &drop, &ifdrop);
-    metrics_set_input(run->metrics, packets, bytes, drop, ifdrop,
-                      engine_sessions_open(&run->eng));
-    if (metrics_publish(run->metrics, false)) {
-        run->next_metrics_us = now + METRICS_PUBLISH_EVERY_US;
-    }
-}
-
-/* Work that runs on a timer in live capture: idle sweep, stats, limits. */
-static void live_housekeeping(struct run *run, int64_t *next_stats_us, int64_t stop_at_us)
-{
-    int64_t now = wall_clock_us();
-    engine_tick(&run->eng, now);
-    answer_signals(run);
-    if (run->opt.stats_every_s > 0 && now >= *next_stats_us) {
-        *next_stats_us = now + run->opt.stats_every_s * 1000000;
-        print_stats_line(run);
-    }
-    if (stop_at_us > 0 && now >= stop_at_us) {
-        g_stop = 1;
-    }
-    publish_metrics(run, now);
-}
-
-static bool session_limit_reached(const struct run *run)
-{
-    return run->opt.max_sessions > 0 && (long long)run->out.stats->n_sessions >= run->opt.max_sessions;
-}
-
-/* Capture files: nothing live to look after.  The progress line is drawn
- * here, in the process that reads (also with --workers). */
-static int read_files(struct run *run, struct capture_packet *pkt)
-{
-    int rc = 0;
-    struct progress *pr = &run->progress;
-    /* Not over records or a report that go to the same terminal. */
-    bool to_stdout = (run->opt.json_path != NULL && strcmp(run->opt.json_path, "-") == 0) ||
-                     (run->opt.report_path != NULL && strcmp(run->opt.report_path, "-") == 0);
-    progress_start(pr, run->opt.read_paths, run->opt.n_read,
-                   !run->opt.no_progress && !(to_stdout && isatty(STDOUT_FILENO)));
-    uint64_t n = 0;
-    /* One file (the common case) is read without the merge by time. */
-    struct capture_set *set = run->in.files;
-    struct capture *one = set->n == 1 && !engine_many(&run->eng) ? &set->files[0] : NULL;
-    bool limited = run->opt.max_sessions > 0;
-    while (!g_stop && !(limited && session_limit_reached(run)) &&
-           (rc = one != NULL ? capture_next(one, pkt, run->err, sizeof(run->err))
-                             : capture_set_next(set, pkt, run->err, sizeof(run->err))) == 1) {
-        engine_packet(&run->eng, pkt, set);
-        if (g_asked) {
-            answer_signals(run);
-        }
-        if (progress_packet(pr, pkt->caplen)) {
-            progress_draw(pr, run->out.stats->n_sessions);
-        }
-        if (run->metrics != NULL && (++n & 63) == 0) {
-            publish_metrics(run, wall_clock_us());
-        }
-    }
-    progress_end(pr);
-    if (rc < 0 && one != NULL) {
-        capture_name_error(one, run->err, sizeof(run->err));
-    }
-    return g_stop || session_limit_reached(run) ? 0 : rc;
-}
-
-/* Live: packets when there are some, the timer's work in between. */
-static int read_live(struct run *run, struct capture_packet *pkt)
-{
-    int rc = 0;
-    int64_t start = wall_clock_us();
-    int64_t next_stats = start + run->opt.stats_every_s * 1000000;
-    int64_t stop_at = run->opt.duration_s > 0 ? start + run->opt.duration_s * 1000000 : 0;
-    uint64_t since_housekeeping = 0;
-    while (!g_stop && !session_limit_reached(run)) {
-        rc = capture_next(&run->in.cap, pkt, run->err, sizeof(run->err));
-        if (rc == 1) {
-            engine_live_packet(&run->eng, pkt);
-            if (++since_housekeeping == 256) {
-                since_housekeeping = 0;
-                live_housekeeping(run, &next_stats, stop_at);
-            }
-            continue;
-        }
-        if (rc != 2) {
-            break;
-        }
-        struct pollfd pfd = {capture_fd(&run->in.cap), POLLIN, 0};
-        poll(&pfd, 1, 200);
-        live_housekeeping(run, &next_stats, stop_at);
-    }
-    return rc;
-}
-
-static int read_packets(struct run *run)
-{
-    struct capture_packet pkt = {0};
-    int rc = run->in.files != NULL ? read_files(run, &pkt) : read_live(run, &pkt);
-    if (session_limit_reached(run)) {
-        g_stop = 1; /* -c: the open sessions end as stopped, like on SIGINT */
-    }
-    if (g_stop || rc >= 0) {
-        return SMTPSCOPE_OK;
-    }
-    run->input.error = run->err;
-    return rc;
 }
 
 /* ---- set-up and tear-down ------------------------------------------------ */
@@ -416,8 +229,8 @@ static void linger_metrics(struct run *run)
     if (run->metrics == NULL || run->opt.metrics_linger_s <= 0) {
         return;
     }
-    int64_t until = wall_clock_us() + run->opt.metrics_linger_s * 1000000;
-    while (!g_interrupted && wall_clock_us() < until) {
+    int64_t until = run_wall_clock_us() + run->opt.metrics_linger_s * 1000000;
+    while (!g_flags.interrupted && run_wall_clock_us() < until) {
         poll(NULL, 0, 100);
     }
 }
@@ -431,7 +244,7 @@ static void linger_metrics(struct run *run)
 static bool should_read_again(const struct run *run, int rc)
 {
     const struct pipeline *p = engine_reader(&run->eng);
-    return rc == SMTPSCOPE_OK && !g_stop && !run->opt.ports_given &&
+    return rc == SMTPSCOPE_OK && !g_flags.stop && !run->opt.ports_given &&
            input_can_read_again(&run->in, &run->opt) && p->n_greeting_ports > 0 &&
            run->out.stats->n_sessions == 0 && run->input.n_unattached_packets == 0;
 }
@@ -467,7 +280,7 @@ static int read_again_with_greeting_ports(struct run *run)
     if (rc == SMTPSCOPE_OK) {
         rc = resume_metrics(run);
     }
-    return rc != SMTPSCOPE_OK ? rc : read_packets(run);
+    return rc != SMTPSCOPE_OK ? rc : run_read_packets(run);
 }
 
 static void release(struct run *run)
@@ -483,11 +296,11 @@ static void release(struct run *run)
 /* Reads the whole input; rc of the reading, the output's errors after. */
 static int run_analysis(struct run *run)
 {
-    int rc = read_packets(run);
-    int end_rc = end_pipeline(run, g_stop ? RECORD_END_STOPPED : RECORD_END_END_OF_INPUT);
+    int rc = run_read_packets(run);
+    int end_rc = end_pipeline(run, g_flags.stop ? RECORD_END_STOPPED : RECORD_END_END_OF_INPUT);
     if (should_read_again(run, rc == SMTPSCOPE_OK ? end_rc : rc)) {
         rc = read_again_with_greeting_ports(run);
-        end_rc = end_pipeline(run, g_stop ? RECORD_END_STOPPED : RECORD_END_END_OF_INPUT);
+        end_rc = end_pipeline(run, g_flags.stop ? RECORD_END_STOPPED : RECORD_END_END_OF_INPUT);
     }
     if (end_rc != SMTPSCOPE_OK) {
         rc = end_rc; /* a worker failed: that outranks damaged input */
@@ -550,6 +363,7 @@ int main(int argc, char **argv)
         return explain_main(argc - first, argv + first);
     }
     static struct run run;
+    run.flags = &g_flags;
     int status = options_parse(argc, argv, &run.opt);
     if (status >= 0) {
         return status;
