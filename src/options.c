@@ -179,9 +179,9 @@ static bool check_mode(const struct options *o, bool prefetch_given, bool cid_gi
         why = "only changes the JSON records' community_id; add --json PATH";
     }
     if (bad == NULL && o->quiet && o->json_path == NULL && o->report_path == NULL &&
-        o->extract_dir == NULL) {
+        o->extract_dir == NULL && o->metrics_listen == NULL) {
         bad = "-q";
-        why = "without --json, --report or --extract would leave nothing written";
+        why = "without --json, --report, --extract or --metrics would leave nothing to show";
     }
     if (bad == NULL) {
         return true;

@@ -82,7 +82,7 @@ for opt in "--read-threads 1" "--prefetch-above 10"; do
     refused "$opt capturing live" "is for capture files" -i lo $opt
 done
 refused "--community-id-seed without --json" "add --json" -r "$pcap" --community-id-seed 7
-refused "-q with nothing to write" "nothing written" -r "$pcap" -q
+refused "-q with nothing to write" "nothing to show" -r "$pcap" -q
 # ... and accepted where they mean something.
 expect "accepted: --community-id-seed with --json" \
     "$bin" -r "$pcap" -q --json /dev/null --community-id-seed 7
