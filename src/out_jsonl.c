@@ -788,6 +788,14 @@ static void put_text_or_null(struct capbuf *o, const struct session_record *r,
     }
 }
 
+/* A message header's value, or null when the message or the header was
+ * not seen. */
+static inline void put_header_field(struct capbuf *o, const struct session_record *r,
+                                    const struct record_text *t)
+{
+    put_text_or_null(o, r, t != NULL ? *t : (struct record_text){0, 0}, t != NULL && t->len > 0);
+}
+
 static void put_endpoint_flat(struct capbuf *o, const char *side, const struct record_endpoint *e)
 {
     char ip[INET6_ADDRSTRLEN] = "?";
@@ -947,24 +955,19 @@ static void put_txn_member(struct capbuf *o, const struct session_record *r,
         OUT_LIT(o, "\"");
         break;
     case FT_FROM:
-        put_text_or_null(o, r, msg != NULL ? msg->from : (struct record_text){0, 0},
-                         msg != NULL && msg->from.len > 0);
+        put_header_field(o, r, msg != NULL ? &msg->from : NULL);
         break;
     case FT_TO:
-        put_text_or_null(o, r, msg != NULL ? msg->to : (struct record_text){0, 0},
-                         msg != NULL && msg->to.len > 0);
+        put_header_field(o, r, msg != NULL ? &msg->to : NULL);
         break;
     case FT_SUBJECT:
-        put_text_or_null(o, r, msg != NULL ? msg->subject : (struct record_text){0, 0},
-                         msg != NULL && msg->subject.len > 0);
+        put_header_field(o, r, msg != NULL ? &msg->subject : NULL);
         break;
     case FT_MESSAGE_ID:
-        put_text_or_null(o, r, msg != NULL ? msg->message_id : (struct record_text){0, 0},
-                         msg != NULL && msg->message_id.len > 0);
+        put_header_field(o, r, msg != NULL ? &msg->message_id : NULL);
         break;
     case FT_DATE:
-        put_text_or_null(o, r, msg != NULL ? msg->date : (struct record_text){0, 0},
-                         msg != NULL && msg->date.len > 0);
+        put_header_field(o, r, msg != NULL ? &msg->date : NULL);
         break;
     case FT_COUNT:
         break;

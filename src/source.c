@@ -31,6 +31,9 @@
 
 #define SOURCE_IN_BYTES (256u << 10)
 #define SOURCE_MAGIC_BYTES 6
+/* An xz stream says how large a dictionary it needs; a hostile one may ask
+ * for gigabytes.  xz -9 needs 65 MiB: anything past this is refused. */
+#define SOURCE_XZ_MEMLIMIT (256u << 20)
 
 struct source {
     int fd;
@@ -182,7 +185,9 @@ static ssize_t inflate_some(struct source *s, uint8_t *out, size_t cap)
             if (rc == LZMA_STREAM_END) {
                 s->frame_open = false;
             } else if (rc != LZMA_OK && rc != LZMA_BUF_ERROR) {
-                fail(s, rc == LZMA_MEM_ERROR ? "needs more memory than is free" : "is damaged");
+                fail(s, rc == LZMA_MEMLIMIT_ERROR ? "needs a dictionary past the 256 MiB allowed"
+                        : rc == LZMA_MEM_ERROR          ? "needs more memory than is free"
+                                                        : "is damaged");
                 return -1;
             }
             break;
@@ -301,7 +306,7 @@ static bool start_decoder(struct source *s)
     case SOURCE_XZ: {
         lzma_stream init = LZMA_STREAM_INIT;
         s->x = init;
-        return lzma_stream_decoder(&s->x, UINT64_MAX, LZMA_CONCATENATED) == LZMA_OK;
+        return lzma_stream_decoder(&s->x, SOURCE_XZ_MEMLIMIT, LZMA_CONCATENATED) == LZMA_OK;
     }
     case SOURCE_ZSTD:
         s->zs = ZSTD_createDStream();

@@ -107,6 +107,14 @@ if [ $tools -eq 1 ]; then
             fail "$c concatenated: exit $st, $(head -c 300 "$tmp/cat.err")"
         fi
     done
+    # An xz stream that asks for a 512 MiB dictionary: refused, not allocated.
+    printf x | xz --lzma2=dict=512MiB -c >"$tmp/big.xz"
+    "$binary" -r "$tmp/big.xz" >/dev/null 2>"$tmp/big.err"
+    if [ $? -eq 2 ] && grep -q 'xz data needs a dictionary past the 256 MiB allowed' "$tmp/big.err"; then
+        pass "xz asking for a 512 MiB dictionary: refused with a reason"
+    else
+        fail "xz 512 MiB dictionary: $(cat "$tmp/big.err")"
+    fi
     printf 'BZh91AY&SY' >"$tmp/x.bz2"
     "$binary" -r "$tmp/x.bz2" >/dev/null 2>"$tmp/bz.err"
     if [ $? -eq 2 ] && grep -q 'bzip2 data: decompress it first' "$tmp/bz.err"; then
