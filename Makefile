@@ -137,19 +137,20 @@ bench: smtpscope build/smtpscope-libnids-hash
 
 # Every capture in pcaps/ under valgrind: no leaks, no invalid reads; then
 # again with libnids' emptied buffers always freed (valgrind sees libnids)
-# and every packet's stream prefetched ahead.
+# and every packet's stream prefetched ahead; then with a worker process
+# (each process checked).
 valgrind: smtpscope
-	@fail=0; for opt in "" "--free-buffers-above 0 --prefetch-above 0"; do \
+	@fail=0; pass=0; for opt in "" "--free-buffers-above 0 --prefetch-above 0" "--workers 2"; do \
 	  for f in pcaps/*.pcap pcaps/*.pcapng; do [ -f "$$f" ] || continue; \
-	  valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=tests/valgrind.supp \
+	  valgrind -q --trace-children=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --suppressions=tests/valgrind.supp \
 	    ./smtpscope -r "$$f" --json /dev/null --report /dev/null $$opt >/dev/null; st=$$?; \
-	  if [ $$st -eq 99 ]; then echo "FAIL  $$f $$opt"; fail=$$((fail+1)); else echo "pass  $$f $$opt"; fi; done; done; \
-	  echo "valgrind: $$fail failed"; [ $$fail -eq 0 ]
+	  if [ $$st -eq 99 ]; then echo "FAIL  $$f $$opt"; fail=$$((fail+1)); else echo "pass  $$f $$opt"; pass=$$((pass+1)); fi; done; done; \
+	  echo "valgrind: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 # Include direction (writers never see wire buffers; the parser builds alone:
 # its only other header is the compiler's SIMD intrinsics).
 lint:
-	@! grep -l '#include "\(session\|stream\|capture\|decode\)\.h"' src/out_*.c || \
+	@! grep -l '#include "\(session\|stream_nids\|capture\|decode\)\.h"' src/out_*.c || \
 	  { echo "lint: a writer includes a pipeline header"; exit 1; }
 	@! grep -n '#include' src/smtp_parse.c | grep -v 'smtp_parse.h\|smtp_limits.h\|string.h\|immintrin.h' || \
 	  { echo "lint: the parser includes more than its contract"; exit 1; }

@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "record.h"
-#include "report.h"
+#include "stats.h"
 #include "report_meta.h"
 #include "writer.h"
 

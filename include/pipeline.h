@@ -30,7 +30,7 @@
 #include "decode.h"
 #include "flow.h"
 #include "record.h"
-#include "report.h"
+#include "stats.h"
 #include "session.h"
 
 #define PIPELINE_PORTS_MAX 64

@@ -50,7 +50,7 @@ struct readbuf {
     int *threads_free;             /* NULL: read here, never ahead */
     struct readbuf_thread *ahead;  /* the thread reading ahead, if one runs */
     bool mapped;                   /* buf is the whole file, mapped (cap bytes) */
-    size_t advise_at;              /* mapped: where the next pages are asked for */
+    size_t advise_at;              /* mapped: where the pages behind are next let go */
     size_t dropped;                /* mapped: pages before this are let go */
     volatile int *lost;            /* mapped: set when the file lost pages (SIGBUS),
                                     * which also sets advise_at to 0: the next
@@ -107,7 +107,7 @@ static inline const uint8_t *readbuf_at(const struct readbuf *b)
     return b->buf + b->start;
 }
 
-/* Mapped: maps the pages ahead of start and lets go of those well behind. */
+/* Mapped: lets go of the pages well behind start. */
 void readbuf_advise(struct readbuf *b);
 
 /* Takes n <= readbuf_have() bytes. */

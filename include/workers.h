@@ -32,7 +32,7 @@
 #include "capture.h"
 #include "pipeline.h"
 #include "record.h"
-#include "report.h"
+#include "stats.h"
 
 struct workers;
 

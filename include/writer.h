@@ -2,7 +2,7 @@
  * writer.h - output writers: JSON Lines, the human summary, the HTML report.
  *
  * Role: the last stage.  A writer receives each finished session record
- * and, at the end, the run report.  Writers see only record.h, report.h
+ * and, at the end, the run report.  Writers see only record.h, stats.h
  * and escape.h: every wire string goes through escape.h.  Each writes to
  * a FILE it does not own and reports write failures through *failed.
  *
@@ -15,7 +15,7 @@
 #include <stdio.h>
 
 #include "record.h"
-#include "report.h"
+#include "stats.h"
 #include "report_meta.h"
 #include "span.h"
 

@@ -30,12 +30,12 @@
 #include "options.h"
 #include "pipeline.h"
 #include "progress.h"
-#include "report.h"
+#include "stats.h"
 #include "outputs.h"
 #include "report_meta.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
-#include "run.h"
+#include "run_loop.h"
 #include "workers.h"
 
 static struct run_flags g_flags; /* the only state the handlers touch */

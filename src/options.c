@@ -18,7 +18,7 @@
 #include "metrics.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
-#include "stream.h"
+#include "stream_nids.h"
 
 static void usage(FILE *f)
 {

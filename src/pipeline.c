@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "smtpscope.h"
-#include "stream.h"
+#include "stream_nids.h"
 
 int pipeline_open(struct pipeline *p, const struct pipeline_config *cfg, char *err,
                   size_t errlen)

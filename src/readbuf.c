@@ -148,10 +148,12 @@ bool readbuf_map(struct readbuf *b)
 }
 
 /*
- * Mapping the pages of a window ahead in one call costs less than taking
- * them a fault at a time, and unmapping those a window behind keeps the
- * resident size to a few windows, however large the file: the page cache
- * keeps them, the process does not.
+ * The pages ahead come in by faults: the kernel maps a run of the page
+ * cache around each one, which cost less than asking for a window ahead
+ * in one call (MADV_POPULATE_READ walks it a page at a time; measured in
+ * docs/performance.md).  Unmapping the pages a window behind keeps the
+ * resident size to a few windows, however large the file: the page
+ * cache keeps them, the process does not.
  */
 #define ADVISE_WINDOW (2u << 20)
 
@@ -168,12 +170,6 @@ void readbuf_advise(struct readbuf *b)
     }
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t from = b->start & ~(page - 1);
-    size_t to = from + 2 * ADVISE_WINDOW < b->cap ? from + 2 * ADVISE_WINDOW : b->cap;
-#ifdef MADV_POPULATE_READ
-    if (to > from) {
-        (void)madvise(b->buf + from, to - from, MADV_POPULATE_READ);
-    }
-#endif
     if (from >= 2 * ADVISE_WINDOW) {
         size_t behind = (from - 2 * ADVISE_WINDOW) & ~(page - 1);
         if (behind > b->dropped) {

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "run.h"
+#include "run_loop.h"
 #include "smtpscope.h"
 
 /* Packets read and their captured bytes, and the drops of every capture

@@ -1,5 +1,5 @@
 /*
- * stats.c - the running tally over finished session records (report.h).
+ * stats.c - the running tally over finished session records (stats.h).
  *
  * Latency definitions are in docs/timing.md: connect is SYN to SYN/ACK,
  * banner is the client's handshake ACK to the greeting's first byte, a
@@ -8,7 +8,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include "report.h"
+#include "stats.h"
 
 #include <string.h>
 

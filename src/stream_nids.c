@@ -1,5 +1,5 @@
 /*
- * stream_nids.c - libnids glue (see stream.h); the only file with <nids.h>.
+ * stream_nids.c - libnids glue (see stream_nids.h); the only file with <nids.h>.
  *
  * libnids facts this file is built on (libnids 1.26):
  * - It is fed through a DLT_RAW pcap_open_dead handle we own, so it never
@@ -21,13 +21,13 @@
  *   whose TCP timestamp is older than the last (PAWS); it throws a side's
  *   whole out-of-order queue away past 64 KiB; it waits for ever on a hole
  *   (libnids-notes.md 3).  What the sections "holes" and "each side's
- *   stream" do about that is described in stream.h.
+ *   stream" do about that is described in stream_nids.h.
  * - A segment without ACK set changes no ACK state in libnids: the bytes
  *   made up to fill a hole are sent so.
  *
  * SPDX-License-Identifier: MIT
  */
-#include "stream.h"
+#include "stream_nids.h"
 
 #include <arpa/inet.h>
 #include <nids.h>

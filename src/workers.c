@@ -63,7 +63,7 @@
 #include "order_heap.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
-#include "stream.h"
+#include "stream_nids.h"
 
 #define RING_BYTES (16u << 20)
 #define PUBLISH_EVERY 16      /* entries between the reader's publications */
@@ -1211,15 +1211,25 @@ static int start(struct workers **out, unsigned n, const struct pipeline_config 
             for (unsigned j = 1; j < i && !ws->live; j++) {
                 munmap(ws->w[j].ring, sizeof(struct ring));
             }
+            struct ring *ring = w->ring;
+            struct live_ctl *ctl = ws->live ? &ws->ctl[i] : NULL;
             if (ws->live) {
                 for (unsigned j = 0; j < n; j++) {
                     if (j != i) {
                         capture_close(&caps[j]);
                     }
                 }
-                worker_live_main(&caps[i], &ws->ctl[i], fds[1], cfg);
             }
-            worker_main(w->ring, fds[1], cfg);
+            /* The writer's side is not the worker's (nothing is queued
+             * yet); the shared mappings stay. */
+            free(ws->heap);
+            free(ws->open);
+            free(ws->w);
+            free(ws);
+            if (ctl != NULL) {
+                worker_live_main(&caps[i], ctl, fds[1], cfg);
+            }
+            worker_main(ring, fds[1], cfg);
         }
         close(fds[1]);
         (void)fcntl(w->events_fd, F_SETFL, O_NONBLOCK);

@@ -1,7 +1,7 @@
 /*
  * writer.c - what every writer shares (writer.h): the line buffer's trip
  * to the output file and the writer's release.  Writers format; the
- * facts they format come from record.h and report.h.
+ * facts they format come from record.h and stats.h.
  *
  * SPDX-License-Identifier: MIT
  */

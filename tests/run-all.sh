@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make check: every test level in turn (unit, golden, corpus, wild, workers,
-# fuzz replay, hostile inputs, report, extract, cli, live, metrics), the
+# valgrind, fuzz replay, hostile inputs, report, extract, cli, live, metrics), the
 # sanitizer builds included.  Each level prints
 # its own "N passed, N failed" line; this script adds them up and prints
 # the final one.  A level that cannot run here says so and counts nothing.
@@ -64,6 +64,9 @@ run_level install tests/install/run.sh
 run_level input tests/input/run.sh --binary build/asan/smtpscope
 run_level workers tests/workers/run.sh
 run_level workers-asan tests/workers/run.sh --binary build/asan/smtpscope --quick
+# Leaks and invalid reads as valgrind sees them, libnids included, in one
+# process and in each of two.
+run_level valgrind make -s valgrind
 [ -x tests/fuzz/replay.sh ] && run_level fuzz-replay tests/fuzz/replay.sh
 [ -x tests/hostile/run.sh ] && run_level hostile tests/hostile/run.sh
 [ -x tests/report/run.sh ] && run_level report tests/report/run.sh ./smtpscope

@@ -46,7 +46,7 @@
 #include "fuzz_common.h"
 #include "fuzz_record.h"
 #include "pipeline.h"
-#include "report.h"
+#include "stats.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
 #include "writer.h"

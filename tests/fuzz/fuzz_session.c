@@ -40,7 +40,7 @@
 
 #include "fuzz_common.h"
 #include "fuzz_record.h"
-#include "report.h"
+#include "stats.h"
 #include "session.h"
 #include "smtp_limits.h"
 #include "writer.h"

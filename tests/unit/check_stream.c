@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "session.h"
-#include "stream.h"
+#include "stream_nids.h"
 #include "suites.h"
 #include "test_util.h"
 

@@ -18,7 +18,7 @@
 #include "decode.h"
 #include "session.h"
 #include "smtp_limits.h"
-#include "stream.h"
+#include "stream_nids.h"
 #include "suites.h"
 #include "test_util.h"
 

@@ -1,5 +1,5 @@
 /*
- * stream.h - the libnids glue: IP packets in, session events out.
+ * stream_nids.h - the libnids glue: IP packets in, session events out.
  *
  * Role: the only module that touches libnids and its globals.  It feeds
  * IPv4 packets to libnids through a raw-IP handle of its own, opens a
@@ -27,8 +27,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef STREAM_H
-#define STREAM_H
+#ifndef STREAM_NIDS_H
+#define STREAM_NIDS_H
 
 #include <stdbool.h>
 #include <stddef.h>

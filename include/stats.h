@@ -1,5 +1,5 @@
 /*
- * report.h - run-wide totals: what the summary writers print.
+ * stats.h - run-wide totals: what the summary writers print.
  *
  * Role: the analysis stage's running tally over finished session records
  * (labels, flags, reply codes, latency distributions) plus the input and
@@ -8,8 +8,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef REPORT_H
-#define REPORT_H
+#ifndef STATS_H
+#define STATS_H
 
 #include <stdint.h>
 

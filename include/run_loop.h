@@ -1,5 +1,5 @@
 /*
- * run.h - one run of the command: what main.c opens and the read loop uses.
+ * run_loop.h - one run of the command: what main.c opens and the read loop uses.
  *
  * Role: the private contract between main.c (argv, signals, opening and
  * closing, exit statuses) and run_loop.c (reading the packets and the
@@ -7,8 +7,8 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef RUN_H
-#define RUN_H
+#ifndef RUN_LOOP_H
+#define RUN_LOOP_H
 
 #include <signal.h>
 #include <stdint.h>
