@@ -45,6 +45,7 @@ struct source {
     size_t in_len, in_pos;
     bool in_eof;
     bool frame_open; /* within a compressed member (its end not yet seen) */
+    bool stream;     /* not a regular file: bytes come as the writer gives them */
     bool failed;
     char why[200];
     uint64_t raw_offset; /* compressed bytes read */
@@ -244,6 +245,16 @@ static ssize_t cookie_read(void *cookie, char *buf, size_t size)
     return inflate_some(s, (uint8_t *)buf, size);
 }
 
+ssize_t source_read_some(void *src, uint8_t *buf, size_t n)
+{
+    return cookie_read(src, (char *)buf, n);
+}
+
+bool source_is_stream(const struct source *src)
+{
+    return src != NULL && src->stream;
+}
+
 static void free_source(struct source *s)
 {
     if (s == NULL) {
@@ -378,6 +389,7 @@ int source_open(const char *path, FILE **f, uint8_t head[4], struct source **src
     }
     s->fd = fd;
     s->own_fd = !is_stdin;
+    s->stream = !regular;
     s->kind = kind_of(magic, got);
     if (s->kind == SOURCE_PIPE) {
         memcpy(s->pending, magic, got);

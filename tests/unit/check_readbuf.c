@@ -9,7 +9,9 @@
  * second file sharing it gets it; a file cut in a record must read short.
  * Mapped instead of read, the records must come back the same, and a file
  * cut while mapped must end early, said to have shrunk, not kill the
- * process with SIGBUS.
+ * process with SIGBUS.  Read as a stream (readbuf_read_by) that gives a
+ * few bytes a call, as a pipe does while its writer is slow, the records
+ * and the skips must come out the same, and a cut record read short.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -273,6 +275,88 @@ START_TEST(test_pipe_is_read_here)
 }
 END_TEST
 
+/* A stream over f giving 1 to 13 bytes a call (each call's own count). */
+struct trickle {
+    FILE *f;
+    unsigned calls;
+};
+
+static ssize_t trickle_read(void *ctx, uint8_t *buf, size_t n)
+{
+    struct trickle *t = ctx;
+    size_t k = 1 + t->calls++ % 13;
+    size_t got = fread(buf, 1, n < k ? n : k, t->f);
+    return (ssize_t)got;
+}
+
+START_TEST(test_stream_records_read_back)
+{
+    FILE *f = record_file(_i == 1 ? 3 : 0);
+    struct trickle t = {f, 0};
+    struct readbuf b;
+    open_small(&b, f, NULL);
+    readbuf_read_by(&b, trickle_read, &t);
+    uint32_t n = 0;
+    if (_i == 0) {
+        while (take_record(&b, n)) {
+            n++;
+        }
+        ck_assert_uint_eq(n, N_RECORDS);
+    } else {
+        for (;;) { /* cut 3 bytes short: the last record reads short */
+            CHECK(readbuf_fill(&b, 4) >= 4);
+            uint32_t len;
+            memcpy(&len, readbuf_at(&b), 4);
+            if (readbuf_fill(&b, 4 + len) < 4 + len) {
+                break;
+            }
+            CHECK(record_is_right(readbuf_at(&b), n));
+            readbuf_take(&b, 4 + len);
+            n++;
+        }
+        ck_assert_uint_eq(n, N_RECORDS - 1);
+        ck_assert_uint_eq(readbuf_have(&b), 4 + record_len(N_RECORDS - 1) - 3);
+    }
+    ck_assert_uint_gt(t.calls, 1000); /* it did trickle */
+    readbuf_close(&b);
+    fclose(f);
+}
+END_TEST
+
+/* A stream cannot seek: skips read through, and land where they say. */
+START_TEST(test_stream_skips_read_through)
+{
+    enum { SIZE = 64 * PIECE };
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    for (uint32_t i = 0; i < SIZE / 4; i++) {
+        CHECK(fwrite(&i, 4, 1, f) == 1);
+    }
+    CHECK(fflush(f) == 0);
+    rewind(f);
+    setvbuf(f, NULL, _IONBF, 0);
+    struct trickle t = {f, 0};
+    struct readbuf b;
+    open_small(&b, f, NULL);
+    readbuf_read_by(&b, trickle_read, &t);
+    uint32_t v;
+    uint32_t at = 0;
+    uint64_t steps[] = {40, 2 * PIECE, 5 * PIECE + 12, 3, 17 * PIECE, PIECE - 1};
+    for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+        ck_assert_uint_ge(readbuf_fill(&b, 8), 8);
+        ck_assert(readbuf_skip(&b, steps[k] / 4 * 4));
+        at += (uint32_t)(steps[k] / 4);
+        ck_assert_uint_ge(readbuf_fill(&b, 4), 4);
+        memcpy(&v, readbuf_at(&b), 4);
+        ck_assert_uint_eq(v, at);
+    }
+    ck_assert(readbuf_skip(&b, SIZE)); /* past the end */
+    ck_assert_uint_eq(readbuf_fill(&b, 4), 0);
+    readbuf_close(&b);
+    fclose(f);
+}
+END_TEST
+
 /* A mapped file: the records read back the same from where reading
  * stood when it was mapped, with a few taken by reading first. */
 START_TEST(test_mapped_records_read_back)
@@ -359,6 +443,8 @@ Suite *readbuf_suite(void)
     tcase_add_test(tc, test_files_share_the_thread);
     tcase_add_test(tc, test_close_while_reading_ahead);
     tcase_add_test(tc, test_pipe_is_read_here);
+    tcase_add_loop_test(tc, test_stream_records_read_back, 0, 2);
+    tcase_add_test(tc, test_stream_skips_read_through);
     tcase_add_test(tc, test_mapped_records_read_back);
     tcase_add_test(tc, test_mapped_file_shrinks);
     suite_add_tcase(s, tc);
