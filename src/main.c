@@ -138,6 +138,8 @@ static int open_outputs(struct run *run)
         run->extractor = extract_open(run->opt.extract_dir, run->err, sizeof(run->err));
         if (run->extractor == NULL) {
             rc = SMTPSCOPE_ERR_OUTPUT;
+        } else {
+            extract_limit(run->extractor, (uint64_t)run->opt.max_sessions);
         }
     }
     return rc;
