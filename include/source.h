@@ -52,6 +52,11 @@ ssize_t source_read_some(void *src, uint8_t *buf, size_t n);
  * they are written, maybe slowly (a capture still being taken). */
 bool source_is_stream(const struct source *src);
 
+/* A stream only: fn(ctx) is called before a read that would wait for
+ * the writer (none of its bytes are there yet), so that what was read so
+ * far can be finished first.  NULL: none. */
+void source_on_wait(struct source *src, void (*fn)(void *ctx), void *ctx);
+
 /* What the stream is, for messages ("gzip"). */
 const char *source_kind_name(enum source_kind kind);
 

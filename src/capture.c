@@ -322,6 +322,13 @@ bool capture_set_streamed(const struct capture_set *set)
     return false;
 }
 
+void capture_set_on_wait(struct capture_set *set, void (*fn)(void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        source_on_wait(set->files[i].src, fn, ctx);
+    }
+}
+
 void capture_set_map(struct capture_set *set)
 {
     for (size_t i = 0; i < set->n; i++) {

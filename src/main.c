@@ -162,6 +162,11 @@ static int start_pipeline(struct run *run)
     free(caps);
     if (rc == SMTPSCOPE_OK) {
         input_start_reading(&run->in, o, engine_many(&run->eng));
+        if (engine_many(&run->eng) && run->in.files != NULL) {
+            /* A pipe's records, read by the workers, are written before
+             * it waits for more (one process writes them as they end). */
+            capture_set_on_wait(run->in.files, engine_settle, &run->eng);
+        }
     }
     return rc;
 }

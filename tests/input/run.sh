@@ -18,7 +18,8 @@
 #  5. A capture still being written (its writer holds the pipe open after
 #     the last packet, as tcpdump -w - does between packets): the records
 #     of the sessions that ended are in the JSON file before the pipe
-#     closes, from a pcap, a pcapng and a gzip stream.
+#     closes, from a pcap, a pcapng and a gzip stream, and with two
+#     processes (--workers 2) too.
 # Prints one line per check and "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -196,13 +197,14 @@ sys.stdout.buffer.write(data)
 sys.stdout.buffer.flush()
 time.sleep(30)
 PY
-for spec in "pcaps/real-concurrent.pcap plain" "pcaps/real-multi-interface.pcapng plain" \
-            "pcaps/real-concurrent.pcap gzip"; do
+for spec in "pcaps/real-concurrent.pcap plain 1" "pcaps/real-multi-interface.pcapng plain 1" \
+            "pcaps/real-concurrent.pcap gzip 1" "pcaps/real-concurrent.pcap plain 2"; do
     set -- $spec
     want=$("$binary" -q -r "$1" --json - 2>/dev/null | grep -c '"type":"session"')
     out=$tmp/held.jsonl
     rm -f "$out"
-    python3 "$tmp/hold.py" "$1" "$2" | "$binary" -q -r - --json "$out" 2>"$tmp/held.err" &
+    python3 "$tmp/hold.py" "$1" "$2" |
+        "$binary" -q -r - --json "$out" --workers "$3" 2>"$tmp/held.err" &
     pipeline=$!
     got=0
     for _ in $(seq 150); do
@@ -213,9 +215,9 @@ for spec in "pcaps/real-concurrent.pcap plain" "pcaps/real-multi-interface.pcapn
     pkill -f "$tmp/hold.py" 2>/dev/null
     wait "$pipeline" 2>/dev/null
     if [ "${got:-0}" -ge "$want" ] && [ "$want" -gt 0 ]; then
-        pass "$(basename "$1") ($2) from a pipe held open: all $want records written before it closed"
+        pass "$(basename "$1") ($2, --workers $3) from a pipe held open: all $want records written before it closed"
     else
-        fail "$(basename "$1") ($2) from a pipe held open: ${got:-0} of $want records before it closed"
+        fail "$(basename "$1") ($2, --workers $3) from a pipe held open: ${got:-0} of $want records before it closed"
     fi
 done
 
