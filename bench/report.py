@@ -19,7 +19,7 @@ import sys
 
 LABELS = ("normal_quit", "rst", "server_221_mid_transaction", "fin_without_quit")
 ORDER = ("loop_pcap", "loop_nids", "nids_1m", "smtpscope", "scope_w2", "scope_wauto",
-         "scope_1thread", "scope_kept", "scope_pcapng", "tshark")
+         "scope_1thread", "scope_pipe", "scope_kept", "scope_pcapng", "tshark")
 # Captures on which --workers 2 must take at most this share of one
 # process's wall time (the 2-core target; small captures are too short).
 WORKERS_TARGET = {"1g": 0.7, "c50k": 0.7}
@@ -86,7 +86,7 @@ def workers_ratios(runs, name):
     if "smtpscope" not in runs:
         return 0
     status = 0
-    for prog in ("scope_w2", "scope_wauto"):
+    for prog in ("scope_w2", "scope_wauto", "scope_pipe"):
         if prog not in runs:
             continue
         pairs = list(zip(runs[prog]["wall"], runs["smtpscope"]["wall"]))

@@ -6,7 +6,8 @@
 # on the same file: loop_pcap (bare libpcap), loop_nids (libnids, empty
 # callbacks), nids_1m (loop_nids reading through a 1 MiB stdio buffer, as
 # smtpscope does), smtpscope, scope_1thread (smtpscope reading its file in
-# the main thread, --read-threads 0: the one-core figure), scope_w2 and
+# the main thread, --read-threads 0: the one-core figure), scope_pipe
+# (smtpscope reading the capture from a pipe, -r -), scope_w2 and
 # scope_wauto (smtpscope with --workers 2 and --workers auto: a reading
 # process and that many analysing processes), scope_kept (smtpscope keeping libnids' buffers,
 # on captures with more than 4096 sessions open at once, where smtpscope
@@ -106,6 +107,8 @@ cmd_for() {
 		echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3 --workers 2" ;;
 	scope_wauto) have_smtpscope &&
 		echo "$SMTPSCOPE -r $2 --json /dev/null -q --max-streams $3 --workers auto" ;;
+	scope_pipe) have_smtpscope &&
+		echo "$HERE/from_pipe.sh $2 $SMTPSCOPE -r - --json /dev/null -q --max-streams $3" ;;
 	scope_pcapng) have_smtpscope && [ -f "${2%.pcap}.pcapng" ] &&
 		echo "$SMTPSCOPE -r ${2%.pcap}.pcapng --json /dev/null -q --max-streams $3" ;;
 	tshark) have_tshark && echo "tshark -r $2 -q -z io,stat,0" ;;
@@ -132,9 +135,9 @@ time_one() {
 # so the table shows what the freeing does.
 bench_capture() {
 	local name=$1 streams=$2 file=$BENCH_DIR/$1.pcap rep prog cmd progs
-	progs="loop_pcap loop_nids nids_1m smtpscope scope_w2 scope_wauto scope_1thread scope_pcapng tshark"
+	progs="loop_pcap loop_nids nids_1m smtpscope scope_w2 scope_wauto scope_1thread scope_pipe scope_pcapng tshark"
 	[ "$3" -le 4096 ] ||
-		progs="loop_pcap loop_nids nids_1m smtpscope scope_w2 scope_wauto scope_1thread scope_kept scope_pcapng tshark"
+		progs="loop_pcap loop_nids nids_1m smtpscope scope_w2 scope_wauto scope_1thread scope_pipe scope_kept scope_pcapng tshark"
 	have_smtpscope || note "SKIP smtpscope: $SMTPSCOPE not built yet"
 	have_tshark || note "SKIP tshark: not installed (or BENCH_TSHARK=0)"
 	cat "$file" >/dev/null # warm the page cache

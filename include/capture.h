@@ -132,6 +132,12 @@ void capture_set_read_ahead(struct capture_set *set, int threads);
 /* As capture_next(); errors come back once all files are read. */
 /* Puts c's name in front of the error text err of one of its packets. */
 void capture_name_error(const struct capture *c, char *err, size_t errlen);
+/* True when a file of the set is a pipe (or a FIFO, a terminal): its
+ * packets come as they are captured, and records should follow them. */
+bool capture_set_streamed(const struct capture_set *set);
+/* fn(ctx) before a read of a streamed file waits for its writer
+ * (source_on_wait()). */
+void capture_set_on_wait(struct capture_set *set, void (*fn)(void *ctx), void *ctx);
 /* Maps the set's large regular files instead of reading them (readbuf.h):
  * the least CPU time, for when no core is free to read ahead. */
 void capture_set_map(struct capture_set *set);

@@ -43,6 +43,10 @@ void engine_packet(struct engine *e, const struct capture_packet *pkt,
 void engine_live_packet(struct engine *e, const struct capture_packet *pkt);
 /* Live: the wall clock, for idle sessions and the workers' records. */
 void engine_tick(struct engine *e, int64_t now_us);
+/* Files: the input is about to wait for more (a pipe whose writer is
+ * slow): every record the packets so far have finished is written now.
+ * Takes void * to be a reader's callback (capture_set_on_wait). */
+void engine_settle(void *e);
 
 /* Packets read in all and their captured bytes, sessions open, and the
  * workers' sockets' drops. */

@@ -37,6 +37,10 @@ struct extract_message;
 struct extractor *extract_open(const char *dir, char *err, size_t errlen);
 void extract_close(struct extractor *x);
 
+/* Only the messages of sessions 1 to max_id (-c: the sessions whose
+ * records are written, ids being given in output order); 0: all. */
+void extract_limit(struct extractor *x, uint64_t max_id);
+
 /*
  * A message of session r starts; msg_no counts messages in the session
  * from 1.  Returns NULL (and counts the failure) when the file cannot be

@@ -42,11 +42,12 @@ struct outputs {
  * and then the terminal summary goes to standard error), the terminal
  * summary unless quiet, the report to report_path ("-": standard output
  * too, and the summary to standard error; not both "-"; meta borrowed).
- * Files are created mode 0640.  Live
- * output flushes each record.  0, or SMTPSCOPE_ERR_* with err filled.
+ * Files are created mode 0640.  With flush_each (a capture read as it is
+ * taken) each record reaches its file at once.  0, or SMTPSCOPE_ERR_* with
+ * err filled.
  */
 int outputs_open(struct outputs *o, const char *json_path, const char *report_path, bool quiet,
-                 bool live, const struct report_meta *meta, char *err, size_t errlen);
+                 bool flush_each, const struct report_meta *meta, char *err, size_t errlen);
 
 /* For session_sink.emit: ctx is the struct outputs.  Past max_records
  * records (-c), a record is neither counted nor written: the sessions

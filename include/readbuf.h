@@ -32,17 +32,24 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #define READBUF_PIECE (1u << 20)
 #define READBUF_MAP_MIN (8u << 20)
 
 struct readbuf_thread; /* readbuf.c */
 
+/* Reads at most n bytes, as many as are there (at least 1, blocking only
+ * while there are none): > 0, 0 at the end, < 0 on a failure. */
+typedef ssize_t (*readbuf_read_fn)(void *ctx, uint8_t *buf, size_t n);
+
 struct readbuf {
     FILE *f;       /* read unbuffered, from where it stands; not closed here */
     uint8_t *buf;
     size_t cap;
     size_t piece;  /* bytes read at a time; READBUF_PIECE, smaller in tests */
+    readbuf_read_fn read_some; /* a stream's reads (readbuf_read_by), else NULL: fread */
+    void *read_ctx;
     size_t record_max;
     size_t start;  /* the first byte not taken */
     size_t end;    /* bytes read into buf */
@@ -69,6 +76,14 @@ bool readbuf_open(struct readbuf *b, FILE *f, size_t record_max);
  * used from one thread.  Without a thread (none free, or none could be
  * made) reading goes on here; results are the same either way. */
 void readbuf_read_ahead(struct readbuf *b, int *threads_free);
+
+/*
+ * A stream (a pipe, a decompressor): each fill takes what one call of
+ * read_some gives, as soon as it has the bytes asked for, instead of
+ * waiting for a whole piece, so the records of a capture still being
+ * written are read as they come.  Before the first fill.
+ */
+void readbuf_read_by(struct readbuf *b, readbuf_read_fn read_some, void *ctx);
 
 /* Maps the file from where the reading stands, instead of reading it
  * (see above); false (and nothing changed) when it cannot or is not worth

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 enum source_kind { SOURCE_FILE, SOURCE_PIPE, SOURCE_GZIP, SOURCE_XZ, SOURCE_ZSTD };
 
@@ -35,6 +36,26 @@ struct source; /* source.c: the state behind a stream not read as it is */
  */
 int source_open(const char *path, FILE **f, uint8_t head[4], struct source **src,
                 enum source_kind *kind, char *err, size_t errlen);
+
+/*
+ * The next bytes of src's stream, as many as one read gives (at most n,
+ * at least 1 unless at the end): > 0 bytes, 0 at the end, -1 on a failure
+ * (source_failure() says which) or a read cut short by a signal.  For a
+ * reader that must not wait for a whole piece of a pipe; src is a struct
+ * source (void * so it can be a reader's callback).  Not mixed with
+ * reads through the stdio stream that have bytes of their own buffered:
+ * the stream is unbuffered.
+ */
+ssize_t source_read_some(void *src, uint8_t *buf, size_t n);
+
+/* True when src reads a pipe, a FIFO or a terminal: its bytes come as
+ * they are written, maybe slowly (a capture still being taken). */
+bool source_is_stream(const struct source *src);
+
+/* A stream only: fn(ctx) is called before a read that would wait for
+ * the writer (none of its bytes are there yet), so that what was read so
+ * far can be finished first.  NULL: none. */
+void source_on_wait(struct source *src, void (*fn)(void *ctx), void *ctx);
 
 /* What the stream is, for messages ("gzip"). */
 const char *source_kind_name(enum source_kind kind);

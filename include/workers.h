@@ -59,6 +59,10 @@ int workers_open_live(struct workers **out, unsigned n, const struct pipeline_co
 void workers_live_packet(struct workers *w, const struct capture_packet *pkt);
 /* Live: the clock here, and the records the workers have sent. */
 void workers_tick(struct workers *w, int64_t now_us);
+/* Files: the input has nothing more for now (a pipe waits for its
+ * writer): hands the workers what is in their rings, waits until they
+ * have analysed it and writes every record that can be written. */
+void workers_settle(struct workers *w);
 /* Packets and their captured bytes read in all (live: as far as the
  * workers have told, every second) and the workers' sockets' drops (this
  * process's are its own capture's). */

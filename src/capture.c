@@ -53,7 +53,11 @@ int capture_open_offline(struct capture *c, const char *path, char *err, size_t 
         /* pcapng: our reader, so interfaces may differ in link type. */
         c->ng_active = true;
         c->ng_file = f;
-        return pcapng_open(&c->ng, f, err, errlen);
+        rc = pcapng_open(&c->ng, f, err, errlen);
+        if (rc == SMTPSCOPE_OK && c->src != NULL) {
+            readbuf_read_by(&c->ng.in, source_read_some, c->src);
+        }
+        return rc;
     }
     c->pcap = pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, pcap_err);
     if (c->pcap == NULL) {
@@ -87,6 +91,9 @@ int capture_open_offline(struct capture *c, const char *path, char *err, size_t 
             return rc;
         }
         c->pf_active = true;
+        if (c->src != NULL) {
+            readbuf_read_by(&c->pf.in, source_read_some, c->src);
+        }
     }
     c->linktype = pcap_datalink(c->pcap);
     return SMTPSCOPE_OK;
@@ -303,6 +310,23 @@ static __attribute__((noinline, cold)) void name_the_file(const struct capture *
     char file_err[400];
     snprintf(file_err, sizeof(file_err), "%s", err);
     snprintf(err, errlen, "%.200s: %s", c->source, file_err);
+}
+
+bool capture_set_streamed(const struct capture_set *set)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (source_is_stream(set->files[i].src)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void capture_set_on_wait(struct capture_set *set, void (*fn)(void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        source_on_wait(set->files[i].src, fn, ctx);
+    }
 }
 
 void capture_set_map(struct capture_set *set)

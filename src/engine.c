@@ -69,6 +69,14 @@ void engine_live_packet(struct engine *e, const struct capture_packet *pkt)
     }
 }
 
+void engine_settle(void *eng)
+{
+    struct engine *e = eng;
+    if (e->workers != NULL) {
+        workers_settle(e->workers);
+    }
+}
+
 void engine_tick(struct engine *e, int64_t now_us)
 {
     if (e->workers != NULL) {

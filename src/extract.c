@@ -67,6 +67,7 @@ struct extractor {
     int dirfd;
     uint64_t n_written;
     uint64_t n_failed;
+    uint64_t max_id;                  /* -c: sessions past this one are not written (0: all) */
     const char *dir;                  /* as given; for warnings only */
     bool gmime_ready;
     struct capbuf json;
@@ -171,10 +172,15 @@ static int create_in_dir(const struct extractor *x, const char *name)
     return openat(x->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
 }
 
+void extract_limit(struct extractor *x, uint64_t max_id)
+{
+    x->max_id = max_id;
+}
+
 struct extract_message *extract_begin(struct extractor *x, const struct session_record *r,
                                       uint32_t msg_no, int64_t start_us)
 {
-    if (x == NULL) {
+    if (x == NULL || (x->max_id > 0 && r->id > x->max_id)) {
         return NULL;
     }
     struct extract_message *m = calloc(1, sizeof(*m));

@@ -122,11 +122,15 @@ static void name_inputs(struct run *run)
 }
 
 /* The writers and the extraction directory: opened before -Z, like the
- * capture, so that root-only log directories work. */
+ * capture, so that root-only log directories work.  A capture taken as it
+ * is read (an interface, or a pipe from a capturing tool) has each
+ * record written out as it is finished. */
 static int open_outputs(struct run *run)
 {
+    bool as_it_comes = run->opt.device != NULL ||
+                       (run->in.files != NULL && capture_set_streamed(run->in.files));
     int rc = outputs_open(&run->out, run->opt.json_path, run->opt.report_path, run->opt.quiet,
-                          run->opt.device != NULL, &run->meta, run->err, sizeof(run->err));
+                          as_it_comes, &run->meta, run->err, sizeof(run->err));
     run->out.json.community_id_seed = (uint16_t)run->opt.community_id_seed;
     run->out.max_records = (uint64_t)run->opt.max_sessions;
     name_inputs(run);
@@ -134,6 +138,8 @@ static int open_outputs(struct run *run)
         run->extractor = extract_open(run->opt.extract_dir, run->err, sizeof(run->err));
         if (run->extractor == NULL) {
             rc = SMTPSCOPE_ERR_OUTPUT;
+        } else {
+            extract_limit(run->extractor, (uint64_t)run->opt.max_sessions);
         }
     }
     return rc;
@@ -156,6 +162,11 @@ static int start_pipeline(struct run *run)
     free(caps);
     if (rc == SMTPSCOPE_OK) {
         input_start_reading(&run->in, o, engine_many(&run->eng));
+        if (engine_many(&run->eng) && run->in.files != NULL) {
+            /* A pipe's records, read by the workers, are written before
+             * it waits for more (one process writes them as they end). */
+            capture_set_on_wait(run->in.files, engine_settle, &run->eng);
+        }
     }
     return rc;
 }

@@ -37,7 +37,7 @@ static FILE *open_output(const char *path, bool append)
 }
 
 int outputs_open(struct outputs *o, const char *json_path, const char *report_path, bool quiet,
-                 bool live, const struct report_meta *meta, char *err, size_t errlen)
+                 bool flush_each, const struct report_meta *meta, char *err, size_t errlen)
 {
     memset(o, 0, sizeof(*o));
     o->json_path = json_path;
@@ -59,7 +59,7 @@ int outputs_open(struct outputs *o, const char *json_path, const char *report_pa
             return SMTPSCOPE_ERR_OUTPUT;
         }
         writer_jsonl_init(&o->json, o->json_file);
-        o->json.flush_each = live;
+        o->json.flush_each = flush_each;
         o->has_json = true;
     }
     if (report_path != NULL && strcmp(report_path, "-") == 0) {

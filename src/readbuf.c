@@ -370,12 +370,27 @@ static void fill_here(struct readbuf *b, size_t want)
             break; /* the file grew past its size at open: the record is not read */
         }
         size_t ask = room > b->piece ? b->piece : room;
+        if (b->read_some != NULL) {
+            ssize_t got = b->read_some(b->read_ctx, b->buf + b->end, ask);
+            if (got <= 0) {
+                b->at_eof = true; /* a failure, as a short fread: the caller asks why */
+            } else {
+                b->end += (size_t)got;
+            }
+            continue;
+        }
         size_t got = fread(b->buf + b->end, 1, ask, b->f);
         b->end += got;
         if (got < ask) {
             b->at_eof = true;
         }
     }
+}
+
+void readbuf_read_by(struct readbuf *b, readbuf_read_fn read_some, void *ctx)
+{
+    b->read_some = read_some;
+    b->read_ctx = ctx;
 }
 
 /* A thread pays only when there is a next piece and room before it for
@@ -439,6 +454,19 @@ bool readbuf_skip(struct readbuf *b, uint64_t n)
     b->start = b->end = 0;
     if (b->at_eof) {
         return true; /* nothing is left to skip */
+    }
+    if (b->read_some != NULL) {
+        /* A stream cannot seek: read through, into the buffer. */
+        while (beyond > 0 && !b->at_eof) {
+            size_t ask = beyond < b->cap ? (size_t)beyond : b->cap;
+            ssize_t got = b->read_some(b->read_ctx, b->buf, ask);
+            if (got <= 0) {
+                b->at_eof = true;
+            } else {
+                beyond -= (uint64_t)got;
+            }
+        }
+        return true;
     }
     if (beyond > (uint64_t)INT64_MAX || fseeko(b->f, (off_t)beyond, SEEK_CUR) != 0) {
         return false;

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lzma.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,6 +46,9 @@ struct source {
     size_t in_len, in_pos;
     bool in_eof;
     bool frame_open; /* within a compressed member (its end not yet seen) */
+    bool stream;     /* not a regular file: bytes come as the writer gives them */
+    void (*on_wait)(void *ctx); /* called before a read that would wait */
+    void *on_wait_ctx;
     bool failed;
     char why[200];
     uint64_t raw_offset; /* compressed bytes read */
@@ -70,6 +74,21 @@ const char *source_kind_name(enum source_kind kind)
     return "file";
 }
 
+/* Before a read of the descriptor: if it would wait, and nothing comes
+ * for a moment (a writer that is only slower than us refills the pipe in
+ * microseconds; one that is waiting for packets does not), say so first. */
+#define SOURCE_WAIT_MS 20
+
+static void before_read(struct source *s)
+{
+    if (s->on_wait != NULL) {
+        struct pollfd p = {s->fd, POLLIN, 0};
+        if (poll(&p, 1, 0) == 0 && poll(&p, 1, SOURCE_WAIT_MS) == 0) {
+            s->on_wait(s->on_wait_ctx);
+        }
+    }
+}
+
 static void fail(struct source *s, const char *what)
 {
     if (!s->failed) {
@@ -88,6 +107,7 @@ static bool refill(struct source *s)
     if (s->in_eof) {
         return false;
     }
+    before_read(s);
     ssize_t r = read(s->fd, s->in, SOURCE_IN_BYTES);
     if (r < 0) {
         if (errno != EINTR) {
@@ -231,6 +251,7 @@ static ssize_t cookie_read(void *cookie, char *buf, size_t size)
         return (ssize_t)n;
     }
     if (s->kind == SOURCE_PIPE) {
+        before_read(s);
         ssize_t r = read(s->fd, buf, size);
         if (r < 0 && errno != EINTR) {
             s->failed = true;
@@ -242,6 +263,24 @@ static ssize_t cookie_read(void *cookie, char *buf, size_t size)
         return -1;
     }
     return inflate_some(s, (uint8_t *)buf, size);
+}
+
+ssize_t source_read_some(void *src, uint8_t *buf, size_t n)
+{
+    return cookie_read(src, (char *)buf, n);
+}
+
+bool source_is_stream(const struct source *src)
+{
+    return src != NULL && src->stream;
+}
+
+void source_on_wait(struct source *src, void (*fn)(void *ctx), void *ctx)
+{
+    if (src != NULL && src->stream) {
+        src->on_wait = fn;
+        src->on_wait_ctx = ctx;
+    }
 }
 
 static void free_source(struct source *s)
@@ -378,6 +417,7 @@ int source_open(const char *path, FILE **f, uint8_t head[4], struct source **src
     }
     s->fd = fd;
     s->own_fd = !is_stdin;
+    s->stream = !regular;
     s->kind = kind_of(magic, got);
     if (s->kind == SOURCE_PIPE) {
         memcpy(s->pending, magic, got);

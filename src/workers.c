@@ -1273,6 +1273,37 @@ void workers_live_packet(struct workers *ws, const struct capture_packet *pkt)
     }
 }
 
+void workers_settle(struct workers *ws)
+{
+    if (ws->live) {
+        return;
+    }
+    for (unsigned i = 1; i < ws->n; i++) {
+        publish(&ws->w[i]);
+    }
+    for (;;) {
+        collect(ws);
+        struct worker *busy = NULL;
+        for (unsigned i = 1; i < ws->n && busy == NULL; i++) {
+            struct worker *w = &ws->w[i];
+            if (!w->dead && atomic_load_explicit(&w->ring->tail, memory_order_acquire) != w->head) {
+                busy = w;
+            }
+        }
+        if (busy == NULL) {
+            collect(ws); /* their events up to the last entry, now merged */
+            return;
+        }
+        uint32_t wake = atomic_load(&busy->ring->reader_wake);
+        atomic_store(&busy->ring->reader_waiting, 1);
+        if (atomic_load(&busy->ring->tail) != busy->head) {
+            struct timespec ts = {0, 1000000}; /* and read the events again */
+            futex(&busy->ring->reader_wake, FUTEX_WAIT, wake, &ts);
+        }
+        atomic_store(&busy->ring->reader_waiting, 0);
+    }
+}
+
 void workers_tick(struct workers *ws, int64_t now_us)
 {
     pipeline_tick(&ws->pipe, now_us);

@@ -13,6 +13,7 @@
 #    (text and JSON summaries) and exits 7; a write error (file size limit)
 #    too; --json, --report and extracted files are created mode 0640.
 # 4. Nothing is created beside DIR.
+# 5. -c N: only the messages of the N sessions written are extracted.
 # Skips (counting nothing) when BINARY does not offer --extract yet.
 # Prints a closing "N passed, N failed" line.
 set -u
@@ -143,6 +144,14 @@ caps="-r pcaps/real-concurrent.pcap -r pcaps/real-bdat.pcap -r pcaps/real-pipeli
 "$bin" -q $caps --json /dev/null --extract "$tmp/freed" --free-buffers-above 0 >/dev/null 2>&1
 expect "free-buffers: messages were extracted" test "$(ls "$tmp/kept" | wc -l)" -ge 10
 expect "free-buffers: same files, same bytes" diff -r "$tmp/kept" "$tmp/freed"
+
+# ---- 5. -c N ------------------------------------------------------------------
+"$bin" -r pcaps/real-concurrent.pcap -q --extract "$tmp/all" --json /dev/null
+"$bin" -r pcaps/real-concurrent.pcap -q -c 2 --extract "$tmp/two" --json "$tmp/two.jsonl"
+written=$(grep -o '"type":"session","id":[0-9]*' "$tmp/two.jsonl" | sed 's/.*://' | sort -n | tr '\n' ' ')
+extracted=$(ls "$tmp/two" | sed -n 's/^session-\([0-9]*\)-msg-.*\.eml$/\1/p' | sort -nu | tr '\n' ' ')
+expect "-c 2: more sessions carry messages without it" test "$(ls "$tmp/all" | grep -c '\.eml$')" -gt 2
+expect "-c 2: messages of the written sessions only ($extracted= $written)" test "$extracted" = "$written"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

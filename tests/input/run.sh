@@ -15,6 +15,11 @@
 #     the stats line.
 #  4. -Z: the JSON file may be in a directory only root can write (the
 #     outputs are opened before privileges are dropped).  Needs root.
+#  5. A capture still being written (its writer holds the pipe open after
+#     the last packet, as tcpdump -w - does between packets): the records
+#     of the sessions that ended are in the JSON file before the pipe
+#     closes, from a pcap, a pcapng and a gzip stream, and with two
+#     processes (--workers 2) too.
 # Prints one line per check and "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -178,6 +183,43 @@ else
         fail "-Z nobody: exit $st, $(cat "$tmp/z.err")"
     fi
 fi
+
+# --- 5. records as they come, from a pipe still open ---------------------
+# The writer sends the whole capture, then holds the pipe for 30 s; the
+# records must be in the file well before (polled for 15 s), and the run
+# ends once the pipe closes (the writer is stopped then).
+cat >"$tmp/hold.py" <<'PY'
+import gzip, sys, time
+data = open(sys.argv[1], 'rb').read()
+if sys.argv[2] == 'gzip':
+    data = gzip.compress(data)
+sys.stdout.buffer.write(data)
+sys.stdout.buffer.flush()
+time.sleep(30)
+PY
+for spec in "pcaps/real-concurrent.pcap plain 1" "pcaps/real-multi-interface.pcapng plain 1" \
+            "pcaps/real-concurrent.pcap gzip 1" "pcaps/real-concurrent.pcap plain 2"; do
+    set -- $spec
+    want=$("$binary" -q -r "$1" --json - 2>/dev/null | grep -c '"type":"session"')
+    out=$tmp/held.jsonl
+    rm -f "$out"
+    python3 "$tmp/hold.py" "$1" "$2" |
+        "$binary" -q -r - --json "$out" --workers "$3" 2>"$tmp/held.err" &
+    pipeline=$!
+    got=0
+    for _ in $(seq 150); do
+        got=$(grep -c '"type":"session"' "$out" 2>/dev/null)
+        [ "${got:-0}" -ge "$want" ] && break
+        sleep 0.1
+    done
+    pkill -f "$tmp/hold.py" 2>/dev/null
+    wait "$pipeline" 2>/dev/null
+    if [ "${got:-0}" -ge "$want" ] && [ "$want" -gt 0 ]; then
+        pass "$(basename "$1") ($2, --workers $3) from a pipe held open: all $want records written before it closed"
+    else
+        fail "$(basename "$1") ($2, --workers $3) from a pipe held open: ${got:-0} of $want records before it closed"
+    fi
+done
 
 echo "input: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

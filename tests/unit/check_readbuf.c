@@ -9,7 +9,9 @@
  * second file sharing it gets it; a file cut in a record must read short.
  * Mapped instead of read, the records must come back the same, and a file
  * cut while mapped must end early, said to have shrunk, not kill the
- * process with SIGBUS.
+ * process with SIGBUS.  Read as a stream (readbuf_read_by) that gives a
+ * few bytes a call, as a pipe does while its writer is slow, the records
+ * and the skips must come out the same, and a cut record read short.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -59,12 +61,38 @@ static FILE *record_file(size_t cut)
     return f;
 }
 
+/* A stream over f giving 1 to 13 bytes a call (each call's own count). */
+struct trickle {
+    FILE *f;
+    unsigned calls;
+};
+
+static ssize_t trickle_read(void *ctx, uint8_t *buf, size_t n)
+{
+    struct trickle *t = ctx;
+    size_t k = 1 + t->calls++ % 13;
+    size_t got = fread(buf, 1, n < k ? n : k, t->f);
+    return (ssize_t)got;
+}
+
 static void open_small(struct readbuf *b, FILE *f, int *threads_free)
 {
     ck_assert(readbuf_open(b, f, RECORD_MAX));
     b->piece = PIECE;
     if (threads_free != NULL) {
         readbuf_read_ahead(b, threads_free);
+    }
+}
+
+/* How a loop test reads: _i == 0 here, 1 ahead on a thread, 2 as a
+ * stream trickling in through t. */
+static void open_as(struct readbuf *b, FILE *f, int how, int *threads_free, struct trickle *t)
+{
+    open_small(b, f, how == 1 ? threads_free : NULL);
+    if (how == 2) {
+        t->f = f;
+        t->calls = 0;
+        readbuf_read_by(b, trickle_read, t);
     }
 }
 
@@ -110,13 +138,13 @@ static bool take_record(struct readbuf *b, uint32_t i)
     return true;
 }
 
-/* _i == 0 reads here, 1 reads ahead. */
 START_TEST(test_records_read_back)
 {
     FILE *f = record_file(0);
     int threads_free = 1;
     struct readbuf b;
-    open_small(&b, f, _i == 1 ? &threads_free : NULL);
+    struct trickle t;
+    open_as(&b, f, _i, &threads_free, &t);
     bool had_thread = false;
     uint32_t n = 0;
     while (take_record(&b, n)) {
@@ -125,6 +153,7 @@ START_TEST(test_records_read_back)
     }
     ck_assert_uint_eq(n, N_RECORDS);
     ck_assert_int_eq(had_thread, _i == 1);
+    ck_assert(_i != 2 || t.calls > 1000); /* it did trickle */
     ck_assert_ptr_null(b.ahead); /* the file ended: the thread was given back */
     ck_assert_int_eq(threads_free, 1);
     readbuf_close(&b);
@@ -137,7 +166,8 @@ START_TEST(test_cut_record_reads_short)
     FILE *f = record_file(3);
     int threads_free = 1;
     struct readbuf b;
-    open_small(&b, f, _i == 1 ? &threads_free : NULL);
+    struct trickle t;
+    open_as(&b, f, _i, &threads_free, &t);
     uint32_t n = 0;
     for (;;) {
         CHECK(readbuf_fill(&b, 4) >= 4);
@@ -171,7 +201,8 @@ START_TEST(test_skips_land_right)
     setvbuf(f, NULL, _IONBF, 0);
     int threads_free = 1;
     struct readbuf b;
-    open_small(&b, f, _i == 1 ? &threads_free : NULL);
+    struct trickle t;
+    open_as(&b, f, _i, &threads_free, &t); /* a stream cannot seek: it reads through */
     uint32_t v;
     uint32_t at = 0;
     uint64_t steps[] = {40, 2 * PIECE, 5 * PIECE + 12, 3, 17 * PIECE, PIECE - 1};
@@ -353,9 +384,9 @@ Suite *readbuf_suite(void)
     Suite *s = suite_create("readbuf");
     TCase *tc = tcase_create("pieces");
     tcase_set_timeout(tc, 60);
-    tcase_add_loop_test(tc, test_records_read_back, 0, 2);
-    tcase_add_loop_test(tc, test_cut_record_reads_short, 0, 2);
-    tcase_add_loop_test(tc, test_skips_land_right, 0, 2);
+    tcase_add_loop_test(tc, test_records_read_back, 0, 3);
+    tcase_add_loop_test(tc, test_cut_record_reads_short, 0, 3);
+    tcase_add_loop_test(tc, test_skips_land_right, 0, 3);
     tcase_add_test(tc, test_files_share_the_thread);
     tcase_add_test(tc, test_close_while_reading_ahead);
     tcase_add_test(tc, test_pipe_is_read_here);
