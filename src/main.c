@@ -116,6 +116,8 @@ static void name_inputs(struct run *run)
         run->input_names[n++] = slash != NULL && slash[1] != '\0' ? slash + 1 : path;
     }
     run->out.json.sensor = sensor;
+    run->out.text.sensor = sensor;
+    run->out.html.sensor = sensor;
     run->out.json.input_names = run->input_names;
     run->out.json.n_inputs = n;
     run->out.json.flat = run->opt.json_flat;
