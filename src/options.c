@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "metrics.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
@@ -22,8 +23,11 @@
 
 static void usage(FILE *f)
 {
+    /* TRANSLATORS: keep the command and option names, the four %d (in this
+     * order) and the layout: descriptions start in column 24 and no line
+     * is wider than 80 columns (a CJK character takes two). */
     fprintf(f,
-            "Usage: smtpscope -r FILE [options] [BPF expression]\n"
+            _("Usage: smtpscope -r FILE [options] [BPF expression]\n"
             "       smtpscope -i INTERFACE [options] [BPF expression]\n"
             "       smtpscope explain CODE|LABEL ...\n"
             "Reads a pcap or pcapng capture (-r - for standard input) or a live\n"
@@ -82,9 +86,10 @@ static void usage(FILE *f)
             "                       the output is the same whatever N\n"
             "  --order-window N     finished records held to keep id order (default %d;\n"
             "                       live capture writes each record as it ends)\n"
-            "  --lang LANG          language of the summary, report and explain\n"
-            "                       (fr, tr, zh_CN, en; default from LANGUAGE,\n"
-            "                       LC_ALL, LC_MESSAGES, LANG); JSON never changes\n"
+            "  --lang LANG          language of this help, the summary, the report\n"
+            "                       and explain (fr, tr, zh_CN, en; default from\n"
+            "                       LANGUAGE, LC_ALL, LC_MESSAGES, LANG); the JSON\n"
+            "                       never changes\n"
             "  --metrics [ADDR:]PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
             "                       while reading (PORT alone: every address; ADDR is\n"
             "                       numeric, IPv6 in brackets; see docs/metrics.md)\n"
@@ -95,7 +100,7 @@ static void usage(FILE *f)
             "Exit status: 0 ok, 1 usage, 2 cannot open input, 3 input damaged (sessions\n"
             "before the damage are still reported), 4 unsupported link type,\n"
             "5 cannot write output, 6 internal error, 7 some messages could not be\n"
-            "extracted (--extract).\n",
+            "extracted (--extract).\n"),
             STREAM_TABLE_DEFAULT, STREAM_FREE_BUFFERS_ABOVE_DEFAULT, PREFETCH_ABOVE_DEFAULT,
             ORDER_WINDOW_DEFAULT);
 }
