@@ -13,7 +13,8 @@
 #      of tests/report/explain;
 #   4. translated output is valid UTF-8 and fits 78 columns; --help is
 #      translated, fits 80 columns and keeps every option and default of
-#      the English text;
+#      the English text; so are the command line's errors (naming the
+#      option, exit status 1 as in English);
 #   5. the text summary is translated (LANG=fr_FR.UTF-8 and --lang);
 #   6. JSON is byte-identical whatever the language, for every capture;
 #      bytes from the wire stay escaped in translated output;
@@ -200,6 +201,28 @@ for p in problems:
     print('  ', p)
 sys.exit(1 if problems else 0)
 PY
+done
+
+# ---- 4c. the command line's errors ------------------------------------
+for l in $LANGS; do
+    tag=$(tag_of "$l")
+    for args in "-r x -c 0|-c" "-r x -p|-p" "-r x --json-format csv --json -|--json-format" \
+                "-r x --workers 0|--workers"; do
+        opts=${args%|*}
+        name=${args#*|}
+        # shellcheck disable=SC2086
+        "$BIN" --lang en $opts >/dev/null 2>"$WORK/err.en"
+        st_en=$?
+        # shellcheck disable=SC2086
+        "$BIN" --lang "$tag" $opts >/dev/null 2>"$WORK/err.$l"
+        st=$?
+        if [ $st = 1 ] && [ $st_en = 1 ] && ! cmp -s "$WORK/err.en" "$WORK/err.$l" &&
+            grep -q -- "^smtpscope: .*$name" "$WORK/err.$l"; then
+            ok
+        else
+            bad "--lang $tag $opts: exit $st, $(head -c 200 "$WORK/err.$l")"
+        fi
+    done
 done
 
 # ---- 5. the text summary speaks the language ---------------------------
