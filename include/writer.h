@@ -27,7 +27,7 @@ struct writer {
     bool failed;
     bool flush_each;    /* live capture: every record reaches the file at once */
     uint16_t community_id_seed; /* JSON: the Community ID's seed (--community-id-seed) */
-    const char *sensor;         /* JSON: --sensor, or the host name; borrowed */
+    const char *sensor;         /* uids (all), and JSON's "sensor": --sensor, or the host name; borrowed */
     const char *const *input_names; /* JSON: name of each input by record.input; borrowed */
     size_t n_inputs;
     bool flat;                  /* JSON: --json-format flat, one level of keys, no summary */

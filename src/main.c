@@ -116,6 +116,8 @@ static void name_inputs(struct run *run)
         run->input_names[n++] = slash != NULL && slash[1] != '\0' ? slash + 1 : path;
     }
     run->out.json.sensor = sensor;
+    run->out.text.sensor = sensor;
+    run->out.html.sensor = sensor;
     run->out.json.input_names = run->input_names;
     run->out.json.n_inputs = n;
     run->out.json.flat = run->opt.json_flat;
@@ -207,7 +209,7 @@ static int resume_metrics(struct run *run)
         port = port != NULL ? port + 1 : run->opt.metrics_listen;
         if (rc == SMTPSCOPE_OK && strtol(port, NULL, 10) == 0) {
             /* The system chose the port: the only way to learn it. */
-            fprintf(stderr, "smtpscope: metrics at http://%s/metrics\n", bound);
+            fprintf(stderr, _("smtpscope: metrics at http://%s/metrics\n"), bound);
         }
         run->out.metrics = run->metrics;
     } else {
@@ -271,8 +273,8 @@ static int read_again_with_greeting_ports(struct run *run)
                                  p->greeting_ports[i]);
     }
     fprintf(stderr,
-            "smtpscope: no SMTP on the default ports, but SMTP greetings from port %s: "
-            "reading again with those ports (--ports chooses them yourself)\n",
+            _("smtpscope: no SMTP on the default ports, but SMTP greetings from port %s: "
+              "reading again with those ports (--ports chooses them yourself)\n"),
             list);
     engine_close(&run->eng);
     input_close(&run->in);
@@ -391,7 +393,7 @@ int main(int argc, char **argv)
     }
     run.input.linktype_name = "?";
     if (run.opt.extract_dir != NULL && run.opt.workers != 1) {
-        fprintf(stderr, "smtpscope: --extract: reading with one process (--workers ignored)\n");
+        fprintf(stderr, _("smtpscope: --extract: reading with one process (--workers ignored)\n"));
     }
     if (run.opt.report_path != NULL) {
         /* Hash the input before libpcap reads it (a live capture has none). */
@@ -410,10 +412,11 @@ int main(int argc, char **argv)
     int rc = open_input(&run);
     if (rc == SMTPSCOPE_OK && run.opt.device != NULL && !run.opt.quiet) {
         /* What is captured, as tcpdump says it, before the first packet. */
-        fprintf(stderr, "smtpscope: listening on %s, link-type %s, snapshot length %d bytes, "
-                        "filter: %s\n",
+        /* TRANSLATORS: as tcpdump says it; link-type is a libpcap name. */
+        fprintf(stderr, _("smtpscope: listening on %s, link-type %s, snapshot length %d bytes, "
+                          "filter: %s\n"),
                 run.opt.device, capture_linktype_name(run.in.cap.linktype), CAPTURE_SNAPLEN,
-                run.in.filter != NULL ? run.in.filter : "(none)");
+                run.in.filter != NULL ? run.in.filter : _("(none)"));
     }
     if (rc == SMTPSCOPE_OK) {
         rc = open_outputs(&run);

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
 #include "metrics.h"
 #include "smtp_limits.h"
 #include "smtpscope.h"
@@ -22,8 +23,11 @@
 
 static void usage(FILE *f)
 {
+    /* TRANSLATORS: keep the command and option names, the four %d (in this
+     * order) and the layout: descriptions start in column 24 and no line
+     * is wider than 80 columns (a CJK character takes two). */
     fprintf(f,
-            "Usage: smtpscope -r FILE [options] [BPF expression]\n"
+            _("Usage: smtpscope -r FILE [options] [BPF expression]\n"
             "       smtpscope -i INTERFACE [options] [BPF expression]\n"
             "       smtpscope explain CODE|LABEL ...\n"
             "Reads a pcap or pcapng capture (-r - for standard input) or a live\n"
@@ -82,9 +86,10 @@ static void usage(FILE *f)
             "                       the output is the same whatever N\n"
             "  --order-window N     finished records held to keep id order (default %d;\n"
             "                       live capture writes each record as it ends)\n"
-            "  --lang LANG          language of the summary, report and explain\n"
-            "                       (fr, tr, zh_CN, en; default from LANGUAGE,\n"
-            "                       LC_ALL, LC_MESSAGES, LANG); JSON never changes\n"
+            "  --lang LANG          language of this help, the summary, the report\n"
+            "                       and explain (fr, tr, zh_CN, en; default from\n"
+            "                       LANGUAGE, LC_ALL, LC_MESSAGES, LANG); the JSON\n"
+            "                       never changes\n"
             "  --metrics [ADDR:]PORT  serve Prometheus metrics at http://ADDR:PORT/metrics\n"
             "                       while reading (PORT alone: every address; ADDR is\n"
             "                       numeric, IPv6 in brackets; see docs/metrics.md)\n"
@@ -95,7 +100,7 @@ static void usage(FILE *f)
             "Exit status: 0 ok, 1 usage, 2 cannot open input, 3 input damaged (sessions\n"
             "before the damage are still reported), 4 unsupported link type,\n"
             "5 cannot write output, 6 internal error, 7 some messages could not be\n"
-            "extracted (--extract).\n",
+            "extracted (--extract).\n"),
             STREAM_TABLE_DEFAULT, STREAM_FREE_BUFFERS_ABOVE_DEFAULT, PREFETCH_ABOVE_DEFAULT,
             ORDER_WINDOW_DEFAULT);
 }
@@ -156,7 +161,7 @@ static char *join_args(int argc, char **argv)
  */
 static bool check_mode(const struct options *o, bool prefetch_given, bool cid_given)
 {
-    static const char *const why_live = "is for live capture (-i); a file is read whole";
+    static const char *const why_live = N_("is for live capture (-i); a file is read whole");
     const char *bad = NULL;
     const char *why = NULL;
     if (o->device == NULL) {
@@ -167,26 +172,27 @@ static bool check_mode(const struct options *o, bool prefetch_given, bool cid_gi
               : o->stats_every_s > 0 ? "--stats"
                                      : NULL;
     } else {
-        why = "is for capture files (-r); a live capture is read as packets arrive";
+        why = N_("is for capture files (-r); a live capture is read as packets arrive");
         bad = o->read_threads >= 0 ? "--read-threads" : prefetch_given ? "--prefetch-above" : NULL;
     }
     if (bad == NULL && o->json_flat && o->json_path == NULL) {
         bad = "--json-format";
-        why = "only changes the form of --json's records; add --json PATH";
+        why = N_("only changes the form of --json's records; add --json PATH");
     }
     if (bad == NULL && cid_given && o->json_path == NULL) {
         bad = "--community-id-seed";
-        why = "only changes the JSON records' community_id; add --json PATH";
+        why = N_("only changes the JSON records' community_id; add --json PATH");
     }
     if (bad == NULL && o->quiet && o->json_path == NULL && o->report_path == NULL &&
         o->extract_dir == NULL && o->metrics_listen == NULL) {
         bad = "-q";
-        why = "without --json, --report, --extract or --metrics would leave nothing to show";
+        why = N_("without --json, --report, --extract or --metrics would leave nothing to show");
     }
     if (bad == NULL) {
         return true;
     }
-    fprintf(stderr, "smtpscope: %s %s\n", bad, why);
+    /* TRANSLATORS: an option, then why it is refused (a message below). */
+    fprintf(stderr, _("smtpscope: %s %s\n"), bad, _(why));
     return false;
 }
 
@@ -271,7 +277,7 @@ int options_parse(int argc, char **argv, struct options *o)
         switch (c) {
         case 'r':
             if (o->n_read == CAPTURE_FILES_MAX) {
-                fprintf(stderr, "smtpscope: at most %d -r files\n", CAPTURE_FILES_MAX);
+                fprintf(stderr, _("smtpscope: at most %d -r files\n"), CAPTURE_FILES_MAX);
                 return 1;
             }
             o->read_paths[o->n_read++] = optarg;
@@ -291,28 +297,28 @@ int options_parse(int argc, char **argv, struct options *o)
             break;
         case 'B':
             if (!parse_long(optarg, 1, 2047, &v)) {
-                fprintf(stderr, "smtpscope: -B wants a buffer size in MiB (1..2047)\n");
+                fprintf(stderr, _("smtpscope: -B wants a buffer size in MiB (1..2047)\n"));
                 return 1;
             }
             o->buffer_mib = (int)v;
             break;
         case 'c':
             if (!parse_long(optarg, 1, LLONG_MAX, &v)) {
-                fprintf(stderr, "smtpscope: -c wants a positive session count\n");
+                fprintf(stderr, _("smtpscope: -c wants a positive session count\n"));
                 return 1;
             }
             o->max_sessions = v;
             break;
         case OPT_DURATION:
             if (!parse_long(optarg, 1, 86400LL * 3650, &v)) {
-                fprintf(stderr, "smtpscope: --duration wants seconds\n");
+                fprintf(stderr, _("smtpscope: --duration wants seconds\n"));
                 return 1;
             }
             o->duration_s = v;
             break;
         case OPT_STATS:
             if (!parse_long(optarg, 1, 86400, &v)) {
-                fprintf(stderr, "smtpscope: --stats wants seconds\n");
+                fprintf(stderr, _("smtpscope: --stats wants seconds\n"));
                 return 1;
             }
             o->stats_every_s = v;
@@ -341,13 +347,13 @@ int options_parse(int argc, char **argv, struct options *o)
         case OPT_PORTS:
             o->ports_given = true;
             if (!parse_ports(optarg, o->ports, &o->n_ports)) {
-                fprintf(stderr, "smtpscope: --ports wants a comma-separated list of ports\n");
+                fprintf(stderr, _("smtpscope: --ports wants a comma-separated list of ports\n"));
                 return 1;
             }
             break;
         case OPT_TLS_PORTS:
             if (!parse_ports(optarg, o->tls_ports, &o->n_tls_ports)) {
-                fprintf(stderr, "smtpscope: --tls-ports wants a comma-separated list of ports\n");
+                fprintf(stderr, _("smtpscope: --tls-ports wants a comma-separated list of ports\n"));
                 return 1;
             }
             break;
@@ -356,14 +362,14 @@ int options_parse(int argc, char **argv, struct options *o)
             break;
         case OPT_MAX_STREAMS:
             if (!parse_long(optarg, 16, STREAM_TABLE_MAX, &v)) {
-                fprintf(stderr, "smtpscope: --max-streams wants 16..%d\n", STREAM_TABLE_MAX);
+                fprintf(stderr, _("smtpscope: --max-streams wants 16..%d\n"), STREAM_TABLE_MAX);
                 return 1;
             }
             o->max_streams = (int)v;
             break;
         case OPT_FREE_BUFFERS:
             if (!parse_long(optarg, 0, STREAM_TABLE_MAX, &v)) {
-                fprintf(stderr, "smtpscope: --free-buffers-above wants 0..%d open sessions\n",
+                fprintf(stderr, _("smtpscope: --free-buffers-above wants 0..%d open sessions\n"),
                         STREAM_TABLE_MAX);
                 return 1;
             }
@@ -371,7 +377,7 @@ int options_parse(int argc, char **argv, struct options *o)
             break;
         case OPT_PREFETCH:
             if (!parse_long(optarg, 0, STREAM_TABLE_MAX, &v)) {
-                fprintf(stderr, "smtpscope: --prefetch-above wants 0..%d open sessions\n",
+                fprintf(stderr, _("smtpscope: --prefetch-above wants 0..%d open sessions\n"),
                         STREAM_TABLE_MAX);
                 return 1;
             }
@@ -380,14 +386,14 @@ int options_parse(int argc, char **argv, struct options *o)
             break;
         case OPT_READ_THREADS:
             if (!parse_long(optarg, 0, READ_THREADS_MAX, &v)) {
-                fprintf(stderr, "smtpscope: --read-threads wants 0..%d\n", READ_THREADS_MAX);
+                fprintf(stderr, _("smtpscope: --read-threads wants 0..%d\n"), READ_THREADS_MAX);
                 return 1;
             }
             o->read_threads = v;
             break;
         case OPT_IDLE:
             if (!parse_long(optarg, 0, 86400LL * 365, &v)) {
-                fprintf(stderr, "smtpscope: --idle-timeout wants seconds (0 = never)\n");
+                fprintf(stderr, _("smtpscope: --idle-timeout wants seconds (0 = never)\n"));
                 return 1;
             }
             o->idle_timeout_s = v;
@@ -401,8 +407,8 @@ int options_parse(int argc, char **argv, struct options *o)
             if (n >= sizeof(ms) ||
                 (memcpy(ms, optarg, n), ms[n] = '\0', !parse_long(ms, 0, 600000, &v)) ||
                 (comma != NULL && !parse_long(comma + 1, 1, 1000000, &packets))) {
-                fprintf(stderr, "smtpscope: --reorder-window wants MS[,PACKETS]: 0..600000 "
-                                "milliseconds, 1..1000000 packets\n");
+                fprintf(stderr, _("smtpscope: --reorder-window wants MS[,PACKETS]: 0..600000 "
+                                "milliseconds, 1..1000000 packets\n"));
                 return 1;
             }
             o->reorder_window_ms = v;
@@ -411,7 +417,7 @@ int options_parse(int argc, char **argv, struct options *o)
         }
         case OPT_CID_SEED:
             if (!parse_long(optarg, 0, 65535, &v)) {
-                fprintf(stderr, "smtpscope: --community-id-seed wants 0..65535\n");
+                fprintf(stderr, _("smtpscope: --community-id-seed wants 0..65535\n"));
                 return 1;
             }
             o->community_id_seed = v;
@@ -419,14 +425,14 @@ int options_parse(int argc, char **argv, struct options *o)
             break;
         case OPT_JSON_FORMAT:
             if (strcmp(optarg, "nested") != 0 && strcmp(optarg, "flat") != 0) {
-                fprintf(stderr, "smtpscope: --json-format wants nested or flat\n");
+                fprintf(stderr, _("smtpscope: --json-format wants nested or flat\n"));
                 return 1;
             }
             o->json_flat = strcmp(optarg, "flat") == 0;
             break;
         case OPT_SENSOR:
             if (optarg[0] == '\0' || strlen(optarg) > SMTP_NAME_KEEP) {
-                fprintf(stderr, "smtpscope: --sensor wants a name of 1..%d bytes\n",
+                fprintf(stderr, _("smtpscope: --sensor wants a name of 1..%d bytes\n"),
                         SMTP_NAME_KEEP);
                 return 1;
             }
@@ -436,8 +442,8 @@ int options_parse(int argc, char **argv, struct options *o)
             struct sockaddr_storage ss;
             socklen_t len;
             if (!metrics_parse_listen(optarg, &ss, &len)) {
-                fprintf(stderr, "smtpscope: --metrics wants [ADDR:]PORT: a port (0..65535), "
-                                "after a numeric IPv4 address or an IPv6 one in brackets\n");
+                fprintf(stderr, _("smtpscope: --metrics wants [ADDR:]PORT: a port (0..65535), "
+                                "after a numeric IPv4 address or an IPv6 one in brackets\n"));
                 return 1;
             }
             o->metrics_listen = optarg;
@@ -445,7 +451,7 @@ int options_parse(int argc, char **argv, struct options *o)
         }
         case OPT_METRICS_LINGER:
             if (!parse_long(optarg, 0, METRICS_LINGER_MAX_S, &v)) {
-                fprintf(stderr, "smtpscope: --metrics-linger wants 0..%d seconds\n",
+                fprintf(stderr, _("smtpscope: --metrics-linger wants 0..%d seconds\n"),
                         METRICS_LINGER_MAX_S);
                 return 1;
             }
@@ -455,7 +461,7 @@ int options_parse(int argc, char **argv, struct options *o)
             if (strcmp(optarg, "auto") == 0) {
                 o->workers = 0;
             } else if (!parse_long(optarg, 1, WORKERS_MAX, &v)) {
-                fprintf(stderr, "smtpscope: --workers wants 1..%d or auto\n", WORKERS_MAX);
+                fprintf(stderr, _("smtpscope: --workers wants 1..%d or auto\n"), WORKERS_MAX);
                 return 1;
             } else {
                 o->workers = v;
@@ -463,7 +469,7 @@ int options_parse(int argc, char **argv, struct options *o)
             break;
         case OPT_ORDER:
             if (!parse_long(optarg, 0, 1 << 24, &v)) {
-                fprintf(stderr, "smtpscope: --order-window wants 0..%d\n", 1 << 24);
+                fprintf(stderr, _("smtpscope: --order-window wants 0..%d\n"), 1 << 24);
                 return 1;
             }
             o->order_window = (long)v;
@@ -472,7 +478,7 @@ int options_parse(int argc, char **argv, struct options *o)
             break; /* i18n_init() already has it */
         default:
             /* getopt has said what was wrong, on one line. */
-            fprintf(stderr, "Try 'smtpscope --help' for the options.\n");
+            fprintf(stderr, _("Try 'smtpscope --help' for the options.\n"));
             return 1;
         }
     }
@@ -480,7 +486,7 @@ int options_parse(int argc, char **argv, struct options *o)
         return -1;
     }
     if ((o->read_path == NULL) == (o->device == NULL)) {
-        fprintf(stderr, "smtpscope: give one input: -r FILE or -i INTERFACE (see --help)\n");
+        fprintf(stderr, _("smtpscope: give one input: -r FILE or -i INTERFACE (see --help)\n"));
         return 1;
     }
     if (!check_mode(o, prefetch_given, cid_given)) {
@@ -488,12 +494,12 @@ int options_parse(int argc, char **argv, struct options *o)
     }
     if (o->json_path != NULL && o->report_path != NULL && strcmp(o->json_path, "-") == 0 &&
         strcmp(o->report_path, "-") == 0) {
-        fprintf(stderr, "smtpscope: --json - and --report - cannot both write to standard "
-                        "output\n");
+        fprintf(stderr, _("smtpscope: --json - and --report - cannot both write to standard "
+                        "output\n"));
         return 1;
     }
     if (o->metrics_linger_s > 0 && o->metrics_listen == NULL) {
-        fprintf(stderr, "smtpscope: --metrics-linger needs --metrics\n");
+        fprintf(stderr, _("smtpscope: --metrics-linger needs --metrics\n"));
         return 1;
     }
     if (o->order_window < 0) {

@@ -680,12 +680,17 @@ static void put_session_codes(struct capbuf *o, const struct session_record *r)
     out_str(o, "</dl>\n");
 }
 
-static void render_session(struct capbuf *o, const struct session_record *r)
+static void render_session(struct capbuf *o, const struct session_record *r, const char *sensor)
 {
     const struct verdict_info *li = verdict_label_info((enum verdict_label)r->label);
     int64_t t0 = record_start_us(r);
-    /* Identifiers (end, closer side, TLS mode, label) stay as in JSON. */
+    char uid[RECORD_UID_LEN];
+    record_uid(r, sensor, strlen(sensor), uid); /* base32: nothing to escape */
+    /* Identifiers (uid, end, closer side, TLS mode, label) stay as in JSON. */
     out_str(o, "<p><b>");
+    /* TRANSLATORS: the session's uid, as in the JSON record, follows. */
+    put_l(o, "uid");
+    out_fmt(o, "</b> <code>%s</code>. <b>", uid);
     put_l(o, "Started");
     out_str(o, "</b> ");
     put_utc(o, t0);
@@ -774,7 +779,8 @@ static void render_session(struct capbuf *o, const struct session_record *r)
     }
 }
 
-static void keep_abnormal(struct html_state *st, const struct session_record *r)
+static void keep_abnormal(struct html_state *st, const struct session_record *r,
+                          const char *sensor)
 {
     int worst_flag;
     int rank = session_rank(r, &worst_flag);
@@ -816,7 +822,7 @@ static void keep_abnormal(struct html_state *st, const struct session_record *r)
                             verdict_flag_info((enum verdict_flag)f)->name);
         }
     }
-    render_session(&slot->body, r);
+    render_session(&slot->body, r, sensor);
 }
 
 static void html_session(struct writer *w, const struct session_record *r)
@@ -833,7 +839,7 @@ static void html_session(struct writer *w, const struct session_record *r)
         if (r->label < VERDICT_LABEL_COUNT) {
             st->n_abnormal_by_label[r->label]++;
         }
-        keep_abnormal(st, r);
+        keep_abnormal(st, r, w->sensor != NULL ? w->sensor : "");
     }
 }
 

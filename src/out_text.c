@@ -42,6 +42,7 @@
 
 struct abnormal_entry {
     uint64_t id;
+    char uid[RECORD_UID_LEN]; /* the JSON record's "uid", to look it up there */
     int64_t start_us;
     char client[RECORD_ENDPOINT_TEXT_MAX];
     char server[RECORD_ENDPOINT_TEXT_MAX];
@@ -167,6 +168,8 @@ static void text_session(struct writer *w, const struct session_record *r)
     /* The first ones, in record order: the count comes from the stats. */
     struct abnormal_entry *e = &st->listed[st->n_listed++];
     e->id = r->id;
+    const char *sensor = w->sensor != NULL ? w->sensor : "";
+    record_uid(r, sensor, strlen(sensor), e->uid);
     e->start_us = record_start_us(r);
     record_endpoint_format(e->client, sizeof(e->client), &r->client);
     record_endpoint_format(e->server, sizeof(e->server), &r->server);
@@ -520,6 +523,10 @@ static void put_abnormal(struct capbuf *o, const struct text_state *st, uint64_t
         out_fmt(o, "  #%llu " HANG, (unsigned long long)e->id);
         put_iso(o, e->start_us);
         out_fmt(o, " %s -> %s\n", e->client, e->server);
+        /* TRANSLATORS: the session's uid, as in the JSON record, follows. */
+        put_field(o, _("uid:"));
+        out_str(o, e->uid);
+        out_str(o, "\n");
         /* TRANSLATORS: why the session is listed as abnormal. */
         put_field(o, _("why:"));
         /* TRANSLATORS: a close label or flag identifier and its severity

@@ -11,7 +11,10 @@
 #      LANGUAGE and LC_MESSAGES (the fr_FR.UTF-8 locale need not be
 #      generated), and `--lang en` or the C locale gives the English goldens
 #      of tests/report/explain;
-#   4. translated output is valid UTF-8 and fits 78 columns;
+#   4. translated output is valid UTF-8 and fits 78 columns; --help is
+#      translated, fits 80 columns and keeps every option and default of
+#      the English text; so are the command line's errors (naming the
+#      option, exit status 1 as in English);
 #   5. the text summary is translated (LANG=fr_FR.UTF-8 and --lang);
 #   6. JSON is byte-identical whatever the language, for every capture;
 #      bytes from the wire stay escaped in translated output;
@@ -172,6 +175,54 @@ for line in text.split('\n'):
         bad += 1
 sys.exit(1 if bad else 0)
 PY
+done
+
+# ---- 4b. --help in every language ---------------------------------------
+"$BIN" --lang en --help >"$WORK/help.en" 2>&1
+for l in $LANGS; do
+    tag=$(tag_of "$l")
+    "$BIN" --lang "$tag" --help >"$WORK/help.$l" 2>&1
+    if python3 - "$WORK/help.en" "$WORK/help.$l" <<'PY'; then ok; else bad "--lang $tag --help: see above"; fi
+import re, sys, unicodedata
+en = open(sys.argv[1], encoding='utf-8').read()
+tr = open(sys.argv[2], 'rb').read().decode('utf-8')   # raises on invalid UTF-8
+problems = []
+if tr == en:
+    problems.append('not translated')
+for name, pat in (('option', r'(?<![\w-])--?[A-Za-z][\w-]*'), ('number', r'\b\d+\b')):
+    missing = sorted(set(re.findall(pat, en)) - set(re.findall(pat, tr)))
+    if missing:
+        problems.append('%ss missing: %s' % (name, ' '.join(missing)))
+for line in tr.split('\n'):
+    cols = sum(2 if unicodedata.east_asian_width(c) in 'WF' else 1 for c in line)
+    if cols > 80:
+        problems.append('%d columns: %s' % (cols, line))
+for p in problems:
+    print('  ', p)
+sys.exit(1 if problems else 0)
+PY
+done
+
+# ---- 4c. the command line's errors ------------------------------------
+for l in $LANGS; do
+    tag=$(tag_of "$l")
+    for args in "-r x -c 0|-c" "-r x -p|-p" "-r x --json-format csv --json -|--json-format" \
+                "-r x --workers 0|--workers"; do
+        opts=${args%|*}
+        name=${args#*|}
+        # shellcheck disable=SC2086
+        "$BIN" --lang en $opts >/dev/null 2>"$WORK/err.en"
+        st_en=$?
+        # shellcheck disable=SC2086
+        "$BIN" --lang "$tag" $opts >/dev/null 2>"$WORK/err.$l"
+        st=$?
+        if [ $st = 1 ] && [ $st_en = 1 ] && ! cmp -s "$WORK/err.en" "$WORK/err.$l" &&
+            grep -q -- "^smtpscope: .*$name" "$WORK/err.$l"; then
+            ok
+        else
+            bad "--lang $tag $opts: exit $st, $(head -c 200 "$WORK/err.$l")"
+        fi
+    done
 done
 
 # ---- 5. the text summary speaks the language ---------------------------
