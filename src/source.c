@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -49,6 +50,7 @@ struct source {
     bool stream;     /* not a regular file: bytes come as the writer gives them */
     void (*on_wait)(void *ctx); /* called before a read that would wait */
     void *on_wait_ctx;
+    int64_t waited_ms;          /* when on_wait was last called (monotonic) */
     bool failed;
     char why[200];
     uint64_t raw_offset; /* compressed bytes read */
@@ -74,19 +76,38 @@ const char *source_kind_name(enum source_kind kind)
     return "file";
 }
 
-/* Before a read of the descriptor: if it would wait, and nothing comes
- * for a moment (a writer that is only slower than us refills the pipe in
- * microseconds; one that is waiting for packets does not), say so first. */
+/*
+ * Before a read of the descriptor that would wait (none of the writer's
+ * bytes are there), say so, so that what was read is finished first; at
+ * most every SOURCE_WAIT_MS, waiting for bytes until then: a writer that
+ * is only slower than us refills the pipe within that, and one that
+ * trickles packets (a live capture piped in) still sees its records that
+ * late at most.
+ */
 #define SOURCE_WAIT_MS 20
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void before_read(struct source *s)
 {
-    if (s->on_wait != NULL) {
-        struct pollfd p = {s->fd, POLLIN, 0};
-        if (poll(&p, 1, 0) == 0 && poll(&p, 1, SOURCE_WAIT_MS) == 0) {
-            s->on_wait(s->on_wait_ctx);
-        }
+    if (s->on_wait == NULL) {
+        return;
     }
+    struct pollfd p = {s->fd, POLLIN, 0};
+    if (poll(&p, 1, 0) != 0) {
+        return; /* bytes are there (or the end, or an error: read says) */
+    }
+    int64_t since = monotonic_ms() - s->waited_ms;
+    if (since < SOURCE_WAIT_MS && poll(&p, 1, (int)(SOURCE_WAIT_MS - since)) != 0) {
+        return;
+    }
+    s->on_wait(s->on_wait_ctx);
+    s->waited_ms = monotonic_ms();
 }
 
 static void fail(struct source *s, const char *what)

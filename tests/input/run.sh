@@ -19,7 +19,8 @@
 #     the last packet, as tcpdump -w - does between packets): the records
 #     of the sessions that ended are in the JSON file before the pipe
 #     closes, from a pcap, a pcapng and a gzip stream, and with two
-#     processes (--workers 2) too.
+#     processes (--workers 2) too, also while more packets trickle in
+#     (one every 5 ms, as from a live capture) rather than none.
 # Prints one line per check and "N passed, N failed".
 set -u
 cd "$(dirname "$0")/../.." || exit 2
@@ -189,16 +190,37 @@ fi
 # records must be in the file well before (polled for 15 s), and the run
 # ends once the pipe closes (the writer is stopped then).
 cat >"$tmp/hold.py" <<'PY'
-import gzip, sys, time
+import gzip, struct, sys, time
 data = open(sys.argv[1], 'rb').read()
 if sys.argv[2] == 'gzip':
     data = gzip.compress(data)
 sys.stdout.buffer.write(data)
 sys.stdout.buffer.flush()
-time.sleep(30)
+if sys.argv[2] != 'trickle':
+    time.sleep(30)
+    sys.exit(0)
+# A live capture goes on: every 5 ms one more packet, a copy of the first
+# IPv4 TCP frame sent to port 9 (not analysed), later in time.
+endian = '<' if data[:4] in (b'\xd4\xc3\xb2\xa1', b'\x4d\x3c\xb2\xa1') else '>'
+off, frame, last = 24, None, 0
+while off + 16 <= len(data):
+    sec, frac, cap, _ = struct.unpack(endian + 'IIII', data[off:off + 16])
+    pkt = data[off + 16:off + 16 + cap]
+    last = max(last, sec)
+    if frame is None and len(pkt) > 54 and pkt[12:14] == b'\x08\x00' and pkt[23] == 6:
+        frame = bytearray(pkt)
+    off += 16 + cap
+ihl = (frame[14] & 15) * 4
+frame[14 + ihl:14 + ihl + 4] = b'\x00\x09\x00\x09'
+for i in range(6000):
+    sys.stdout.buffer.write(struct.pack(endian + 'IIII', last + 1 + i // 200, (i % 200) * 5000,
+                                        len(frame), len(frame)) + bytes(frame))
+    sys.stdout.buffer.flush()
+    time.sleep(0.005)
 PY
 for spec in "pcaps/real-concurrent.pcap plain 1" "pcaps/real-multi-interface.pcapng plain 1" \
-            "pcaps/real-concurrent.pcap gzip 1" "pcaps/real-concurrent.pcap plain 2"; do
+            "pcaps/real-concurrent.pcap gzip 1" "pcaps/real-concurrent.pcap plain 2" \
+            "pcaps/real-concurrent.pcap trickle 2"; do
     set -- $spec
     want=$("$binary" -q -r "$1" --json - 2>/dev/null | grep -c '"type":"session"')
     out=$tmp/held.jsonl
