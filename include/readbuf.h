@@ -23,6 +23,10 @@
  * replaced with zeros and the file is taken to end there (the reader
  * reports it damaged), so a truncated file is an error, never a crash.
  *
+ * A stream (readbuf_read_by: a pipe, a decompressor) is read a call at a
+ * time, each fill taking what the call gives, so that the records of a
+ * capture still being written are parsed as soon as their bytes come.
+ *
  * SPDX-License-Identifier: MIT
  */
 #ifndef READBUF_H

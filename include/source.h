@@ -10,7 +10,9 @@
  * the capture are handed out up front without being consumed, so the
  * caller can choose its reader.  A decompressor's failure is kept, with
  * the offset where it happened, for the caller to report: the bytes
- * before it were good.
+ * before it were good.  Readers take a stream's bytes through
+ * source_read_some() (stdio would read an unbuffered stream a byte per
+ * system call), and may be told before a read of a pipe would wait.
  *
  * SPDX-License-Identifier: MIT
  */
