@@ -114,6 +114,12 @@
 
 /* Snapshot length for live capture and the largest frame we accept. */
 #define CAPTURE_SNAPLEN 262144
+/* Kernel capture buffer of each capture socket without -B, in MiB.
+ * libpcap's own 2 MiB holds about 31 packets on an interface with
+ * offloads (each slot sized for a 64 KiB frame), and on loopback every
+ * packet is stored twice (sent and received): a reader kept off the CPU
+ * for a few milliseconds by a busy host drops packets mid-session. */
+#define CAPTURE_BUFFER_MIB_DEFAULT 32
 /* --workers: at most this many analysing processes. */
 #define WORKERS_MAX 64
 

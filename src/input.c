@@ -75,7 +75,8 @@ static int open_files(struct input *in, const struct options *o, char *err, size
 static int open_socket(struct input *in, const struct options *o, struct capture *c, char *err,
                        size_t errlen)
 {
-    struct capture_live_options lo = {CAPTURE_SNAPLEN, o->buffer_mib << 20, !o->no_promisc};
+    int mib = o->buffer_mib > 0 ? o->buffer_mib : CAPTURE_BUFFER_MIB_DEFAULT;
+    struct capture_live_options lo = {CAPTURE_SNAPLEN, mib << 20, !o->no_promisc};
     int rc = capture_open_live(c, o->device, &lo, err, errlen);
     if (rc != SMTPSCOPE_OK) {
         return rc;

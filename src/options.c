@@ -40,7 +40,7 @@ static void usage(FILE *f)
             "                       CAP_NET_RAW (root, or setcap cap_net_raw,cap_net_admin)\n"
             "  -D                   list interfaces\n"
             "  -p                   no promiscuous mode\n"
-            "  -B MIB               kernel capture buffer size\n"
+            "  -B MIB               kernel capture buffer size (default 32, per worker)\n"
             "  -Z USER              become USER once the interface is open\n"
             "  -c COUNT             write exactly COUNT sessions (fewer if the input\n"
             "                       has fewer), then stop\n"

@@ -305,7 +305,12 @@ static void put_header(struct capbuf *o, const struct run_report *rep)
         out_str(o, HANG);
         out_fmt(o, _("kernel %llu, interface %llu"), (unsigned long long)in->n_dropped,
                 (unsigned long long)in->n_if_dropped);
-        if (in->n_dropped + in->n_if_dropped > 0) {
+        if (in->n_dropped > 0) {
+            /* The kernel's buffer filled up: the reader fell behind. */
+            out_str(o, " ");
+            out_str(o, _("(latency and sessions may be incomplete; a larger -B, or more "
+                         "--workers, lets the capture keep up)"));
+        } else if (in->n_if_dropped > 0) {
             out_str(o, " ");
             out_str(o, _("(latency and sessions may be incomplete)"));
         }

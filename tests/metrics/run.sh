@@ -291,6 +291,8 @@ PY
     kill -INT $spid
     wait $spid
     local status=$?
+    # Packets the kernel dropped explain sessions missing from both.
+    echo "  summary: $(tail -n 1 "$tmp/live$w.jsonl" | grep -o '"drops":{[^}]*}')"
     if [ $status -eq 0 ] && python3 - "$tmp/live$w.jsonl" <<'PY'
 import json, sys
 objs = [json.loads(l) for l in open(sys.argv[1])]
