@@ -65,7 +65,10 @@
 #include "smtpscope.h"
 #include "stream_nids.h"
 
-#define RING_BYTES (16u << 20)
+/* Small enough to stay in the caches between the reader writing a packet
+ * and its worker reading it: a larger ring streams through memory, and
+ * the copy into it became the reader's largest cost. */
+#define RING_BYTES (1u << 20)
 #define PUBLISH_EVERY 16      /* entries between the reader's publications */
 #define DONE_EVERY 128        /* entries between a worker's (its events written first) */
 #define MERGE_EVERY 4096      /* packets between looks at the workers' events */
@@ -108,6 +111,10 @@ struct entry {
     int64_t now_us;
     int64_t before_us;   /* the stream clock before this packet */
 };
+
+/* reserve() may need a packet's size plus the padding before it. */
+_Static_assert(RING_BYTES >= 2 * (sizeof(struct entry) + CAPTURE_SNAPLEN + 8),
+               "the ring must hold the largest packet after the largest padding");
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *timeout)
 {
