@@ -1150,6 +1150,13 @@ static void on_synack(const struct tcp_view *v)
     }
 }
 
+/* v's connection as a flow table key, client first. */
+static struct flow_key key_of(const struct tcp_view *v, bool from_client)
+{
+    return from_client ? (struct flow_key){v->src, v->dst, v->sport, v->dport}
+                       : (struct flow_key){v->dst, v->src, v->dport, v->sport};
+}
+
 static void count_unattached(const struct tcp_view *v)
 {
     bool server_is_dst = is_smtp_port(v->dport);
@@ -1157,8 +1164,7 @@ static void count_unattached(const struct tcp_view *v)
         return;
     }
     g_stream.stats.n_unattached_packets++;
-    struct flow_key key = server_is_dst ? (struct flow_key){v->src, v->dst, v->sport, v->dport}
-                                        : (struct flow_key){v->dst, v->src, v->dport, v->sport};
+    struct flow_key key = key_of(v, server_is_dst);
     bool created;
     struct flow_entry *e = flowtab_upsert(&g_stream.unattached, &key, &created);
     if (created) {
@@ -1184,8 +1190,7 @@ static void feed_raw(const uint8_t *ip, size_t len)
 static void note_reset(const struct tcp_view *v, enum smtp_dir dir)
 {
     bool from_client = dir == SMTP_DIR_CLIENT;
-    struct flow_key key = from_client ? (struct flow_key){v->src, v->dst, v->sport, v->dport}
-                                      : (struct flow_key){v->dst, v->src, v->dport, v->sport};
+    struct flow_key key = key_of(v, from_client);
     bool created;
     struct flow_entry *e = flowtab_upsert(&g_stream.resets, &key, &created);
     if (from_client) {
@@ -1212,7 +1217,7 @@ static bool pick_up_midstream(const struct tcp_view *v)
     uint32_t saddr = from_client ? v->dst : v->src;
     uint16_t cport = from_client ? v->sport : v->dport;
     uint16_t sport = from_client ? v->dport : v->sport;
-    struct flow_key key = {caddr, saddr, cport, sport};
+    struct flow_key key = key_of(v, from_client);
     struct flow_entry *reset = flowtab_find(&g_stream.resets, &key);
     if (reset != NULL) {
         int64_t peer_rst_us = from_client ? reset->second_us : reset->first_us;
