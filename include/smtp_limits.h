@@ -110,6 +110,13 @@
  * hold a busy connection's bytes.  The time is what decides in practice;
  * a hole whose side's FIN the peer acknowledged is given up at once. */
 #define REORDER_PACKETS_DEFAULT 1024
+/* A segment the peer sent before a RST reached it is captured after the
+ * RST wherever the capture point is nearer the resetting side: up to a
+ * round trip later.  Within this time of the RST, such a segment is data
+ * in flight of the connection that ended, not a connection to pick up
+ * mid-stream.  Data from the side that sent the RST (a connection that
+ * went on, its peer having ignored the RST) is still picked up. */
+#define RESET_IN_FLIGHT_US 1000000
 #define SESSION_IDLE_TIMEOUT_DATA_US (600LL * 1000000)
 
 /* Snapshot length for live capture and the largest frame we accept. */

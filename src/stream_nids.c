@@ -165,6 +165,7 @@ static struct {
     enum record_end exit_reason;
     struct flowtab handshakes;
     struct flowtab unattached;
+    struct flowtab resets;    /* RST times: first_us the client's, second_us the server's */
     struct stream_stats stats;
     bool hook_wanted;         /* the packet being fed was an IP fragment */
     bool delivered_now;       /* libnids handed over data for this packet */
@@ -1149,6 +1150,13 @@ static void on_synack(const struct tcp_view *v)
     }
 }
 
+/* v's connection as a flow table key, client first. */
+static struct flow_key key_of(const struct tcp_view *v, bool from_client)
+{
+    return from_client ? (struct flow_key){v->src, v->dst, v->sport, v->dport}
+                       : (struct flow_key){v->dst, v->src, v->dport, v->sport};
+}
+
 static void count_unattached(const struct tcp_view *v)
 {
     bool server_is_dst = is_smtp_port(v->dport);
@@ -1156,8 +1164,7 @@ static void count_unattached(const struct tcp_view *v)
         return;
     }
     g_stream.stats.n_unattached_packets++;
-    struct flow_key key = server_is_dst ? (struct flow_key){v->src, v->dst, v->sport, v->dport}
-                                        : (struct flow_key){v->dst, v->src, v->dport, v->sport};
+    struct flow_key key = key_of(v, server_is_dst);
     bool created;
     struct flow_entry *e = flowtab_upsert(&g_stream.unattached, &key, &created);
     if (created) {
@@ -1179,6 +1186,20 @@ static void feed_raw(const uint8_t *ip, size_t len)
     nids_pcap_handler(NULL, &hdr, (u_char *)ip);
 }
 
+/* A session's RST, by the side dir: see pick_up_midstream(). */
+static void note_reset(const struct tcp_view *v, enum smtp_dir dir)
+{
+    bool from_client = dir == SMTP_DIR_CLIENT;
+    struct flow_key key = key_of(v, from_client);
+    bool created;
+    struct flow_entry *e = flowtab_upsert(&g_stream.resets, &key, &created);
+    if (from_client) {
+        e->first_us = g_stream.now_us;
+    } else {
+        e->second_us = g_stream.now_us;
+    }
+}
+
 /*
  * A segment with data on an SMTP port and no session: the capture missed
  * the handshake (it started late, or lost the SYN or SYN/ACK).  Any
@@ -1196,6 +1217,14 @@ static bool pick_up_midstream(const struct tcp_view *v)
     uint32_t saddr = from_client ? v->dst : v->src;
     uint16_t cport = from_client ? v->sport : v->dport;
     uint16_t sport = from_client ? v->dport : v->sport;
+    struct flow_key key = key_of(v, from_client);
+    struct flow_entry *reset = flowtab_find(&g_stream.resets, &key);
+    if (reset != NULL) {
+        int64_t peer_rst_us = from_client ? reset->second_us : reset->first_us;
+        if (peer_rst_us >= 0 && g_stream.now_us - peer_rst_us <= RESET_IN_FLIGHT_US) {
+            return false; /* in flight when the peer reset: no new session */
+        }
+    }
     struct tuple4 t = {cport, sport, caddr, saddr};
     struct tcp_stream *a = nids_find_tcp_stream(&t);
     if (a != NULL && a->nids_state == NIDS_DATA) {
@@ -1256,6 +1285,7 @@ static void on_segment(const struct tcp_view *v, bool may_pick_up)
     }
     if (v->flags & TCP_FLAG_RST) {
         session_note_rst(s, dir, g_stream.now_us, v->payload > 0);
+        note_reset(v, dir);
     } else if (v->flags & TCP_FLAG_FIN) {
         session_note_fin(s, dir, g_stream.now_us);
     }
@@ -1934,7 +1964,8 @@ int stream_init(const struct stream_config *cfg, struct session_table *table, ch
                                  ? (size_t)cfg->max_streams
                                  : FLOWTAB_SLOTS_DEFAULT;
     if (!flowtab_init(&g_stream.handshakes, handshake_slots) ||
-        !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT)) {
+        !flowtab_init(&g_stream.unattached, FLOWTAB_SLOTS_DEFAULT) ||
+        !flowtab_init(&g_stream.resets, FLOWTAB_SLOTS_DEFAULT)) {
         snprintf(err, errlen, "out of memory for flow tables");
         return SMTPSCOPE_ERR_INTERNAL;
     }
@@ -2111,6 +2142,7 @@ void stream_finish(enum record_end reason, int64_t now_us)
     g_stream.hints = NULL;
     flowtab_free(&g_stream.handshakes);
     flowtab_free(&g_stream.unattached);
+    flowtab_free(&g_stream.resets);
 }
 
 void stream_get_stats(struct stream_stats *out)

@@ -30,6 +30,13 @@ run, chosen by --mode, deterministic:
                      left alone.
   split              (no distortion of content) every data segment is cut
                      into pieces of at most --split bytes, same timestamps.
+  late-after-rst     in the first connection one side resets, the other
+                     side's next segment (a 421 line) is captured 50 us
+                     after the RST, and the resetting side's kernel answers
+                     it with a bare RST 50 us later: data in flight when the
+                     RST was sent, as a capture point near the resetting
+                     side records it.  Not one of the wild level's modes
+                     (it adds stream content); it makes a synth- capture.
 
 --split N applies the "split" step before any mode (so a capture taken on
 loopback, where a whole message is one segment, gets bodies of several
@@ -49,7 +56,7 @@ import struct
 import sys
 
 MODES = ("offload", "offload-keep-len", "ack-first", "small-window",
-         "drop-body-segment", "split")
+         "drop-body-segment", "split", "late-after-rst")
 SMTP_PORTS = {25, 465, 587, 2525}
 
 FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
@@ -455,6 +462,36 @@ def mode_small_window(cap, packets, window):
     return out, {"window": window, "wscale_removed": scales}
 
 
+def mode_late_after_rst(cap, packets):
+    conns = connections(packets)
+    for c in conns:
+        rst = next((p for p in c["packets"] if p.flags & RST), None)
+        if rst is None:
+            continue
+        peer = [p for p in c["packets"] if p.dir != rst.dir and p.frame < rst.frame]
+        if not peer:
+            continue
+        last = peer[-1]
+        peer_next = max(p.end_seq() for p in peer)
+        own_next = max([p.end_seq() for p in c["packets"] if p.dir == rst.dir])
+        late = rebuild(last, b"421 4.4.2 Error: timeout exceeded\r\n", seq=peer_next,
+                       flags=PSH | ACK)
+        d = bytearray(late.data)
+        struct.pack_into(">I", d, last.tcp_off + 8, own_next)
+        late.data = bytes(d)
+        late.ts = rst.ts + 50 * cap["unit"] // 1000000
+        answer = rebuild(rst, b"", seq=own_next, flags=RST)
+        d = bytearray(answer.data)
+        struct.pack_into(">I", d, rst.tcp_off + 8, 0)
+        answer.data = bytes(d)
+        answer.ts = late.ts + 50 * cap["unit"] // 1000000
+        at = packets.index(rst) + 1
+        out = packets[:at] + [late, answer] + packets[at:]
+        redecode(out, cap["linktype"])
+        return out, {"late_frame_after": rst.frame, "late_side": last.side}
+    return packets, {}
+
+
 def mode_ack_first(cap, packets):
     conns = connections(packets)
     order = list(packets)
@@ -773,6 +810,8 @@ def main():
         packets, r = mode_small_window(cap, packets, a.window)
     elif a.mode == "drop-body-segment":
         packets, r = mode_drop_body_segment(cap, packets)
+    elif a.mode == "late-after-rst":
+        packets, r = mode_late_after_rst(cap, packets)
     else:
         r = {}
     report.update(r)
