@@ -7,7 +7,9 @@
  * (link type, if_tsresol, if_tsoffset), Enhanced and Simple Packet blocks in
  * either byte order, and skips every other block.  It reads the file in
  * 1 MiB pieces (readbuf.h) and hands out each packet where it lies; a
- * block over PCAPNG_BLOCK_MAX is skipped unread and counted.  Format:
+ * block over PCAPNG_BLOCK_MAX is skipped unread and counted, and a packet
+ * captured longer than max_caplen is cut to it, as the pcap reader cuts
+ * its records (so one bound holds for every packet read).  Format:
  * draft-ietf-opsawg-pcapng.
  *
  * SPDX-License-Identifier: MIT
@@ -39,6 +41,7 @@ struct pcapng_reader {
     uint32_t n_ifs;
     int64_t last_ts_us;
     uint64_t n_skipped_big;  /* blocks over PCAPNG_BLOCK_MAX */
+    uint32_t max_caplen;     /* longer packets are cut to this */
 };
 
 /* True when the first four bytes are a pcapng Section Header Block. */
@@ -48,7 +51,7 @@ bool pcapng_is_pcapng(const uint8_t head[4]);
  * does not close it).  Returns 0 or a negative SMTPSCOPE_ERR_* with err
  * filled.
  */
-int pcapng_open(struct pcapng_reader *r, FILE *f, char *err, size_t errlen);
+int pcapng_open(struct pcapng_reader *r, FILE *f, uint32_t max_caplen, char *err, size_t errlen);
 /*
  * Next packet: 1 with *data (borrowed until the next call), lengths, time
  * and link type filled; 0 at the end; SMTPSCOPE_ERR_INPUT_DAMAGED on a

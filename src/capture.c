@@ -53,7 +53,7 @@ int capture_open_offline(struct capture *c, const char *path, char *err, size_t 
         /* pcapng: our reader, so interfaces may differ in link type. */
         c->ng_active = true;
         c->ng_file = f;
-        rc = pcapng_open(&c->ng, f, err, errlen);
+        rc = pcapng_open(&c->ng, f, CAPTURE_SNAPLEN, err, errlen);
         if (rc == SMTPSCOPE_OK && c->src != NULL) {
             readbuf_read_by(&c->ng.in, source_read_some, c->src);
         }

@@ -180,9 +180,10 @@ static int64_t to_us(const struct pcapng_interface *ifc, uint64_t ts)
     return (int64_t)total * 1000000 + (int64_t)us;
 }
 
-int pcapng_open(struct pcapng_reader *r, FILE *f, char *err, size_t errlen)
+int pcapng_open(struct pcapng_reader *r, FILE *f, uint32_t max_caplen, char *err, size_t errlen)
 {
     memset(r, 0, sizeof(*r));
+    r->max_caplen = max_caplen;
     if (!readbuf_open(&r->in, f, PCAPNG_BLOCK_MAX)) {
         snprintf(err, errlen, "no memory for the read buffer");
         return SMTPSCOPE_ERR_INPUT_OPEN;
@@ -201,12 +202,12 @@ static bool epb_packet(const struct pcapng_reader *r, const uint8_t *b, size_t n
         return false;
     }
     *data = b + 20;
-    *caplen = cap;
+    *caplen = cap > r->max_caplen ? r->max_caplen : cap;
     return true;
 }
 
 /* A Simple Packet Block's captured length: what the block holds, cut to
- * the packet's length and the first interface's snapshot length. */
+ * the packet's length, the first interface's snapshot length and ours. */
 static size_t spb_caplen(const struct pcapng_reader *r, const uint8_t *b, size_t n)
 {
     uint32_t orig = rd32(r, b);
@@ -217,7 +218,7 @@ static size_t spb_caplen(const struct pcapng_reader *r, const uint8_t *b, size_t
     if (r->ifs[0].snaplen != 0 && cap > r->ifs[0].snaplen) {
         cap = r->ifs[0].snaplen;
     }
-    return cap;
+    return cap > r->max_caplen ? r->max_caplen : cap;
 }
 
 int pcapng_next(struct pcapng_reader *r, const uint8_t **data, size_t *caplen, size_t *wirelen,

@@ -1213,10 +1213,6 @@ static bool pick_up_midstream(const struct tcp_view *v)
         (v->flags & (TCP_FLAG_SYN | TCP_FLAG_RST))) {
         return false;
     }
-    uint32_t caddr = from_client ? v->src : v->dst;
-    uint32_t saddr = from_client ? v->dst : v->src;
-    uint16_t cport = from_client ? v->sport : v->dport;
-    uint16_t sport = from_client ? v->dport : v->sport;
     struct flow_key key = key_of(v, from_client);
     struct flow_entry *reset = flowtab_find(&g_stream.resets, &key);
     if (reset != NULL) {
@@ -1225,7 +1221,7 @@ static bool pick_up_midstream(const struct tcp_view *v)
             return false; /* in flight when the peer reset: no new session */
         }
     }
-    struct tuple4 t = {cport, sport, caddr, saddr};
+    struct tuple4 t = {key.client_port, key.server_port, key.client_addr, key.server_addr};
     struct tcp_stream *a = nids_find_tcp_stream(&t);
     if (a != NULL && a->nids_state == NIDS_DATA) {
         return false; /* established but not ours */
@@ -1237,7 +1233,8 @@ static bool pick_up_midstream(const struct tcp_view *v)
     uint32_t server_isn = (from_client ? v->ack : v->seq) - 1;
     uint8_t made_up[3][PACKET_BARE_MAX];
     size_t len[3];
-    packet_made_up_handshake(made_up, len, caddr, saddr, cport, sport, client_isn, server_isn);
+    packet_made_up_handshake(made_up, len, key.client_addr, key.server_addr, key.client_port,
+                             key.server_port, client_isn, server_isn);
     g_stream.synthesizing = true;
     for (int i = 0; i < 3; i++) {
         feed_raw(made_up[i], len[i]);

@@ -112,7 +112,8 @@ struct entry {
     int64_t before_us;   /* the stream clock before this packet */
 };
 
-/* reserve() may need a packet's size plus the padding before it. */
+/* reserve() may need a packet's size plus the padding before it; every
+ * reader cuts packets to CAPTURE_SNAPLEN (pcapfile.h, pcapng.h, live). */
 _Static_assert(RING_BYTES >= 2 * (sizeof(struct entry) + CAPTURE_SNAPLEN + 8),
                "the ring must hold the largest packet after the largest padding");
 

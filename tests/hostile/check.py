@@ -183,6 +183,15 @@ def giant_segments(ss, summ):
             break
 
 
+def big_frames(ss, summ):
+    expect(len(ss) == 8, "want 8 sessions, got %d" % len(ss))
+    for s in ss:
+        ehlo = find(s, "EHLO")
+        expect(ehlo and ehlo[0]["code"] == 250, "session %s: no EHLO/250" % s["id"])
+    # 20 frames a session: every one read, the long ones cut, none skipped.
+    expect(summ.get("packets") == 8 * 20, "packets %s, want %d" % (summ.get("packets"), 8 * 20))
+
+
 CHECKS = {
     "long-client-line": long_client_line,
     "long-server-line": long_server_line,
@@ -202,6 +211,7 @@ CHECKS = {
     "control-bytes": control,
     "ipv6-session": normal_one,
     "giant-segments": giant_segments,
+    "pcapng-big-frames": big_frames,
 }
 
 

@@ -593,6 +593,48 @@ def case_giant_segments(path):
     w.close()
 
 
+def case_pcapng_big_frames(path):
+    """pcapng packets longer than the pcap reader's bound: 8 sessions, each
+    with one client segment of 300,000 or 900,000 bytes in a frame whose
+    IPv4 total length is 0 (a sender's offload frame, too long for the
+    field), then QUIT and the close."""
+    frames = []
+
+    class Grab:
+        t = T0
+
+        def record(self, frame):
+            Grab.t += 0.0001
+            frames.append((Grab.t, frame))
+
+    for i in range(8):
+        c = Conn(Grab(), cport=30000 + i)
+        c.handshake()
+        c.s(b"220 mx.hostile.test ESMTP\r\n")
+        c.c(b"EHLO client.hostile.test\r\n")
+        c.s(b"250 mx.hostile.test\r\n")
+        body = b"NOOP " + b"b" * (900000 if i % 2 else 300000) + b"\r\n"
+        seg = tcp(c.cip, c.sip, c.cport, c.sport, c.seq[0], c.seq[1], PSH | ACK, body)
+        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 7, 0, 64, 6, 0, c.cip, c.sip)
+        hdr = hdr[:10] + struct.pack("!H", (~fold(sum16(hdr))) & 0xFFFF) + hdr[12:]
+        c.emit(ETH_HDR + hdr + seg)
+        c.seq[0] += len(body)
+        c.ack(1)
+        c.s(b"250 2.0.0 Ok\r\n")
+        c.c(b"QUIT\r\n")
+        c.s(b"221 2.0.0 Bye\r\n")
+        c.close(0)
+    out = bytearray()
+    out += pcapng_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    out += pcapng_block(1, struct.pack("<HHI", 1, 0, 0))
+    for t, frame in frames:
+        us = int(t * 1e6)
+        body = struct.pack("<IIIII", 0, us >> 32, us & 0xFFFFFFFF, len(frame), len(frame))
+        out += pcapng_block(6, body + frame + b"\x00" * ((-len(frame)) % 4))
+    with open(path, "wb") as f:
+        f.write(out)
+
+
 CASES = {
     "long-client-line": case_long_client_line,
     "long-server-line": case_long_server_line,
@@ -610,6 +652,7 @@ CASES = {
     "control-bytes": case_control_bytes,
     "ipv6-session": case_ipv6_session,
     "giant-segments": case_giant_segments,
+    "pcapng-big-frames": case_pcapng_big_frames,
 }
 
 

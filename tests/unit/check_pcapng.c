@@ -198,7 +198,7 @@ static FILE *write_file(void)
 static void open_reader(struct pcapng_reader *r, FILE *f)
 {
     char err[256] = "";
-    ck_assert_int_eq(pcapng_open(r, f, err, sizeof(err)), 0);
+    ck_assert_int_eq(pcapng_open(r, f, 262144, err, sizeof(err)), 0);
 }
 
 struct packet {
